@@ -1,0 +1,244 @@
+#include "config/config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common.h"
+#include "obs/log.h"
+
+void h3g_config_defaults(struct h3g_config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->idle_timeout_ms = 30000;
+    cfg->drain_timeout_ms = 10000;
+    cfg->log_level = "info";
+    cfg->address_validation = 1;
+    cfg->max_connections = 10000;
+    cfg->max_field_section_size = 65536;
+    cfg->max_header_fields = 128;
+}
+
+void h3g_config_usage(FILE *f)
+{
+    fputs("Usage: h3gate [options]\n"
+          "HTTP/3 static file server on OpenSSL's native QUIC.\n\n"
+          "  --root DIR              document root (required)\n"
+          "  --listen ADDR:PORT      UDP address to serve on; repeatable; IPv6 as [ADDR]:PORT\n"
+          "                          (default 0.0.0.0:4433)\n"
+          "  --cert FILE --key FILE  PEM certificate chain and private key\n"
+          "                          (default: a generated self-signed certificate)\n"
+          "  --idle-timeout SECONDS  close connections idle this long (default 30, max 30)\n"
+          "  --drain-timeout SECONDS on SIGTERM, let requests finish this long (default 10)\n"
+          "  --access-log FILE|-     request and connection log (default: off)\n"
+          "  --log-level LEVEL       error, warn, info or debug (default info)\n"
+          "  --address-validation on|off\n"
+          "                          QUIC Retry for unvalidated clients (default on)\n"
+          "  --max-connections N     refuse handshakes beyond N connections (default 10000)\n"
+          "  --max-header-size BYTES largest request field section (default 65536)\n"
+          "  --help, --version\n",
+          f);
+}
+
+int h3g_config_parse_listen(const char *text, struct h3g_listen_addr *out, char *err, size_t errlen)
+{
+    char host[256];
+    const char *port, *colon;
+    struct addrinfo hints, *res = NULL;
+    int rc;
+
+    if (text[0] == '[') {
+        const char *close = strchr(text, ']');
+        if (close == NULL || close[1] != ':') {
+            snprintf(err, errlen, "--listen '%s': expected [IPV6]:PORT", text);
+            return H3G_CONFIG_ERROR;
+        }
+        snprintf(host, sizeof(host), "%.*s", (int)(close - text - 1), text + 1);
+        port = close + 2;
+    } else {
+        colon = strrchr(text, ':');
+        if (colon == NULL || strchr(text, ':') != colon) {
+            snprintf(err, errlen, "--listen '%s': expected ADDR:PORT (IPv6 as [ADDR]:PORT)", text);
+            return H3G_CONFIG_ERROR;
+        }
+        snprintf(host, sizeof(host), "%.*s", (int)(colon - text), text);
+        port = colon + 1;
+    }
+    char *end;
+    long p = strtol(port, &end, 10);
+    if (*port == '\0' || *end != '\0' || p < 1 || p > 65535) {
+        snprintf(err, errlen, "--listen '%s': port must be 1-65535", text);
+        return H3G_CONFIG_ERROR;
+    }
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_socktype = SOCK_DGRAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    const char *h = host;
+    if (strcmp(host, "*") == 0 || host[0] == '\0') {
+        h = NULL;
+        hints.ai_family = AF_INET;
+    }
+    rc = getaddrinfo(h, port, &hints, &res);
+    if (rc != 0 || res == NULL) {
+        snprintf(err, errlen, "--listen '%s': %s", text, gai_strerror(rc));
+        return H3G_CONFIG_ERROR;
+    }
+    memcpy(&out->ss, res->ai_addr, res->ai_addrlen);
+    out->len = res->ai_addrlen;
+    snprintf(out->text, sizeof(out->text), "%s", text);
+    freeaddrinfo(res);
+    return H3G_CONFIG_OK;
+}
+
+static int parse_seconds(const char *opt, const char *v, uint64_t max_s, uint64_t *out_ms,
+                         char *err, size_t errlen)
+{
+    char *end;
+    errno = 0;
+    double d = strtod(v, &end);
+    if (errno != 0 || *v == '\0' || *end != '\0' || d < 0 || d > (double)max_s) {
+        snprintf(err, errlen, "%s '%s': expected a number of seconds from 0 to %llu", opt, v,
+                 (unsigned long long)max_s);
+        return H3G_CONFIG_ERROR;
+    }
+    *out_ms = (uint64_t)(d * 1000.0);
+    return H3G_CONFIG_OK;
+}
+
+static int parse_size(const char *opt, const char *v, size_t min, size_t max, size_t *out,
+                      char *err, size_t errlen)
+{
+    char *end;
+    errno = 0;
+    unsigned long long n = strtoull(v, &end, 10);
+    if (errno != 0 || *v == '\0' || *v == '-' || *end != '\0' || n < min || n > max) {
+        snprintf(err, errlen, "%s '%s': expected a whole number from %zu to %zu", opt, v, min, max);
+        return H3G_CONFIG_ERROR;
+    }
+    *out = (size_t)n;
+    return H3G_CONFIG_OK;
+}
+
+int h3g_config_parse_args(struct h3g_config *cfg, int argc, char **argv, char *err, size_t errlen)
+{
+    enum { O_ROOT = 256, O_LISTEN, O_CERT, O_KEY, O_IDLE, O_DRAIN, O_ALOG, O_LEVEL, O_AV,
+           O_MAXCONN, O_MAXHDR, O_HELP, O_VERSION };
+    static const struct option opts[] = {
+        {"root", required_argument, NULL, O_ROOT},
+        {"listen", required_argument, NULL, O_LISTEN},
+        {"cert", required_argument, NULL, O_CERT},
+        {"key", required_argument, NULL, O_KEY},
+        {"idle-timeout", required_argument, NULL, O_IDLE},
+        {"drain-timeout", required_argument, NULL, O_DRAIN},
+        {"access-log", required_argument, NULL, O_ALOG},
+        {"log-level", required_argument, NULL, O_LEVEL},
+        {"address-validation", required_argument, NULL, O_AV},
+        {"max-connections", required_argument, NULL, O_MAXCONN},
+        {"max-header-size", required_argument, NULL, O_MAXHDR},
+        {"help", no_argument, NULL, O_HELP},
+        {"version", no_argument, NULL, O_VERSION},
+        {NULL, 0, NULL, 0},
+    };
+    int c, rc = H3G_CONFIG_OK;
+    enum h3g_log_level lvl;
+
+    opterr = 0;
+    optind = 1;
+    while (rc == H3G_CONFIG_OK && (c = getopt_long(argc, argv, ":hV", opts, NULL)) != -1) {
+        switch (c) {
+        case O_ROOT:
+            cfg->root = optarg;
+            break;
+        case O_LISTEN:
+            if (cfg->nlisten == H3G_MAX_LISTEN) {
+                snprintf(err, errlen, "--listen: at most %d addresses", H3G_MAX_LISTEN);
+                return H3G_CONFIG_ERROR;
+            }
+            rc = h3g_config_parse_listen(optarg, &cfg->listen[cfg->nlisten], err, errlen);
+            if (rc == H3G_CONFIG_OK)
+                cfg->nlisten++;
+            break;
+        case O_CERT:
+            cfg->cert_file = optarg;
+            break;
+        case O_KEY:
+            cfg->key_file = optarg;
+            break;
+        case O_IDLE:
+            rc = parse_seconds("--idle-timeout", optarg, 30, &cfg->idle_timeout_ms, err, errlen);
+            break;
+        case O_DRAIN:
+            rc = parse_seconds("--drain-timeout", optarg, 3600, &cfg->drain_timeout_ms, err, errlen);
+            break;
+        case O_ALOG:
+            cfg->access_log = optarg;
+            break;
+        case O_LEVEL:
+            if (h3g_log_level_parse(optarg, &lvl) != 0) {
+                snprintf(err, errlen, "--log-level '%s': expected error, warn, info or debug",
+                         optarg);
+                return H3G_CONFIG_ERROR;
+            }
+            cfg->log_level = optarg;
+            break;
+        case O_AV:
+            if (strcmp(optarg, "on") == 0)
+                cfg->address_validation = 1;
+            else if (strcmp(optarg, "off") == 0)
+                cfg->address_validation = 0;
+            else {
+                snprintf(err, errlen, "--address-validation '%s': expected on or off", optarg);
+                return H3G_CONFIG_ERROR;
+            }
+            break;
+        case O_MAXCONN:
+            rc = parse_size("--max-connections", optarg, 1, 1000000, &cfg->max_connections, err,
+                            errlen);
+            break;
+        case O_MAXHDR:
+            rc = parse_size("--max-header-size", optarg, 1024, 1 << 20,
+                            &cfg->max_field_section_size, err, errlen);
+            break;
+        case 'h':
+        case O_HELP:
+            cfg->show_help = 1;
+            break;
+        case 'V':
+        case O_VERSION:
+            cfg->show_version = 1;
+            break;
+        case ':':
+            snprintf(err, errlen, "%s needs a value", argv[optind - 1]);
+            return H3G_CONFIG_ERROR;
+        default:
+            snprintf(err, errlen, "unknown option '%s' (see --help)", argv[optind - 1]);
+            return H3G_CONFIG_ERROR;
+        }
+    }
+    if (rc != H3G_CONFIG_OK)
+        return rc;
+    if (optind < argc) {
+        snprintf(err, errlen, "unexpected argument '%s' (see --help)", argv[optind]);
+        return H3G_CONFIG_ERROR;
+    }
+    if (cfg->show_help || cfg->show_version)
+        return H3G_CONFIG_OK;
+    if (cfg->root == NULL) {
+        snprintf(err, errlen, "no document root: give --root DIR");
+        return H3G_CONFIG_ERROR;
+    }
+    if ((cfg->cert_file == NULL) != (cfg->key_file == NULL)) {
+        snprintf(err, errlen, "--cert and --key go together");
+        return H3G_CONFIG_ERROR;
+    }
+    if (cfg->nlisten == 0) {
+        rc = h3g_config_parse_listen("0.0.0.0:4433", &cfg->listen[0], err, errlen);
+        if (rc != H3G_CONFIG_OK)
+            return rc;
+        cfg->nlisten = 1;
+    }
+    return H3G_CONFIG_OK;
+}

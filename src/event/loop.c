@@ -1,0 +1,269 @@
+#include "event/loop.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "common.h"
+
+#define MAX_SIGNALS 8
+
+struct h3g_loop {
+    int epfd;
+    int stop;
+    h3g_timer **heap;
+    size_t nheap, capheap;
+    int sigfd;
+    sigset_t sigmask;
+    h3g_io sigio;
+    struct {
+        int signo;
+        h3g_signal_cb cb;
+        void *arg;
+    } sigs[MAX_SIGNALS];
+    size_t nsigs;
+    h3g_prepare_cb prepare;
+    void *prepare_arg;
+};
+
+h3g_loop *h3g_loop_new(void)
+{
+    h3g_loop *loop = calloc(1, sizeof(*loop));
+    if (loop == NULL)
+        return NULL;
+    loop->epfd = epoll_create1(EPOLL_CLOEXEC);
+    loop->sigfd = -1;
+    sigemptyset(&loop->sigmask);
+    if (loop->epfd < 0) {
+        free(loop);
+        return NULL;
+    }
+    return loop;
+}
+
+void h3g_loop_free(h3g_loop *loop)
+{
+    if (loop == NULL)
+        return;
+    if (loop->sigfd >= 0)
+        close(loop->sigfd);
+    close(loop->epfd);
+    free(loop->heap);
+    free(loop);
+}
+
+static uint32_t to_epoll(int events)
+{
+    return ((events & H3G_IO_READ) ? EPOLLIN : 0u) | ((events & H3G_IO_WRITE) ? EPOLLOUT : 0u);
+}
+
+int h3g_io_start(h3g_loop *loop, h3g_io *io, int fd, int events, h3g_io_cb cb, void *arg)
+{
+    struct epoll_event ev = {.events = to_epoll(events), .data.ptr = io};
+    io->fd = fd;
+    io->events = events;
+    io->cb = cb;
+    io->arg = arg;
+    return epoll_ctl(loop->epfd, EPOLL_CTL_ADD, fd, &ev) == 0 ? 0 : H3G_ERR;
+}
+
+int h3g_io_modify(h3g_loop *loop, h3g_io *io, int events)
+{
+    struct epoll_event ev = {.events = to_epoll(events), .data.ptr = io};
+    if (events == io->events)
+        return 0;
+    io->events = events;
+    return epoll_ctl(loop->epfd, EPOLL_CTL_MOD, io->fd, &ev) == 0 ? 0 : H3G_ERR;
+}
+
+void h3g_io_stop(h3g_loop *loop, h3g_io *io)
+{
+    if (io->fd >= 0)
+        epoll_ctl(loop->epfd, EPOLL_CTL_DEL, io->fd, NULL);
+    io->fd = -1;
+}
+
+/* ---- timers: binary min-heap on due_ms ---- */
+
+void h3g_timer_init(h3g_timer *t, h3g_timer_cb cb, void *arg)
+{
+    t->due_ms = 0;
+    t->heap_idx = SIZE_MAX;
+    t->cb = cb;
+    t->arg = arg;
+}
+
+int h3g_timer_active(const h3g_timer *t)
+{
+    return t->heap_idx != SIZE_MAX;
+}
+
+static void heap_set(h3g_loop *loop, size_t i, h3g_timer *t)
+{
+    loop->heap[i] = t;
+    t->heap_idx = i;
+}
+
+static void heap_up(h3g_loop *loop, size_t i)
+{
+    h3g_timer *t = loop->heap[i];
+    while (i > 0) {
+        size_t p = (i - 1) / 2;
+        if (loop->heap[p]->due_ms <= t->due_ms)
+            break;
+        heap_set(loop, i, loop->heap[p]);
+        i = p;
+    }
+    heap_set(loop, i, t);
+}
+
+static void heap_down(h3g_loop *loop, size_t i)
+{
+    h3g_timer *t = loop->heap[i];
+    for (;;) {
+        size_t l = 2 * i + 1, m = i;
+        uint64_t best = t->due_ms;
+        if (l < loop->nheap && loop->heap[l]->due_ms < best) {
+            m = l;
+            best = loop->heap[l]->due_ms;
+        }
+        if (l + 1 < loop->nheap && loop->heap[l + 1]->due_ms < best)
+            m = l + 1;
+        if (m == i)
+            break;
+        heap_set(loop, i, loop->heap[m]);
+        i = m;
+    }
+    heap_set(loop, i, t);
+}
+
+void h3g_timer_stop(h3g_loop *loop, h3g_timer *t)
+{
+    size_t i = t->heap_idx;
+    if (i == SIZE_MAX)
+        return;
+    t->heap_idx = SIZE_MAX;
+    loop->nheap--;
+    if (i == loop->nheap)
+        return;
+    h3g_timer *moved = loop->heap[loop->nheap];
+    heap_set(loop, i, moved);
+    heap_up(loop, i);
+    heap_down(loop, moved->heap_idx);
+}
+
+int h3g_timer_start(h3g_loop *loop, h3g_timer *t, uint64_t after_ms)
+{
+    h3g_timer_stop(loop, t);
+    if (loop->nheap == loop->capheap) {
+        size_t cap = loop->capheap ? loop->capheap * 2 : 64;
+        h3g_timer **h = realloc(loop->heap, cap * sizeof(*h));
+        if (h == NULL)
+            return H3G_ENOMEM;
+        loop->heap = h;
+        loop->capheap = cap;
+    }
+    t->due_ms = h3g_now_ms() + after_ms;
+    heap_set(loop, loop->nheap++, t);
+    heap_up(loop, t->heap_idx);
+    return 0;
+}
+
+/* ---- signals ---- */
+
+static void on_signalfd(h3g_io *io, int revents, void *arg)
+{
+    h3g_loop *loop = arg;
+    struct signalfd_siginfo si;
+    H3G_UNUSED(revents);
+    while (read(io->fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+        for (size_t i = 0; i < loop->nsigs; i++)
+            if (loop->sigs[i].signo == (int)si.ssi_signo)
+                loop->sigs[i].cb((int)si.ssi_signo, loop->sigs[i].arg);
+    }
+}
+
+int h3g_loop_on_signal(h3g_loop *loop, int signo, h3g_signal_cb cb, void *arg)
+{
+    if (loop->nsigs == MAX_SIGNALS)
+        return H3G_ELIMIT;
+    sigaddset(&loop->sigmask, signo);
+    if (sigprocmask(SIG_BLOCK, &loop->sigmask, NULL) != 0)
+        return H3G_ERR;
+    int fd = signalfd(loop->sigfd, &loop->sigmask, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (fd < 0)
+        return H3G_ERR;
+    if (loop->sigfd < 0) {
+        loop->sigfd = fd;
+        if (h3g_io_start(loop, &loop->sigio, fd, H3G_IO_READ, on_signalfd, loop) != 0)
+            return H3G_ERR;
+    }
+    loop->sigs[loop->nsigs].signo = signo;
+    loop->sigs[loop->nsigs].cb = cb;
+    loop->sigs[loop->nsigs].arg = arg;
+    loop->nsigs++;
+    return 0;
+}
+
+void h3g_loop_set_prepare(h3g_loop *loop, h3g_prepare_cb cb, void *arg)
+{
+    loop->prepare = cb;
+    loop->prepare_arg = arg;
+}
+
+void h3g_loop_stop(h3g_loop *loop)
+{
+    loop->stop = 1;
+}
+
+static void run_timers(h3g_loop *loop)
+{
+    uint64_t now = h3g_now_ms();
+    while (loop->nheap > 0 && loop->heap[0]->due_ms <= now) {
+        h3g_timer *t = loop->heap[0];
+        h3g_timer_stop(loop, t);
+        t->cb(t, t->arg);
+    }
+}
+
+int h3g_loop_run(h3g_loop *loop)
+{
+    struct epoll_event evs[64];
+    while (!loop->stop) {
+        int64_t wait = -1;
+        if (loop->prepare != NULL)
+            wait = loop->prepare(loop->prepare_arg);
+        if (loop->stop)
+            break;
+        if (loop->nheap > 0) {
+            uint64_t now = h3g_now_ms(), due = loop->heap[0]->due_ms;
+            int64_t t = due > now ? (int64_t)(due - now) : 0;
+            if (wait < 0 || t < wait)
+                wait = t;
+        }
+        if (wait > 60000)
+            wait = 60000;
+        int n = epoll_wait(loop->epfd, evs, (int)H3G_ARRAY_LEN(evs), (int)wait);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return H3G_ERR;
+        }
+        for (int i = 0; i < n; i++) {
+            h3g_io *io = evs[i].data.ptr;
+            int re = 0;
+            if (evs[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP))
+                re |= H3G_IO_READ;
+            if (evs[i].events & (EPOLLOUT | EPOLLERR))
+                re |= H3G_IO_WRITE;
+            if (io->fd >= 0)
+                io->cb(io, re, io->arg);
+        }
+        run_timers(loop);
+    }
+    return 0;
+}

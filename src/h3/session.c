@@ -1,0 +1,727 @@
+#include "h3/session.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <nghttp3/nghttp3.h>
+
+#include "common.h"
+#include "obs/log.h"
+
+#define BODY_CHUNK 16384
+/* Response body bytes buffered per stream between the file and QUIC: bounds
+ * memory whatever the file size (review lesson 4). */
+#define BODY_CHUNKS_MAX 4
+#define WRITEV_MAX 16
+
+struct chunk {
+    struct chunk *next;
+    size_t len, acked;
+    uint8_t data[BODY_CHUNK];
+};
+
+struct hstream {
+    int64_t id;
+    struct session *sess;
+    struct hstream *prev, *next;
+    struct h3g_request req;
+    size_t header_bytes;
+    int too_large;
+    int responded;
+    int status;
+    int head;
+    int body_failed;
+    int blocked_on_chunks;
+    int complete;           /* whole response handed to QUIC */
+    struct h3g_body body;
+    struct chunk *chunks, *chunks_tail;
+    size_t nchunks;
+    uint64_t bytes_sent;
+    uint64_t start_us;
+    const char *error;
+};
+
+struct session {
+    h3g_qconn *qc;
+    nghttp3_conn *h3;
+    const struct h3g_h3_config *cfg;
+    struct hstream *streams;
+    uint64_t requests;
+    uint64_t start_us;
+    int shutting_down;
+    int in_write;
+    int pending_fail;       /* streams with body_failed wait for reset */
+};
+
+static struct h3g_h3_stats g_stats;
+
+const struct h3g_h3_stats *h3g_h3_stats(void)
+{
+    return &g_stats;
+}
+
+/* ---- helpers ---- */
+
+static void close_conn_ng(struct session *s, int ngerr, const char *where)
+{
+    uint64_t code = nghttp3_err_infer_quic_app_error_code(ngerr);
+    char reason[128];
+    snprintf(reason, sizeof(reason), "%s: %s", where, nghttp3_strerror(ngerr));
+    h3g_debug("%s: closing connection: %s (%s)", h3g_qconn_peer(s->qc), reason,
+              h3g_h3_error_name(code) ? h3g_h3_error_name(code) : "?");
+    h3g_qconn_close(s->qc, code, reason);
+}
+
+static void chunk_free_all(struct hstream *hs)
+{
+    while (hs->chunks != NULL) {
+        struct chunk *c = hs->chunks;
+        hs->chunks = c->next;
+        free(c);
+    }
+    hs->chunks_tail = NULL;
+    hs->nchunks = 0;
+}
+
+static void hstream_log(struct hstream *hs)
+{
+    struct h3g_access_entry e = {
+        .client = h3g_qconn_peer(hs->sess->qc),
+        .method = hs->req.method,
+        .authority = hs->req.authority,
+        .path = hs->req.path,
+        .status = hs->responded ? hs->status : 0,
+        .bytes_sent = hs->bytes_sent,
+        .duration_us = h3g_now_us() - hs->start_us,
+        .stream_id = hs->id,
+        .error = hs->error,
+    };
+    if (!hs->req.finished && hs->req.error == NULL) {
+        /* Fields arrived only partly: show the raw pseudo-headers we saw. */
+        e.method = e.path = e.authority = NULL;
+    }
+    h3g_access_log_request(&e);
+}
+
+static void hstream_free(struct hstream *hs)
+{
+    struct session *s = hs->sess;
+    if (hs->prev != NULL)
+        hs->prev->next = hs->next;
+    else
+        s->streams = hs->next;
+    if (hs->next != NULL)
+        hs->next->prev = hs->prev;
+    h3g_body_close(&hs->body);
+    chunk_free_all(hs);
+    h3g_request_reset(&hs->req);
+    free(hs);
+    g_stats.active_requests--;
+}
+
+/* Resets a request stream in both directions with an HTTP/3 error code. */
+static void hstream_abort(struct hstream *hs, uint64_t code, const char *why)
+{
+    if (hs->error == NULL)
+        hs->error = why;
+    g_stats.resets++;
+    h3g_qconn_reset(hs->sess->qc, hs->id, code);
+    nghttp3_conn_shutdown_stream_read(hs->sess->h3, hs->id);
+    nghttp3_conn_shutdown_stream_write(hs->sess->h3, hs->id);
+}
+
+static void session_write(struct session *s);
+
+/* ---- response body ---- */
+
+static nghttp3_ssize read_body(nghttp3_conn *conn, int64_t sid, nghttp3_vec *vec, size_t veccnt,
+                               uint32_t *pflags, void *conn_ud, void *stream_ud)
+{
+    struct hstream *hs = stream_ud;
+    size_t n = 0;
+    H3G_UNUSED(conn);
+    H3G_UNUSED(conn_ud);
+    H3G_UNUSED(sid);
+    if (hs == NULL || hs->body_failed)
+        return NGHTTP3_ERR_WOULDBLOCK;
+    while (n < veccnt && hs->body.remaining > 0) {
+        if (hs->nchunks >= BODY_CHUNKS_MAX) {
+            hs->blocked_on_chunks = 1;
+            break;
+        }
+        struct chunk *c = malloc(sizeof(*c));
+        if (c == NULL) {
+            hs->body_failed = 1;
+            hs->sess->pending_fail = 1;
+            break;
+        }
+        ssize_t r = h3g_body_read(&hs->body, c->data, sizeof(c->data));
+        if (r <= 0) {
+            /* The file failed or shrank: the client must see a reset, never a
+             * short body that looks complete. */
+            free(c);
+            hs->body_failed = 1;
+            hs->sess->pending_fail = 1;
+            break;
+        }
+        c->len = (size_t)r;
+        c->acked = 0;
+        c->next = NULL;
+        if (hs->chunks_tail != NULL)
+            hs->chunks_tail->next = c;
+        else
+            hs->chunks = c;
+        hs->chunks_tail = c;
+        hs->nchunks++;
+        vec[n].base = c->data;
+        vec[n].len = c->len;
+        n++;
+    }
+    if (hs->body.remaining == 0 && !hs->body_failed) {
+        *pflags |= NGHTTP3_DATA_FLAG_EOF;
+        return (nghttp3_ssize)n;
+    }
+    if (n == 0)
+        return NGHTTP3_ERR_WOULDBLOCK;
+    return (nghttp3_ssize)n;
+}
+
+static int on_acked_stream_data(nghttp3_conn *conn, int64_t sid, uint64_t datalen, void *conn_ud,
+                                void *stream_ud)
+{
+    struct hstream *hs = stream_ud;
+    H3G_UNUSED(conn);
+    H3G_UNUSED(sid);
+    H3G_UNUSED(conn_ud);
+    if (hs == NULL)
+        return 0;
+    hs->bytes_sent += datalen;
+    while (datalen > 0 && hs->chunks != NULL) {
+        struct chunk *c = hs->chunks;
+        size_t take = (size_t)H3G_MIN((uint64_t)(c->len - c->acked), datalen);
+        c->acked += take;
+        datalen -= take;
+        if (c->acked == c->len) {
+            hs->chunks = c->next;
+            if (hs->chunks == NULL)
+                hs->chunks_tail = NULL;
+            hs->nchunks--;
+            free(c);
+        }
+    }
+    return 0;
+}
+
+/* ---- request handling ---- */
+
+static int submit_response(struct session *s, struct hstream *hs, struct h3g_response *resp)
+{
+    nghttp3_nv nva[32];
+    char status[4];
+    size_t n = 0, pos = 0;
+    const char *name, *value;
+    nghttp3_data_reader dr = {.read_data = read_body};
+    int rv;
+
+    snprintf(status, sizeof(status), "%03d", resp->status);
+    nva[n++] = (nghttp3_nv){(uint8_t *)":status", (uint8_t *)status, 7, 3, NGHTTP3_NV_FLAG_NONE};
+    while (n < H3G_ARRAY_LEN(nva) && h3g_response_next(resp, &pos, &name, &value))
+        nva[n++] = (nghttp3_nv){(uint8_t *)name, (uint8_t *)value, strlen(name), strlen(value),
+                                NGHTTP3_NV_FLAG_NONE};
+    hs->status = resp->status;
+    hs->responded = 1;
+    if (hs->head)
+        h3g_body_close(&resp->body);
+    hs->body = resp->body;
+    resp->body.kind = H3G_BODY_NONE;
+    resp->body.fd = -1;
+    resp->body.mem = NULL;
+    rv = nghttp3_conn_submit_response(s->h3, hs->id, nva, n,
+                                      hs->body.kind != H3G_BODY_NONE && hs->body.remaining > 0
+                                          ? &dr
+                                          : NULL);
+    return rv;
+}
+
+static void dispatch(struct session *s, struct hstream *hs)
+{
+    struct h3g_response resp;
+    int rv;
+    h3g_response_init(&resp);
+    if (hs->too_large) {
+        rv = h3g_response_error(&resp, 431);
+    } else {
+        hs->head = strcmp(hs->req.method, "HEAD") == 0;
+        rv = s->cfg->handler(s->cfg->handler_ctx, &hs->req, &resp);
+    }
+    if (rv == 0)
+        rv = submit_response(s, hs, &resp);
+    else
+        rv = -1;
+    h3g_response_free(&resp);
+    if (rv != 0)
+        hstream_abort(hs, H3G_H3_INTERNAL_ERROR, "cannot build response");
+}
+
+static int on_begin_headers(nghttp3_conn *conn, int64_t sid, void *conn_ud, void *stream_ud)
+{
+    struct session *s = conn_ud;
+    struct hstream *hs;
+    H3G_UNUSED(stream_ud);
+    hs = calloc(1, sizeof(*hs));
+    if (hs == NULL)
+        return NGHTTP3_ERR_CALLBACK_FAILURE;
+    hs->id = sid;
+    hs->sess = s;
+    hs->start_us = h3g_now_us();
+    hs->body.fd = -1;
+    h3g_request_init(&hs->req, s->cfg->max_header_fields);
+    hs->next = s->streams;
+    if (s->streams != NULL)
+        s->streams->prev = hs;
+    s->streams = hs;
+    s->requests++;
+    g_stats.requests++;
+    g_stats.active_requests++;
+    nghttp3_conn_set_stream_user_data(conn, sid, hs);
+    return 0;
+}
+
+static int on_recv_header(nghttp3_conn *conn, int64_t sid, int32_t token, nghttp3_rcbuf *name,
+                          nghttp3_rcbuf *value, uint8_t flags, void *conn_ud, void *stream_ud)
+{
+    struct hstream *hs = stream_ud;
+    nghttp3_vec n = nghttp3_rcbuf_get_buf(name), v = nghttp3_rcbuf_get_buf(value);
+    H3G_UNUSED(conn);
+    H3G_UNUSED(sid);
+    H3G_UNUSED(token);
+    H3G_UNUSED(flags);
+    H3G_UNUSED(conn_ud);
+    if (hs == NULL || hs->too_large)
+        return 0;
+    /* RFC 9114 §4.2.2: name + value + 32 bytes per field. */
+    hs->header_bytes += n.len + v.len + 32;
+    if (hs->header_bytes > hs->sess->cfg->max_field_section_size) {
+        hs->too_large = 1;
+        return 0;
+    }
+    int rv = h3g_request_add(&hs->req, n.base, n.len, v.base, v.len);
+    if (rv == H3G_ELIMIT)
+        hs->too_large = 1;
+    else if (rv == H3G_ENOMEM)
+        return NGHTTP3_ERR_CALLBACK_FAILURE;
+    return 0;
+}
+
+static int on_end_headers(nghttp3_conn *conn, int64_t sid, int fin, void *conn_ud, void *stream_ud)
+{
+    struct session *s = conn_ud;
+    struct hstream *hs = stream_ud;
+    H3G_UNUSED(conn);
+    H3G_UNUSED(sid);
+    H3G_UNUSED(fin);
+    if (hs == NULL || hs->responded)
+        return 0;
+    if (!hs->too_large && h3g_request_finish(&hs->req) != 0) {
+        /* Malformed request: a stream error, the connection carries on
+         * (RFC 9114 §4.1.2). */
+        h3g_debug("%s: stream %lld: malformed request: %s", h3g_qconn_peer(s->qc),
+                  (long long)hs->id, hs->req.error);
+        hs->error = "H3_MESSAGE_ERROR";
+        hstream_abort(hs, H3G_H3_MESSAGE_ERROR, "H3_MESSAGE_ERROR");
+        return 0;
+    }
+    if (hs->too_large)
+        (void)h3g_request_finish(&hs->req);
+    dispatch(s, hs);
+    return 0;
+}
+
+static int on_recv_data(nghttp3_conn *conn, int64_t sid, const uint8_t *data, size_t datalen,
+                        void *conn_ud, void *stream_ud)
+{
+    /* Request bodies are discarded by the static handler. */
+    H3G_UNUSED(conn);
+    H3G_UNUSED(sid);
+    H3G_UNUSED(data);
+    H3G_UNUSED(datalen);
+    H3G_UNUSED(conn_ud);
+    H3G_UNUSED(stream_ud);
+    return 0;
+}
+
+static int on_end_stream(nghttp3_conn *conn, int64_t sid, void *conn_ud, void *stream_ud)
+{
+    struct hstream *hs = stream_ud;
+    H3G_UNUSED(conn);
+    H3G_UNUSED(sid);
+    H3G_UNUSED(conn_ud);
+    if (hs != NULL)
+        hs->complete = hs->complete; /* nothing to do: requests are answered at end_headers */
+    return 0;
+}
+
+static int on_stream_close(nghttp3_conn *conn, int64_t sid, uint64_t code, void *conn_ud,
+                           void *stream_ud)
+{
+    struct hstream *hs = stream_ud;
+    H3G_UNUSED(conn);
+    H3G_UNUSED(sid);
+    H3G_UNUSED(conn_ud);
+    if (hs == NULL)
+        return 0;
+    if (hs->error == NULL && code != H3G_H3_NO_ERROR) {
+        const char *name = h3g_h3_error_name(code);
+        hs->error = name ? name : "reset";
+    }
+    hstream_log(hs);
+    hstream_free(hs);
+    return 0;
+}
+
+static int on_ng_stop_sending(nghttp3_conn *conn, int64_t sid, uint64_t code, void *conn_ud,
+                              void *stream_ud)
+{
+    struct session *s = conn_ud;
+    H3G_UNUSED(conn);
+    H3G_UNUSED(code);
+    H3G_UNUSED(stream_ud);
+    h3g_qconn_stop_reading(s->qc, sid);
+    return 0;
+}
+
+static int on_ng_reset_stream(nghttp3_conn *conn, int64_t sid, uint64_t code, void *conn_ud,
+                              void *stream_ud)
+{
+    struct session *s = conn_ud;
+    struct hstream *hs = stream_ud;
+    H3G_UNUSED(conn);
+    if (hs != NULL && hs->error == NULL) {
+        const char *name = h3g_h3_error_name(code);
+        hs->error = name ? name : "reset";
+    }
+    g_stats.resets++;
+    h3g_qconn_reset(s->qc, sid, code);
+    return 0;
+}
+
+static int on_shutdown(nghttp3_conn *conn, int64_t id, void *conn_ud)
+{
+    H3G_UNUSED(conn);
+    H3G_UNUSED(id);
+    H3G_UNUSED(conn_ud);
+    return 0; /* the client's GOAWAY: nothing to cancel, we never push */
+}
+
+/* ---- writing ---- */
+
+static void fail_bodies(struct session *s)
+{
+    struct hstream *hs, *next;
+    s->pending_fail = 0;
+    for (hs = s->streams; hs != NULL; hs = next) {
+        next = hs->next;
+        if (hs->body_failed && !hs->complete) {
+            hs->complete = 1;
+            h3g_warn("%s: stream %lld: response body failed after %llu bytes; resetting",
+                     h3g_qconn_peer(s->qc), (long long)hs->id,
+                     (unsigned long long)hs->bytes_sent);
+            hstream_abort(hs, H3G_H3_INTERNAL_ERROR, "body read failed");
+        }
+    }
+}
+
+static void resume_unblocked(struct session *s)
+{
+    for (struct hstream *hs = s->streams; hs != NULL; hs = hs->next) {
+        if (hs->blocked_on_chunks && hs->nchunks < BODY_CHUNKS_MAX) {
+            hs->blocked_on_chunks = 0;
+            nghttp3_conn_resume_stream(s->h3, hs->id);
+        }
+    }
+}
+
+static void session_write(struct session *s)
+{
+    nghttp3_vec vec[WRITEV_MAX];
+    h3g_iovec iov[WRITEV_MAX];
+    if (s->in_write)
+        return;
+    s->in_write = 1;
+    for (;;) {
+        int64_t sid = -1;
+        int fin = 0;
+        size_t written = 0;
+        nghttp3_ssize n = nghttp3_conn_writev_stream(s->h3, &sid, &fin, vec, WRITEV_MAX);
+        if (n < 0) {
+            close_conn_ng(s, (int)n, "writev_stream");
+            break;
+        }
+        if (sid < 0)
+            break;
+        for (nghttp3_ssize i = 0; i < n; i++) {
+            iov[i].base = vec[i].base;
+            iov[i].len = vec[i].len;
+        }
+        int rv = h3g_qconn_write(s->qc, sid, iov, (size_t)n, fin, &written);
+        if (rv == H3G_ECLOSED) {
+            /* The peer stopped this stream (STOP_SENDING) or it was reset. */
+            nghttp3_conn_shutdown_stream_write(s->h3, sid);
+            struct hstream *hs = NULL;
+            for (hs = s->streams; hs != NULL && hs->id != sid; hs = hs->next)
+                ;
+            if (hs != NULL) {
+                if (hs->error == NULL)
+                    hs->error = "stopped by client";
+                h3g_qconn_reset(s->qc, sid, H3G_H3_REQUEST_CANCELLED);
+            } else if ((sid & 3) == 3) {
+                h3g_qconn_close(s->qc, H3G_H3_CLOSED_CRITICAL_STREAM, "critical stream closed");
+                break;
+            }
+            continue;
+        }
+        int r2 = nghttp3_conn_add_write_offset(s->h3, sid, written);
+        /* OpenSSL copied the bytes: nghttp3 may release them right away. */
+        if (r2 == 0 && written > 0)
+            r2 = nghttp3_conn_add_ack_offset(s->h3, sid, written);
+        if (r2 != 0) {
+            close_conn_ng(s, r2, "write offset");
+            break;
+        }
+        if (rv == H3G_EAGAIN) {
+            nghttp3_conn_block_stream(s->h3, sid);
+        } else if (fin) {
+            for (struct hstream *hs = s->streams; hs != NULL; hs = hs->next)
+                if (hs->id == sid)
+                    hs->complete = 1;
+        }
+        if (s->pending_fail)
+            fail_bodies(s);
+        resume_unblocked(s);
+    }
+    s->in_write = 0;
+}
+
+/* ---- engine upcalls ---- */
+
+static void *h3_conn_ready(h3g_qconn *qc, void *engine_arg)
+{
+    const struct h3g_h3_config *cfg = engine_arg;
+    struct session *s = calloc(1, sizeof(*s));
+    nghttp3_callbacks cbs = {
+        .acked_stream_data = on_acked_stream_data,
+        .stream_close = on_stream_close,
+        .recv_data = on_recv_data,
+        .begin_headers = on_begin_headers,
+        .recv_header = on_recv_header,
+        .end_headers = on_end_headers,
+        .end_stream = on_end_stream,
+        .stop_sending = on_ng_stop_sending,
+        .reset_stream = on_ng_reset_stream,
+        .shutdown = on_shutdown,
+    };
+    nghttp3_settings settings;
+    int64_t ctrl, qenc, qdec;
+    int rv;
+
+    if (s == NULL)
+        return NULL;
+    s->qc = qc;
+    s->cfg = cfg;
+    s->start_us = h3g_now_us();
+    nghttp3_settings_default(&settings);
+    settings.max_field_section_size = cfg->max_field_section_size;
+    settings.qpack_max_dtable_capacity = 4096;
+    settings.qpack_blocked_streams = 100;
+    if (nghttp3_conn_server_new(&s->h3, &cbs, &settings, NULL, s) != 0) {
+        free(s);
+        return NULL;
+    }
+    /* Our control and QPACK streams open before any response, so they get the
+     * first server-initiated uni ids: 3, 7, 11 (review lesson 5). */
+    if ((rv = h3g_qconn_open_uni(qc, &ctrl)) != 0 || (rv = h3g_qconn_open_uni(qc, &qenc)) != 0 ||
+        (rv = h3g_qconn_open_uni(qc, &qdec)) != 0) {
+        h3g_warn("%s: cannot open HTTP/3 control streams: %s", h3g_qconn_peer(qc),
+                 rv == H3G_ELIMIT ? "the client allows too few unidirectional streams"
+                                  : "QUIC stack error");
+        nghttp3_conn_del(s->h3);
+        free(s);
+        h3g_qconn_close(qc, rv == H3G_ELIMIT ? H3G_H3_STREAM_CREATION_ERROR : H3G_H3_INTERNAL_ERROR,
+                        "cannot open control streams");
+        return NULL;
+    }
+    if (nghttp3_conn_bind_control_stream(s->h3, ctrl) != 0 ||
+        nghttp3_conn_bind_qpack_streams(s->h3, qenc, qdec) != 0) {
+        nghttp3_conn_del(s->h3);
+        free(s);
+        return NULL;
+    }
+    g_stats.connections++;
+    h3g_debug("%s: HTTP/3 ready (control %lld, qpack %lld/%lld)", h3g_qconn_peer(qc),
+              (long long)ctrl, (long long)qenc, (long long)qdec);
+    session_write(s);
+    return s;
+}
+
+static int h3_stream_data(h3g_qconn *qc, int64_t sid, const uint8_t *data, size_t len, int fin,
+                          void *conn_arg)
+{
+    struct session *s = conn_arg;
+    nghttp3_ssize rv;
+    H3G_UNUSED(qc);
+    rv = nghttp3_conn_read_stream(s->h3, sid, data, len, fin);
+    if (rv < 0) {
+        close_conn_ng(s, (int)rv, "read_stream");
+        return -1;
+    }
+    session_write(s);
+    return 0;
+}
+
+static struct hstream *find_hs(struct session *s, int64_t sid)
+{
+    struct hstream *hs = s->streams;
+    while (hs != NULL && hs->id != sid)
+        hs = hs->next;
+    return hs;
+}
+
+static int h3_stream_reset(h3g_qconn *qc, int64_t sid, uint64_t code, void *conn_arg)
+{
+    struct session *s = conn_arg;
+    struct hstream *hs = find_hs(s, sid);
+    H3G_UNUSED(qc);
+    nghttp3_conn_shutdown_stream_read(s->h3, sid);
+    if (hs != NULL && !hs->complete) {
+        /* The client abandoned the request: abandon the response too. */
+        const char *name = h3g_h3_error_name(code);
+        if (hs->error == NULL)
+            hs->error = name ? name : "reset by client";
+        hstream_abort(hs, H3G_H3_REQUEST_CANCELLED, hs->error);
+    }
+    session_write(s);
+    return 0;
+}
+
+static int h3_stream_stopped(h3g_qconn *qc, int64_t sid, uint64_t code, void *conn_arg)
+{
+    H3G_UNUSED(qc);
+    H3G_UNUSED(code);
+    struct session *s = conn_arg;
+    struct hstream *hs = find_hs(s, sid);
+    if (hs != NULL)
+        hstream_abort(hs, H3G_H3_REQUEST_CANCELLED, "stopped by client");
+    return 0;
+}
+
+static int h3_stream_writable(h3g_qconn *qc, int64_t sid, void *conn_arg)
+{
+    struct session *s = conn_arg;
+    H3G_UNUSED(qc);
+    nghttp3_conn_unblock_stream(s->h3, sid);
+    session_write(s);
+    return 0;
+}
+
+static int h3_stream_closed(h3g_qconn *qc, int64_t sid, uint64_t code, void *conn_arg)
+{
+    struct session *s = conn_arg;
+    int rv;
+    H3G_UNUSED(qc);
+    rv = nghttp3_conn_close_stream(s->h3, sid, code);
+    if (rv != 0 && rv != NGHTTP3_ERR_STREAM_NOT_FOUND) {
+        close_conn_ng(s, rv, "close_stream");
+        return -1;
+    }
+    if (rv == NGHTTP3_ERR_STREAM_NOT_FOUND) {
+        /* nghttp3 never saw headers on it (reset early): our record goes too. */
+        struct hstream *hs = find_hs(s, sid);
+        if (hs != NULL) {
+            hstream_log(hs);
+            hstream_free(hs);
+        }
+    }
+    if (s->shutting_down && nghttp3_conn_is_drained(s->h3))
+        h3g_qconn_close(s->qc, H3G_H3_NO_ERROR, "shutdown");
+    return 0;
+}
+
+static int h3_conn_flush(h3g_qconn *qc, void *conn_arg)
+{
+    H3G_UNUSED(qc);
+    session_write(conn_arg);
+    return 0;
+}
+
+static void h3_conn_closed(h3g_qconn *qc, const struct h3g_close_info *ci, void *conn_arg)
+{
+    struct session *s = conn_arg;
+    struct h3g_close_entry e = {
+        .client = h3g_qconn_peer(qc),
+        .error_code = ci->error_code,
+        .frame_type = ci->frame_type,
+        .transport = ci->transport,
+        .local = ci->local,
+        .idle = ci->idle,
+        .reason = ci->reason,
+        .reason_len = ci->reason_len,
+        .requests = s ? s->requests : 0,
+        .duration_us = s ? h3g_now_us() - s->start_us : 0,
+    };
+    h3g_access_log_close_conn(&e);
+    if (s == NULL)
+        return;
+    while (s->streams != NULL) {
+        struct hstream *hs = s->streams;
+        if (hs->error == NULL && !hs->complete)
+            hs->error = "connection closed";
+        hstream_log(hs);
+        hstream_free(hs);
+    }
+    nghttp3_conn_del(s->h3);
+    free(s);
+}
+
+const struct h3g_engine_callbacks h3g_h3_engine_callbacks = {
+    .conn_ready = h3_conn_ready,
+    .stream_data = h3_stream_data,
+    .stream_reset = h3_stream_reset,
+    .stream_stopped = h3_stream_stopped,
+    .stream_writable = h3_stream_writable,
+    .stream_closed = h3_stream_closed,
+    .conn_flush = h3_conn_flush,
+    .conn_closed = h3_conn_closed,
+};
+
+void h3g_h3_begin_shutdown(h3g_qconn *qc, void *conn_arg, void *unused)
+{
+    struct session *s = conn_arg;
+    H3G_UNUSED(unused);
+    if (s == NULL || s->shutting_down)
+        return;
+    s->shutting_down = 1;
+    /* GOAWAY naming the next stream id: requests already sent still run, new
+     * ones go elsewhere (RFC 9114 §5.2). */
+    if (nghttp3_conn_shutdown(s->h3) != 0) {
+        h3g_qconn_close(qc, H3G_H3_NO_ERROR, "shutdown");
+        return;
+    }
+    session_write(s);
+    if (s->streams == NULL)
+        h3g_qconn_close(qc, H3G_H3_NO_ERROR, "shutdown");
+}
+
+void h3g_h3_force_close(h3g_qconn *qc, void *conn_arg, void *unused)
+{
+    struct session *s = conn_arg;
+    H3G_UNUSED(unused);
+    if (s != NULL) {
+        for (struct hstream *hs = s->streams; hs != NULL; hs = hs->next)
+            if (!hs->complete)
+                hstream_abort(hs, H3G_H3_REQUEST_CANCELLED, "drain timeout");
+        session_write(s);
+    }
+    h3g_qconn_close(qc, H3G_H3_NO_ERROR, "shutdown");
+}

@@ -1,0 +1,175 @@
+/* h3gate: process set-up, signals and graceful shutdown. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <nghttp3/nghttp3.h>
+
+#include "app/static/static.h"
+#include "common.h"
+#include "config/config.h"
+#include "event/loop.h"
+#include "h3/session.h"
+#include "obs/log.h"
+#include "quic/engine.h"
+#include "tls/tls.h"
+
+struct server {
+    struct h3g_config cfg;
+    h3g_loop *loop;
+    h3g_engine *engine;
+    h3g_static *st;
+    h3g_tls *tls;
+    struct h3g_h3_config h3cfg;
+    int stopping;
+    uint64_t stop_deadline_ms;
+    int forced;
+    h3g_timer stop_timer;
+};
+
+static int handle_request(void *ctx, const struct h3g_request *req, struct h3g_response *resp)
+{
+    return h3g_static_handle(ctx, req, resp);
+}
+
+static void stop_tick(h3g_timer *t, void *arg)
+{
+    struct server *srv = arg;
+    uint64_t now = h3g_now_ms();
+    if (h3g_engine_conn_count(srv->engine) == 0) {
+        h3g_info("all connections closed; exiting");
+        h3g_loop_stop(srv->loop);
+        return;
+    }
+    if (!srv->forced && now >= srv->stop_deadline_ms) {
+        srv->forced = 1;
+        h3g_warn("drain timeout: closing %zu connection(s) with requests still running",
+                 h3g_engine_conn_count(srv->engine));
+        h3g_engine_foreach_conn(srv->engine, h3g_h3_force_close, NULL);
+        srv->stop_deadline_ms = now + 3000;
+    } else if (srv->forced && now >= srv->stop_deadline_ms) {
+        h3g_warn("%zu connection(s) did not finish closing; exiting",
+                 h3g_engine_conn_count(srv->engine));
+        h3g_loop_stop(srv->loop);
+        return;
+    }
+    h3g_timer_start(srv->loop, t, 50);
+}
+
+static void on_signal(int signo, void *arg)
+{
+    struct server *srv = arg;
+    if (srv->stopping) {
+        h3g_warn("second %s: exiting now", signo == SIGINT ? "SIGINT" : "SIGTERM");
+        h3g_loop_stop(srv->loop);
+        return;
+    }
+    srv->stopping = 1;
+    h3g_info("%s: graceful shutdown (GOAWAY), up to %.1f s for running requests",
+             signo == SIGINT ? "SIGINT" : "SIGTERM", (double)srv->cfg.drain_timeout_ms / 1000.0);
+    h3g_engine_stop_accepting(srv->engine);
+    h3g_engine_foreach_conn(srv->engine, h3g_h3_begin_shutdown, NULL);
+    srv->stop_deadline_ms = h3g_now_ms() + srv->cfg.drain_timeout_ms;
+    h3g_timer_init(&srv->stop_timer, stop_tick, srv);
+    h3g_timer_start(srv->loop, &srv->stop_timer, 0);
+}
+
+static void print_version(void)
+{
+    const nghttp3_info *ng = nghttp3_version(0);
+    printf("h3gate %s\n%s\nnghttp3 %s\n", H3G_VERSION, h3g_tls_openssl_version(),
+           ng ? ng->version_str : "?");
+}
+
+int main(int argc, char **argv)
+{
+    struct server srv;
+    char err[512];
+    enum h3g_log_level lvl = H3G_LOG_INFO;
+    int rc = 1;
+
+    memset(&srv, 0, sizeof(srv));
+    h3g_config_defaults(&srv.cfg);
+    if (h3g_config_parse_args(&srv.cfg, argc, argv, err, sizeof(err)) != H3G_CONFIG_OK) {
+        fprintf(stderr, "h3gate: %s\n", err);
+        return 2;
+    }
+    if (srv.cfg.show_help) {
+        h3g_config_usage(stdout);
+        return 0;
+    }
+    if (srv.cfg.show_version) {
+        print_version();
+        return 0;
+    }
+    h3g_log_level_parse(srv.cfg.log_level, &lvl);
+    h3g_log_set_level(lvl);
+    signal(SIGPIPE, SIG_IGN);
+
+    if (h3g_tls_check_runtime(err, sizeof(err)) != 0) {
+        fprintf(stderr, "h3gate: %s\n", err);
+        return 1;
+    }
+    srv.st = h3g_static_new(srv.cfg.root, err, sizeof(err));
+    if (srv.st == NULL) {
+        fprintf(stderr, "h3gate: %s\n", err);
+        goto out;
+    }
+    struct h3g_tls_config tcfg = {.cert_file = srv.cfg.cert_file,
+                                  .key_file = srv.cfg.key_file,
+                                  .selfsigned_name = "localhost"};
+    srv.tls = h3g_tls_new(&tcfg, err, sizeof(err));
+    if (srv.tls == NULL) {
+        fprintf(stderr, "h3gate: %s\n", err);
+        goto out;
+    }
+    if (srv.cfg.cert_file == NULL)
+        h3g_warn("no --cert/--key: serving a generated self-signed certificate for localhost "
+                 "(SPKI sha256 %s)",
+                 h3g_tls_spki_hash(srv.tls));
+    if (h3g_access_log_open(srv.cfg.access_log) != 0) {
+        fprintf(stderr, "h3gate: cannot open access log %s: %m\n", srv.cfg.access_log);
+        goto out;
+    }
+    srv.loop = h3g_loop_new();
+    if (srv.loop == NULL) {
+        fprintf(stderr, "h3gate: cannot create the event loop\n");
+        goto out;
+    }
+    srv.h3cfg.max_field_section_size = srv.cfg.max_field_section_size;
+    srv.h3cfg.max_header_fields = srv.cfg.max_header_fields;
+    srv.h3cfg.handler = handle_request;
+    srv.h3cfg.handler_ctx = srv.st;
+    struct h3g_engine_config ecfg = {.idle_timeout_ms = srv.cfg.idle_timeout_ms,
+                                     .address_validation = srv.cfg.address_validation,
+                                     .max_connections = srv.cfg.max_connections};
+    srv.engine = h3g_engine_new(srv.loop, srv.tls, &ecfg, &h3g_h3_engine_callbacks, &srv.h3cfg);
+    if (srv.engine == NULL) {
+        fprintf(stderr, "h3gate: cannot create the QUIC engine\n");
+        goto out;
+    }
+    for (size_t i = 0; i < srv.cfg.nlisten; i++) {
+        struct h3g_listen_addr *la = &srv.cfg.listen[i];
+        if (h3g_engine_listen(srv.engine, (struct sockaddr *)&la->ss, la->len, err, sizeof(err)) !=
+            0) {
+            fprintf(stderr, "h3gate: %s\n", err);
+            goto out;
+        }
+    }
+    if (h3g_loop_on_signal(srv.loop, SIGTERM, on_signal, &srv) != 0 ||
+        h3g_loop_on_signal(srv.loop, SIGINT, on_signal, &srv) != 0) {
+        fprintf(stderr, "h3gate: cannot install signal handlers\n");
+        goto out;
+    }
+    h3g_info("h3gate %s serving %s on %s (%s)", H3G_VERSION, srv.cfg.root, h3g_tls_openssl_version(),
+             srv.cfg.listen[0].text);
+    rc = h3g_loop_run(srv.loop) == 0 ? 0 : 1;
+out:
+    h3g_engine_free(srv.engine);
+    h3g_loop_free(srv.loop);
+    h3g_tls_free(srv.tls);
+    h3g_static_free(srv.st);
+    h3g_access_log_close();
+    return rc;
+}

@@ -1,0 +1,756 @@
+/* The QUIC engine on OpenSSL's native QUIC server (OpenSSL >= 3.5.1).
+ *
+ * One listener per UDP socket.  Each event-loop iteration ("pass") ticks every
+ * listener (SSL_handle_events services the listener's whole QUIC engine: all its
+ * connections), accepts new connections and streams, reads readable streams,
+ * resumes streams that regained send capacity, then ticks again so queued output
+ * leaves at once.  Connections run in EXPLICIT event-handling mode so stream
+ * reads and writes never tick the reactor behind our back. */
+#include "quic/engine.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/quic.h>
+#include <openssl/ssl.h>
+
+#include "common.h"
+#include "obs/log.h"
+#include "quic/ossl/peer_bio.h"
+#include "tls/tls.h"
+
+#define STREAM_BUCKETS 64
+#define READ_CHUNK 16384
+/* Reads per stream per pass: keeps one fast sender from starving the others. */
+#define READS_PER_PASS 8
+
+struct qstream {
+    int64_t id;
+    SSL *ssl;
+    struct qstream *hnext;
+    struct qstream *prev, *next;
+    uint64_t app_code;
+    unsigned uni : 1, local : 1, read_done : 1, write_done : 1, want_write : 1, paused : 1,
+        reset : 1;
+};
+
+enum qc_state { QC_HANDSHAKE, QC_READY, QC_CLOSING };
+
+struct listener {
+    SSL *ssl;
+    BIO *bio;
+    int fd;
+    h3g_io io;
+    struct listener *next;
+};
+
+struct h3g_qconn {
+    h3g_engine *eng;
+    SSL *ssl;
+    void *uarg;
+    enum qc_state state;
+    int wake;
+    int close_requested;
+    int idle_close;
+    uint64_t close_code;
+    char close_reason[64];
+    uint64_t last_activity_ms;
+    struct qstream *buckets[STREAM_BUCKETS];
+    struct qstream *streams;
+    char peer[64];
+    struct h3g_qconn *prev, *next;
+};
+
+struct h3g_engine {
+    h3g_loop *loop;
+    h3g_tls *tls;
+    SSL_CTX *ctx;
+    struct h3g_engine_config cfg;
+    struct h3g_engine_callbacks cbs;
+    void *arg;
+    struct listener *listeners;
+    struct listener *ticking;
+    struct h3g_qconn *conns;
+    size_t nconns;
+    int accepting;
+    int dirty;      /* output queued since the last tick */
+    int more;       /* work left over: run the next pass without sleeping */
+    int exidx;
+    uint64_t refused;
+};
+
+/* ---- stream table ---- */
+
+static struct qstream *stream_find(h3g_qconn *qc, int64_t id)
+{
+    struct qstream *s = qc->buckets[((uint64_t)id >> 2) % STREAM_BUCKETS];
+    while (s != NULL && s->id != id)
+        s = s->hnext;
+    return s;
+}
+
+static struct qstream *stream_add(h3g_qconn *qc, SSL *ssl)
+{
+    struct qstream *s = calloc(1, sizeof(*s));
+    size_t b;
+    if (s == NULL)
+        return NULL;
+    s->ssl = ssl;
+    s->id = (int64_t)SSL_get_stream_id(ssl);
+    b = ((uint64_t)s->id >> 2) % STREAM_BUCKETS;
+    s->hnext = qc->buckets[b];
+    qc->buckets[b] = s;
+    s->next = qc->streams;
+    if (qc->streams != NULL)
+        qc->streams->prev = s;
+    qc->streams = s;
+    SSL_set_mode(ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    return s;
+}
+
+static void stream_remove(h3g_qconn *qc, struct qstream *s)
+{
+    struct qstream **pp = &qc->buckets[((uint64_t)s->id >> 2) % STREAM_BUCKETS];
+    while (*pp != s)
+        pp = &(*pp)->hnext;
+    *pp = s->hnext;
+    if (s->prev != NULL)
+        s->prev->next = s->next;
+    else
+        qc->streams = s->next;
+    if (s->next != NULL)
+        s->next->prev = s->prev;
+    SSL_free(s->ssl);
+    free(s);
+}
+
+/* ---- connection lifecycle ---- */
+
+static void conn_free(h3g_engine *eng, h3g_qconn *qc)
+{
+    while (qc->streams != NULL)
+        stream_remove(qc, qc->streams);
+    if (qc->prev != NULL)
+        qc->prev->next = qc->next;
+    else
+        eng->conns = qc->next;
+    if (qc->next != NULL)
+        qc->next->prev = qc->prev;
+    eng->nconns--;
+    SSL_free(qc->ssl);
+    free(qc);
+}
+
+static void conn_terminating(h3g_engine *eng, h3g_qconn *qc, const SSL_CONN_CLOSE_INFO *info)
+{
+    struct h3g_close_info ci;
+    memset(&ci, 0, sizeof(ci));
+    ci.error_code = info->error_code;
+    ci.frame_type = info->frame_type;
+    ci.transport = (info->flags & SSL_CONN_CLOSE_FLAG_TRANSPORT) != 0;
+    ci.local = (info->flags & SSL_CONN_CLOSE_FLAG_LOCAL) != 0;
+    ci.idle = info->error_code == OSSL_QUIC_LOCAL_ERR_IDLE_TIMEOUT || qc->idle_close;
+    if (info->reason != NULL) {
+        ci.reason_len = H3G_MIN(info->reason_len, sizeof(ci.reason) - 1);
+        memcpy(ci.reason, info->reason, ci.reason_len);
+    }
+    qc->state = QC_CLOSING;
+    eng->cbs.conn_closed(qc, &ci, qc->uarg);
+    qc->uarg = NULL;
+    /* Streams of a closing connection carry nothing more; release them now. */
+    while (qc->streams != NULL)
+        stream_remove(qc, qc->streams);
+}
+
+void h3g_qconn_close(h3g_qconn *qc, uint64_t app_code, const char *reason)
+{
+    if (qc->state == QC_CLOSING || qc->close_requested)
+        return;
+    qc->close_requested = 1;
+    qc->close_code = app_code;
+    snprintf(qc->close_reason, sizeof(qc->close_reason), "%s", reason ? reason : "");
+    qc->eng->dirty = 1;
+    qc->eng->more = 1;
+}
+
+static void conn_drive_close(h3g_engine *eng, h3g_qconn *qc)
+{
+    SSL_SHUTDOWN_EX_ARGS args = {.quic_error_code = qc->close_code,
+                                 .quic_reason = qc->close_reason};
+    /* A clean close lets queued response data reach the peer first; an error
+     * close does not wait for it. */
+    uint64_t flags = SSL_SHUTDOWN_FLAG_NO_BLOCK;
+    if (qc->close_code != H3G_H3_NO_ERROR || qc->state == QC_CLOSING)
+        flags |= SSL_SHUTDOWN_FLAG_NO_STREAM_FLUSH;
+    if (SSL_shutdown_ex(qc->ssl, flags, &args, sizeof(args)) < 0)
+        ERR_clear_error();
+    eng->dirty = 1;
+}
+
+/* ---- reading ---- */
+
+static void stream_read(h3g_engine *eng, h3g_qconn *qc, struct qstream *s)
+{
+    uint8_t buf[READ_CHUNK];
+    for (int i = 0; i < READS_PER_PASS; i++) {
+        size_t n = 0;
+        if (SSL_read_ex(s->ssl, buf, sizeof(buf), &n) == 1) {
+            qc->last_activity_ms = h3g_now_ms();
+            if (eng->cbs.stream_data(qc, s->id, buf, n, 0, qc->uarg) < 0 || qc->close_requested ||
+                s->paused || s->read_done)
+                return;
+            continue;
+        }
+        int err = SSL_get_error(s->ssl, 0);
+        if (err == SSL_ERROR_WANT_READ)
+            return;
+        s->read_done = 1;
+        if (err == SSL_ERROR_ZERO_RETURN) {
+            eng->cbs.stream_data(qc, s->id, NULL, 0, 1, qc->uarg);
+        } else if (SSL_get_stream_read_state(s->ssl) == SSL_STREAM_STATE_RESET_REMOTE) {
+            uint64_t code = 0;
+            SSL_get_stream_read_error_code(s->ssl, &code);
+            ERR_clear_error();
+            eng->cbs.stream_reset(qc, s->id, code, qc->uarg);
+        } else {
+            /* The connection is going away; the close upcall follows. */
+            ERR_clear_error();
+        }
+        return;
+    }
+    eng->more = 1;
+}
+
+static void conn_accept_streams(h3g_engine *eng, h3g_qconn *qc)
+{
+    SSL *ss;
+    while ((ss = SSL_accept_stream(qc->ssl, SSL_ACCEPT_STREAM_NO_BLOCK)) != NULL) {
+        struct qstream *s = stream_add(qc, ss);
+        if (s == NULL) {
+            SSL_free(ss);
+            h3g_qconn_close(qc, H3G_H3_INTERNAL_ERROR, "out of memory");
+            return;
+        }
+        s->uni = SSL_get_stream_type(ss) == SSL_STREAM_TYPE_READ;
+        s->write_done = s->uni;
+        qc->last_activity_ms = h3g_now_ms();
+    }
+    ERR_clear_error();
+    H3G_UNUSED(eng);
+}
+
+static void conn_process(h3g_engine *eng, h3g_qconn *qc)
+{
+    SSL_CONN_CLOSE_INFO info;
+    struct qstream *s, *next;
+
+    if (qc->state != QC_CLOSING && SSL_get_conn_close_info(qc->ssl, &info, sizeof(info)) == 1) {
+        conn_terminating(eng, qc, &info);
+        return;
+    }
+    if (qc->close_requested) {
+        conn_drive_close(eng, qc);
+        return;
+    }
+    if (qc->state == QC_HANDSHAKE) {
+        if (!SSL_is_init_finished(qc->ssl))
+            return;
+        qc->state = QC_READY;
+        qc->last_activity_ms = h3g_now_ms();
+        qc->uarg = eng->cbs.conn_ready(qc, eng->arg);
+        if (qc->uarg == NULL) {
+            h3g_qconn_close(qc, H3G_H3_INTERNAL_ERROR, "cannot set up HTTP/3");
+            return;
+        }
+    }
+    conn_accept_streams(eng, qc);
+    /* Streams are only freed below, so the list stays valid while upcalls open
+     * or reset streams (review lesson 2). */
+    for (s = qc->streams; s != NULL && !qc->close_requested; s = s->next) {
+        if (!s->read_done && !s->paused && !s->local)
+            stream_read(eng, qc, s);
+        if (qc->close_requested)
+            break;
+        if (s->want_write && !s->write_done) {
+            uint64_t avail = 0;
+            if (SSL_get_stream_write_buf_avail(s->ssl, &avail) != 1)
+                ERR_clear_error();
+            if (avail > 0) {
+                s->want_write = 0;
+                eng->cbs.stream_writable(qc, s->id, qc->uarg);
+            }
+        }
+    }
+    if (qc->wake && !qc->close_requested) {
+        qc->wake = 0;
+        eng->cbs.conn_flush(qc, qc->uarg);
+    }
+    for (s = qc->streams; s != NULL; s = next) {
+        next = s->next;
+        if (s->read_done && s->write_done && !s->local && !qc->close_requested) {
+            int64_t id = s->id;
+            uint64_t code = s->reset ? s->app_code : H3G_H3_NO_ERROR;
+            stream_remove(qc, s);
+            eng->cbs.stream_closed(qc, id, code, qc->uarg);
+        }
+    }
+    if (eng->cfg.idle_timeout_ms > 0 && !qc->close_requested &&
+        h3g_now_ms() - qc->last_activity_ms >= eng->cfg.idle_timeout_ms) {
+        qc->idle_close = 1;
+        h3g_qconn_close(qc, H3G_H3_NO_ERROR, "idle timeout");
+    }
+}
+
+/* ---- new connections ---- */
+
+static int on_new_pending_conn(SSL_CTX *ctx, SSL *ssl, void *arg)
+{
+    h3g_engine *eng = arg;
+    char peer[64] = "-";
+    char *dup;
+    H3G_UNUSED(ctx);
+    if (eng->ticking != NULL)
+        h3g_bio_addr_format(h3g_peer_bio_last_initial(eng->ticking->bio), peer, sizeof(peer));
+    if (!eng->accepting) {
+        h3g_debug("refusing connection from %s: shutting down", peer);
+        return 0;
+    }
+    if (eng->cfg.max_connections > 0 && eng->nconns >= eng->cfg.max_connections) {
+        if (eng->refused++ % 1000 == 0)
+            h3g_warn("refusing connection from %s: %zu connections open (limit)", peer,
+                     eng->nconns);
+        return 0;
+    }
+    dup = strdup(peer);
+    if (dup == NULL || !SSL_set_ex_data(ssl, eng->exidx, dup)) {
+        free(dup);
+        return 0;
+    }
+    return 1;
+}
+
+static void free_peer_exdata(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
+                             void *argp)
+{
+    H3G_UNUSED(parent);
+    H3G_UNUSED(ad);
+    H3G_UNUSED(idx);
+    H3G_UNUSED(argl);
+    H3G_UNUSED(argp);
+    free(ptr);
+}
+
+static void listener_accept(h3g_engine *eng, struct listener *l)
+{
+    SSL *c;
+    while ((c = SSL_accept_connection(l->ssl, SSL_ACCEPT_CONNECTION_NO_BLOCK)) != NULL) {
+        h3g_qconn *qc = calloc(1, sizeof(*qc));
+        const char *peer = SSL_get_ex_data(c, eng->exidx);
+        if (qc == NULL) {
+            SSL_free(c);
+            continue;
+        }
+        qc->eng = eng;
+        qc->ssl = c;
+        qc->state = QC_HANDSHAKE;
+        qc->last_activity_ms = h3g_now_ms();
+        snprintf(qc->peer, sizeof(qc->peer), "%s", peer ? peer : "-");
+        /* HTTP/3 uses no default stream, takes every peer stream, and never lets
+         * a stream read or write tick the QUIC engine. */
+        if (!SSL_set_default_stream_mode(c, SSL_DEFAULT_STREAM_MODE_NONE) ||
+            !SSL_set_incoming_stream_policy(c, SSL_INCOMING_STREAM_POLICY_ACCEPT, 0) ||
+            !SSL_set_event_handling_mode(c, SSL_VALUE_EVENT_HANDLING_MODE_EXPLICIT)) {
+            h3g_err("cannot configure QUIC connection from %s", qc->peer);
+            ERR_clear_error();
+        }
+        SSL_set_mode(c, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+        qc->next = eng->conns;
+        if (eng->conns != NULL)
+            eng->conns->prev = qc;
+        eng->conns = qc;
+        eng->nconns++;
+    }
+    ERR_clear_error();
+}
+
+/* ---- the pass ---- */
+
+static void tick_all(h3g_engine *eng)
+{
+    for (struct listener *l = eng->listeners; l != NULL; l = l->next) {
+        eng->ticking = l;
+        if (!SSL_handle_events(l->ssl))
+            ERR_clear_error();
+    }
+    eng->ticking = NULL;
+}
+
+static int64_t engine_prepare(void *arg)
+{
+    h3g_engine *eng = arg;
+    h3g_qconn *qc, *next;
+    int64_t wait = -1;
+
+    eng->more = 0;
+    tick_all(eng);
+    for (struct listener *l = eng->listeners; l != NULL; l = l->next)
+        listener_accept(eng, l);
+    for (qc = eng->conns; qc != NULL; qc = next) {
+        next = qc->next;
+        conn_process(eng, qc);
+        if (qc->state == QC_CLOSING) {
+            SSL_SHUTDOWN_EX_ARGS args = {.quic_error_code = qc->close_code, .quic_reason = NULL};
+            int r = SSL_shutdown_ex(qc->ssl, SSL_SHUTDOWN_FLAG_NO_BLOCK | SSL_SHUTDOWN_FLAG_NO_STREAM_FLUSH,
+                                    &args, sizeof(args));
+            if (r < 0)
+                ERR_clear_error();
+            if (r == 1)
+                conn_free(eng, qc);
+        }
+    }
+    if (eng->dirty) {
+        eng->dirty = 0;
+        tick_all(eng);
+    }
+    for (struct listener *l = eng->listeners; l != NULL; l = l->next) {
+        struct timeval tv;
+        int inf = 1;
+        if (SSL_get_event_timeout(l->ssl, &tv, &inf) && !inf) {
+            int64_t ms = (int64_t)tv.tv_sec * 1000 + (tv.tv_usec + 999) / 1000;
+            if (wait < 0 || ms < wait)
+                wait = ms;
+        }
+        h3g_io_modify(eng->loop, &l->io,
+                      H3G_IO_READ | (SSL_net_write_desired(l->ssl) ? H3G_IO_WRITE : 0));
+    }
+    if (eng->cfg.idle_timeout_ms > 0 && eng->conns != NULL) {
+        /* Wake up for our own idle deadline at least once a second. */
+        if (wait < 0 || wait > 1000)
+            wait = 1000;
+    }
+    if (eng->more)
+        wait = 0;
+    return wait;
+}
+
+static void on_udp_ready(h3g_io *io, int revents, void *arg)
+{
+    /* Nothing to do here: the next pass ticks the listener. */
+    H3G_UNUSED(io);
+    H3G_UNUSED(revents);
+    H3G_UNUSED(arg);
+}
+
+/* ---- public ---- */
+
+h3g_engine *h3g_engine_new(h3g_loop *loop, struct h3g_tls *tls, const struct h3g_engine_config *cfg,
+                           const struct h3g_engine_callbacks *cbs, void *arg)
+{
+    h3g_engine *eng = calloc(1, sizeof(*eng));
+    if (eng == NULL)
+        return NULL;
+    eng->loop = loop;
+    eng->tls = tls;
+    eng->ctx = h3g_tls_ctx(tls);
+    eng->cfg = *cfg;
+    eng->cbs = *cbs;
+    eng->arg = arg;
+    eng->accepting = 1;
+    eng->exidx = SSL_get_ex_new_index(0, NULL, NULL, NULL, free_peer_exdata);
+    if (eng->exidx < 0) {
+        free(eng);
+        return NULL;
+    }
+    SSL_CTX_set_new_pending_conn_cb(eng->ctx, on_new_pending_conn, eng);
+    h3g_loop_set_prepare(loop, engine_prepare, eng);
+    return eng;
+}
+
+void h3g_engine_free(h3g_engine *eng)
+{
+    if (eng == NULL)
+        return;
+    while (eng->conns != NULL)
+        conn_free(eng, eng->conns);
+    while (eng->listeners != NULL) {
+        struct listener *l = eng->listeners;
+        eng->listeners = l->next;
+        h3g_io_stop(eng->loop, &l->io);
+        SSL_free(l->ssl); /* frees the BIO chain and closes the socket */
+        free(l);
+    }
+    SSL_CTX_set_new_pending_conn_cb(eng->ctx, NULL, NULL);
+    h3g_loop_set_prepare(eng->loop, NULL, NULL);
+    free(eng);
+}
+
+static void fmt_sockaddr(const struct sockaddr *sa, char *buf, size_t len)
+{
+    BIO_ADDR *a = BIO_ADDR_new();
+    if (a == NULL) {
+        snprintf(buf, len, "?");
+        return;
+    }
+    if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *s6 = (const void *)sa;
+        BIO_ADDR_rawmake(a, AF_INET6, &s6->sin6_addr, sizeof(s6->sin6_addr), s6->sin6_port);
+    } else {
+        const struct sockaddr_in *s4 = (const void *)sa;
+        BIO_ADDR_rawmake(a, AF_INET, &s4->sin_addr, sizeof(s4->sin_addr), s4->sin_port);
+    }
+    h3g_bio_addr_format(a, buf, len);
+    BIO_ADDR_free(a);
+}
+
+int h3g_engine_listen(h3g_engine *eng, const struct sockaddr *sa, socklen_t salen, char *err,
+                      size_t errlen)
+{
+    char where[80];
+    struct listener *l = NULL;
+    BIO *dgram = NULL;
+    int fd, one = 1, bufsz = 4 << 20;
+
+    fmt_sockaddr(sa, where, sizeof(where));
+    fd = socket(sa->sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot create a UDP socket for %s: %s", where, strerror(errno));
+        return H3G_ERR;
+    }
+    if (sa->sa_family == AF_INET6)
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+    /* Larger socket buffers absorb bursts between two passes. */
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bufsz, sizeof(bufsz));
+    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bufsz, sizeof(bufsz));
+    if (bind(fd, sa, salen) != 0) {
+        if (errno == EADDRINUSE)
+            snprintf(err, errlen, "cannot listen on %s: UDP port already in use", where);
+        else
+            snprintf(err, errlen, "cannot listen on %s: %s", where, strerror(errno));
+        close(fd);
+        return H3G_ERR;
+    }
+    l = calloc(1, sizeof(*l));
+    dgram = BIO_new_dgram(fd, BIO_CLOSE);
+    if (l == NULL || dgram == NULL) {
+        if (dgram == NULL)
+            close(fd);
+        BIO_free(dgram);
+        free(l);
+        snprintf(err, errlen, "out of memory");
+        return H3G_ENOMEM;
+    }
+    l->fd = fd;
+    l->bio = h3g_peer_bio_new(dgram);
+    l->ssl = SSL_new_listener(eng->ctx, eng->cfg.address_validation ? 0 : SSL_LISTENER_FLAG_NO_VALIDATE);
+    if (l->bio == NULL || l->ssl == NULL) {
+        snprintf(err, errlen, "cannot create a QUIC listener for %s", where);
+        goto fail;
+    }
+    SSL_set_bio(l->ssl, l->bio, l->bio);
+    if (!SSL_set_blocking_mode(l->ssl, 0) || !SSL_listen(l->ssl)) {
+        snprintf(err, errlen, "cannot start the QUIC listener on %s", where);
+        goto fail;
+    }
+    if (h3g_io_start(eng->loop, &l->io, fd, H3G_IO_READ, on_udp_ready, eng) != 0) {
+        snprintf(err, errlen, "cannot watch the socket for %s", where);
+        goto fail;
+    }
+    l->next = eng->listeners;
+    eng->listeners = l;
+    h3g_info("listening on %s (QUIC, HTTP/3)", where);
+    return 0;
+fail:
+    ERR_clear_error();
+    if (l->ssl != NULL)
+        SSL_free(l->ssl);
+    else if (l->bio != NULL)
+        BIO_free_all(l->bio);
+    else
+        BIO_free(dgram);
+    free(l);
+    return H3G_ERR;
+}
+
+void h3g_engine_stop_accepting(h3g_engine *eng)
+{
+    eng->accepting = 0;
+}
+
+size_t h3g_engine_conn_count(const h3g_engine *eng)
+{
+    return eng->nconns;
+}
+
+void h3g_engine_foreach_conn(h3g_engine *eng, void (*fn)(h3g_qconn *qc, void *conn_arg, void *arg),
+                             void *arg)
+{
+    h3g_qconn *qc, *next;
+    for (qc = eng->conns; qc != NULL; qc = next) {
+        next = qc->next;
+        if (qc->state == QC_READY && !qc->close_requested)
+            fn(qc, qc->uarg, arg);
+    }
+    eng->more = 1;
+}
+
+/* ---- stream operations ---- */
+
+int h3g_qconn_open_uni(h3g_qconn *qc, int64_t *sid)
+{
+    SSL *ss = SSL_new_stream(qc->ssl, SSL_STREAM_FLAG_UNI | SSL_STREAM_FLAG_NO_BLOCK);
+    struct qstream *s;
+    if (ss == NULL) {
+        uint64_t avail = 1;
+        SSL_get_quic_stream_uni_local_avail(qc->ssl, &avail);
+        ERR_clear_error();
+        if (avail == 0)
+            return H3G_ELIMIT;
+        h3g_err("%s: OpenSSL could not open a unidirectional stream", qc->peer);
+        return H3G_ERR;
+    }
+    s = stream_add(qc, ss);
+    if (s == NULL) {
+        SSL_free(ss);
+        return H3G_ENOMEM;
+    }
+    s->uni = 1;
+    s->local = 1;
+    s->read_done = 1;
+    *sid = s->id;
+    return 0;
+}
+
+int h3g_qconn_write(h3g_qconn *qc, int64_t sid, const h3g_iovec *vec, size_t n, int fin,
+                    size_t *written)
+{
+    struct qstream *s = stream_find(qc, sid);
+    size_t total = 0;
+    *written = 0;
+    if (s == NULL || s->write_done || qc->close_requested || qc->state != QC_READY)
+        return H3G_ECLOSED;
+    qc->eng->dirty = 1;
+    qc->last_activity_ms = h3g_now_ms();
+    for (size_t i = 0; i < n; i++) {
+        uint64_t flags = (fin && i == n - 1) ? SSL_WRITE_FLAG_CONCLUDE : 0;
+        size_t w = 0;
+        if (vec[i].len == 0)
+            continue;
+        if (SSL_write_ex2(s->ssl, vec[i].base, vec[i].len, flags, &w) != 1) {
+            int err = SSL_get_error(s->ssl, 0);
+            *written = total;
+            if (err == SSL_ERROR_WANT_WRITE) {
+                ERR_clear_error();
+                s->want_write = 1;
+                return H3G_EAGAIN;
+            }
+            ERR_clear_error();
+            s->write_done = 1;
+            if (SSL_get_stream_write_state(s->ssl) == SSL_STREAM_STATE_RESET_REMOTE) {
+                /* STOP_SENDING from the peer; OpenSSL answers with RESET_STREAM. */
+                uint64_t code = 0;
+                SSL_get_stream_write_error_code(s->ssl, &code);
+                s->reset = 1;
+                s->app_code = code;
+            }
+            return H3G_ECLOSED;
+        }
+        total += w;
+        if (w < vec[i].len) {
+            *written = total;
+            s->want_write = 1;
+            return H3G_EAGAIN;
+        }
+        if (flags)
+            s->write_done = 1;
+    }
+    *written = total;
+    if (fin && !s->write_done) {
+        if (SSL_stream_conclude(s->ssl, 0) != 1) {
+            ERR_clear_error();
+            s->want_write = 1;
+            return H3G_EAGAIN;
+        }
+        s->write_done = 1;
+    }
+    return 0;
+}
+
+uint64_t h3g_qconn_write_capacity(h3g_qconn *qc, int64_t sid)
+{
+    struct qstream *s = stream_find(qc, sid);
+    uint64_t avail = 0;
+    if (s == NULL || s->write_done || qc->close_requested || qc->state != QC_READY)
+        return 0;
+    if (SSL_get_stream_write_state(s->ssl) != SSL_STREAM_STATE_OK)
+        return 0;
+    if (SSL_get_stream_write_buf_avail(s->ssl, &avail) != 1) {
+        ERR_clear_error();
+        return 0;
+    }
+    return avail;
+}
+
+int h3g_qconn_reset(h3g_qconn *qc, int64_t sid, uint64_t app_code)
+{
+    struct qstream *s = stream_find(qc, sid);
+    if (s == NULL)
+        return H3G_ENOTFOUND;
+    if (!s->write_done && !(s->uni && !s->local)) {
+        SSL_STREAM_RESET_ARGS args = {.quic_error_code = app_code};
+        if (SSL_stream_reset(s->ssl, &args, sizeof(args)) != 1)
+            ERR_clear_error();
+        qc->eng->dirty = 1;
+    }
+    if (!s->reset) {
+        s->reset = 1;
+        s->app_code = app_code;
+    }
+    s->write_done = 1;
+    /* The receive side ends too: OpenSSL sends STOP_SENDING when the stream is
+     * freed (3.5 has no way to choose its error code). */
+    s->read_done = 1;
+    s->want_write = 0;
+    qc->eng->more = 1;
+    return 0;
+}
+
+void h3g_qconn_stop_reading(h3g_qconn *qc, int64_t sid)
+{
+    struct qstream *s = stream_find(qc, sid);
+    if (s != NULL && !s->read_done) {
+        s->read_done = 1;
+        qc->eng->more = 1;
+    }
+}
+
+void h3g_qconn_pause_read(h3g_qconn *qc, int64_t sid, int paused)
+{
+    struct qstream *s = stream_find(qc, sid);
+    if (s == NULL)
+        return;
+    s->paused = paused != 0;
+    if (!paused)
+        qc->eng->more = 1;
+}
+
+void h3g_qconn_wake(h3g_qconn *qc)
+{
+    qc->wake = 1;
+    qc->eng->more = 1;
+}
+
+const char *h3g_qconn_peer(const h3g_qconn *qc)
+{
+    return qc->peer;
+}
+
+const char *h3g_qconn_server_name(const h3g_qconn *qc)
+{
+    return SSL_get_servername(qc->ssl, TLSEXT_NAMETYPE_host_name);
+}

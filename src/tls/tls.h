@@ -1,0 +1,27 @@
+/* TLS context for QUIC: certificates, ALPN, OpenSSL version checks. */
+#ifndef H3G_TLS_TLS_H
+#define H3G_TLS_TLS_H
+
+#include <stddef.h>
+#include <openssl/ssl.h>
+
+typedef struct h3g_tls h3g_tls;
+
+struct h3g_tls_config {
+    const char *cert_file;   /* PEM chain; NULL = generate a self-signed one */
+    const char *key_file;
+    const char *selfsigned_name; /* subject / SAN for the generated certificate */
+};
+
+/* Checks the OpenSSL the process runs on; writes an error and returns < 0 when
+ * it cannot serve QUIC.  Warns about known-vulnerable versions. */
+int h3g_tls_check_runtime(char *err, size_t errlen);
+h3g_tls *h3g_tls_new(const struct h3g_tls_config *cfg, char *err, size_t errlen);
+void h3g_tls_free(h3g_tls *tls);
+SSL_CTX *h3g_tls_ctx(h3g_tls *tls);
+/* base64(sha256(SubjectPublicKeyInfo)) of the serving certificate, for pinning
+ * (Chromium's --ignore-certificate-errors-spki-list). */
+const char *h3g_tls_spki_hash(const h3g_tls *tls);
+const char *h3g_tls_openssl_version(void);
+
+#endif
