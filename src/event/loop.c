@@ -233,6 +233,7 @@ static void run_timers(h3g_loop *loop)
 int h3g_loop_run(h3g_loop *loop)
 {
     struct epoll_event evs[64];
+    loop->stop = 0;
     while (!loop->stop) {
         int64_t wait = -1;
         if (loop->prepare != NULL)

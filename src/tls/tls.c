@@ -45,19 +45,33 @@ const char *h3g_tls_openssl_version(void)
     return OpenSSL_version(OPENSSL_VERSION);
 }
 
-int h3g_tls_check_runtime(char *err, size_t errlen)
+int h3g_tls_check_version(unsigned long v, const char *text, char *err, size_t errlen)
 {
-    unsigned long v = OpenSSL_version_num();
     if (v < (unsigned long)H3G_OPENSSL_MIN) {
-        snprintf(err, errlen, "OpenSSL %s is too old: h3gate needs OpenSSL >= %s for its QUIC server",
-                 OpenSSL_version(OPENSSL_VERSION), H3G_OPENSSL_MIN_TEXT);
+        snprintf(err, errlen, "%s is too old: h3gate needs OpenSSL >= %s for its QUIC server", text,
+                 H3G_OPENSSL_MIN_TEXT);
         return H3G_ERR;
     }
-    if ((v & 0xfff00000UL) == 0x30500000UL && v < (unsigned long)H3G_OPENSSL_FIXED)
-        h3g_warn("running on %s: QUIC server fixes from OpenSSL %s (CVE-2026-18798, CVE-2026-14456, "
-                 "CVE-2026-63075) are missing; upgrade when your distribution ships it",
-                 OpenSSL_version(OPENSSL_VERSION), H3G_OPENSSL_FIXED_TEXT);
+    if ((v & 0xfff00000UL) == 0x30500000UL && v < (unsigned long)H3G_OPENSSL_FIXED) {
+        snprintf(err, errlen,
+                 "running on %s: QUIC server fixes from OpenSSL %s (CVE-2026-18798, "
+                 "CVE-2026-14456, CVE-2026-63075) are missing; upgrade when your distribution "
+                 "ships it",
+                 text, H3G_OPENSSL_FIXED_TEXT);
+        return 1;
+    }
     return 0;
+}
+
+int h3g_tls_check_runtime(char *err, size_t errlen)
+{
+    int rc = h3g_tls_check_version(OpenSSL_version_num(), OpenSSL_version(OPENSSL_VERSION), err,
+                                   errlen);
+    if (rc > 0) {
+        h3g_warn("%s", err);
+        rc = 0;
+    }
+    return rc;
 }
 
 static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
@@ -94,15 +108,28 @@ static int load_cert_key(SSL_CTX *ctx, const char *cert, const char *key, char *
         put_ossl_err(err, errlen, what);
         return H3G_ERR;
     }
-    if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
-        snprintf(what, sizeof(what), "private key %s is not a valid PEM private key", key);
-        put_ossl_err(err, errlen, what);
-        return H3G_ERR;
-    }
-    if (SSL_CTX_check_private_key(ctx) != 1) {
-        snprintf(what, sizeof(what), "private key %s does not match certificate %s", key, cert);
-        put_ossl_err(err, errlen, what);
-        return H3G_ERR;
+    {
+        BIO *kb = BIO_new_file(key, "r");
+        EVP_PKEY *pkey = kb ? PEM_read_bio_PrivateKey(kb, NULL, NULL, NULL) : NULL;
+        BIO_free(kb);
+        if (pkey == NULL) {
+            snprintf(what, sizeof(what), "private key %s is not a valid PEM private key", key);
+            put_ossl_err(err, errlen, what);
+            return H3G_ERR;
+        }
+        if (X509_check_private_key(SSL_CTX_get0_certificate(ctx), pkey) != 1) {
+            EVP_PKEY_free(pkey);
+            ERR_clear_error();
+            snprintf(err, errlen, "private key %s does not match certificate %s", key, cert);
+            return H3G_ERR;
+        }
+        int ok = SSL_CTX_use_PrivateKey(ctx, pkey);
+        EVP_PKEY_free(pkey);
+        if (ok != 1) {
+            snprintf(what, sizeof(what), "private key %s cannot be used", key);
+            put_ossl_err(err, errlen, what);
+            return H3G_ERR;
+        }
     }
     return 0;
 }

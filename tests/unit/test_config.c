@@ -1,1 +1,58 @@
-int main(void){return 0;}
+#include <netinet/in.h>
+
+#include "common.h"
+#include "config/config.h"
+#include "testutil.h"
+
+static int parse(struct h3g_config *c, char *err, const char *a1, const char *a2, const char *a3,
+                 const char *a4, const char *a5)
+{
+    char *argv[8] = {"h3gate"};
+    int argc = 1;
+    const char *a[] = {a1, a2, a3, a4, a5};
+    for (int i = 0; i < 5 && a[i] != NULL; i++)
+        argv[argc++] = (char *)a[i];
+    h3g_config_defaults(c);
+    return h3g_config_parse_args(c, argc, argv, err, 256);
+}
+
+int main(void)
+{
+    struct h3g_config c;
+    char err[256];
+    CHECK(parse(&c, err, "--root", "/srv", NULL, NULL, NULL) == H3G_CONFIG_OK);
+    CHECK(c.nlisten == 1 && c.listen[0].ss.ss_family == AF_INET);
+    CHECK(c.idle_timeout_ms == 30000);
+
+    CHECK(parse(&c, err, "--root", "/srv", "--listen", "[::1]:8443", NULL) == H3G_CONFIG_OK);
+    CHECK(c.nlisten == 1 && c.listen[0].ss.ss_family == AF_INET6);
+    CHECK(ntohs(((struct sockaddr_in6 *)&c.listen[0].ss)->sin6_port) == 8443);
+
+    CHECK(parse(&c, err, "--root", "/srv", "--idle-timeout", "2.5", NULL) == H3G_CONFIG_OK);
+    CHECK(c.idle_timeout_ms == 2500);
+
+    CHECK(parse(&c, err, "--listen", "127.0.0.1:1", NULL, NULL, NULL) == H3G_CONFIG_ERROR);
+    CHECK(strstr(err, "--root") != NULL);
+    CHECK(parse(&c, err, "--root", "/srv", "--listen", "127.0.0.1", NULL) == H3G_CONFIG_ERROR);
+    CHECK(strstr(err, "ADDR:PORT") != NULL);
+    CHECK(parse(&c, err, "--root", "/srv", "--listen", "127.0.0.1:99999", NULL) ==
+          H3G_CONFIG_ERROR);
+    CHECK(parse(&c, err, "--root", "/srv", "--listen", "::1:80", NULL) == H3G_CONFIG_ERROR);
+    CHECK(parse(&c, err, "--root", "/srv", "--listen", "not-an-ip.invalid:80", NULL) ==
+          H3G_CONFIG_ERROR);
+    CHECK(parse(&c, err, "--root", "/srv", "--idle-timeout", "abc", NULL) == H3G_CONFIG_ERROR);
+    CHECK(strstr(err, "--idle-timeout") != NULL);
+    CHECK(parse(&c, err, "--root", "/srv", "--idle-timeout", "31", NULL) == H3G_CONFIG_ERROR);
+    CHECK(parse(&c, err, "--root", "/srv", "--cert", "a.pem", NULL) == H3G_CONFIG_ERROR);
+    CHECK(strstr(err, "--key") != NULL);
+    CHECK(parse(&c, err, "--root", "/srv", "--log-level", "loud", NULL) == H3G_CONFIG_ERROR);
+    CHECK(parse(&c, err, "--root", "/srv", "--bogus", NULL, NULL) == H3G_CONFIG_ERROR);
+    CHECK(strstr(err, "--bogus") != NULL);
+    CHECK(parse(&c, err, "--root", NULL, NULL, NULL, NULL) == H3G_CONFIG_ERROR);
+    CHECK(strstr(err, "needs a value") != NULL);
+    CHECK(parse(&c, err, "--root", "/srv", "extra", NULL, NULL) == H3G_CONFIG_ERROR);
+    CHECK(parse(&c, err, "--version", NULL, NULL, NULL, NULL) == H3G_CONFIG_OK && c.show_version);
+    CHECK(parse(&c, err, "--help", NULL, NULL, NULL, NULL) == H3G_CONFIG_OK && c.show_help);
+    CHECK(parse(&c, err, "--root", "/srv", "--max-header-size", "10", NULL) == H3G_CONFIG_ERROR);
+    return TEST_RESULT();
+}

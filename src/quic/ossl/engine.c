@@ -52,6 +52,7 @@ struct listener {
 
 struct h3g_qconn {
     h3g_engine *eng;
+    struct listener *l;
     SSL *ssl;
     void *uarg;
     enum qc_state state;
@@ -317,21 +318,13 @@ static int on_new_pending_conn(SSL_CTX *ctx, SSL *ssl, void *arg)
     H3G_UNUSED(ctx);
     if (eng->ticking != NULL)
         h3g_bio_addr_format(h3g_peer_bio_last_initial(eng->ticking->bio), peer, sizeof(peer));
-    if (!eng->accepting) {
-        h3g_debug("refusing connection from %s: shutting down", peer);
-        return 0;
-    }
-    if (eng->cfg.max_connections > 0 && eng->nconns >= eng->cfg.max_connections) {
-        if (eng->refused++ % 1000 == 0)
-            h3g_warn("refusing connection from %s: %zu connections open (limit)", peer,
-                     eng->nconns);
-        return 0;
-    }
+    /* Never return 0: OpenSSL 3.5.7 then frees the half-built channel twice
+     * (SSL_free of the connection frees it, then port_make_channel does).
+     * Refusals happen after accept, with an explicit CONNECTION_CLOSE
+     * (listener_accept); without memory the address is just not known. */
     dup = strdup(peer);
-    if (dup == NULL || !SSL_set_ex_data(ssl, eng->exidx, dup)) {
+    if (dup != NULL && !SSL_set_ex_data(ssl, eng->exidx, dup))
         free(dup);
-        return 0;
-    }
     return 1;
 }
 
@@ -349,6 +342,9 @@ static void free_peer_exdata(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int id
 static void listener_accept(h3g_engine *eng, struct listener *l)
 {
     SSL *c;
+    /* SSL_accept_connection ticks the engine when its queue is empty, which can
+     * create new connections: they must see this listener's peer filter. */
+    eng->ticking = l;
     while ((c = SSL_accept_connection(l->ssl, SSL_ACCEPT_CONNECTION_NO_BLOCK)) != NULL) {
         h3g_qconn *qc = calloc(1, sizeof(*qc));
         const char *peer = SSL_get_ex_data(c, eng->exidx);
@@ -357,6 +353,7 @@ static void listener_accept(h3g_engine *eng, struct listener *l)
             continue;
         }
         qc->eng = eng;
+        qc->l = l;
         qc->ssl = c;
         qc->state = QC_HANDSHAKE;
         qc->last_activity_ms = h3g_now_ms();
@@ -375,7 +372,17 @@ static void listener_accept(h3g_engine *eng, struct listener *l)
             eng->conns->prev = qc;
         eng->conns = qc;
         eng->nconns++;
+        if (!eng->accepting) {
+            h3g_debug("refusing connection from %s: shutting down", qc->peer);
+            h3g_qconn_close(qc, H3G_H3_NO_ERROR, "shutting down");
+        } else if (eng->cfg.max_connections > 0 && eng->nconns > eng->cfg.max_connections) {
+            if (eng->refused++ % 1000 == 0)
+                h3g_warn("refusing connection from %s: %zu connections open (limit %zu)",
+                         qc->peer, eng->nconns - 1, eng->cfg.max_connections);
+            h3g_qconn_close(qc, H3G_H3_EXCESSIVE_LOAD, "too many connections");
+        }
     }
+    eng->ticking = NULL;
     ERR_clear_error();
 }
 
@@ -403,6 +410,7 @@ static int64_t engine_prepare(void *arg)
         listener_accept(eng, l);
     for (qc = eng->conns; qc != NULL; qc = next) {
         next = qc->next;
+        eng->ticking = qc->l; /* in case a call below ticks this connection's engine */
         conn_process(eng, qc);
         if (qc->state == QC_CLOSING) {
             SSL_SHUTDOWN_EX_ARGS args = {.quic_error_code = qc->close_code, .quic_reason = NULL};
@@ -414,6 +422,7 @@ static int64_t engine_prepare(void *arg)
                 conn_free(eng, qc);
         }
     }
+    eng->ticking = NULL;
     if (eng->dirty) {
         eng->dirty = 0;
         tick_all(eng);
