@@ -570,7 +570,9 @@ static int h3_stream_data(h3g_qconn *qc, int64_t sid, const uint8_t *data, size_
 {
     struct session *s = conn_arg;
     nghttp3_ssize rv;
-    H3G_UNUSED(qc);
+    /* nghttp3 checks stream ids in PRIORITY_UPDATE (Chromium sends them) and
+     * GOAWAY against this; it only grows. */
+    nghttp3_conn_set_max_client_streams_bidi(s->h3, h3g_qconn_peer_bidi_limit(qc));
     rv = nghttp3_conn_read_stream(s->h3, sid, data, len, fin);
     if (rv < 0) {
         close_conn_ng(s, (int)rv, "read_stream");

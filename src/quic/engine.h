@@ -97,6 +97,9 @@ void h3g_qconn_pause_read(h3g_qconn *qc, int64_t sid, int paused);
 void h3g_qconn_close(h3g_qconn *qc, uint64_t app_code, const char *reason);
 /* Asks for a conn_flush upcall on the next engine pass. */
 void h3g_qconn_wake(h3g_qconn *qc);
+/* Cumulative number of bidirectional streams the peer may open so far (the
+ * stream ids an HTTP/3 PRIORITY_UPDATE or GOAWAY may name). */
+uint64_t h3g_qconn_peer_bidi_limit(h3g_qconn *qc);
 const char *h3g_qconn_peer(const h3g_qconn *qc);
 /* SNI the client sent, or NULL. */
 const char *h3g_qconn_server_name(const h3g_qconn *qc);

@@ -62,6 +62,7 @@ struct h3g_qconn {
     uint64_t close_code;
     char close_reason[64];
     uint64_t last_activity_ms;
+    uint64_t bidi_accepted;
     struct qstream *buckets[STREAM_BUCKETS];
     struct qstream *streams;
     char peer[64];
@@ -240,6 +241,8 @@ static void conn_accept_streams(h3g_engine *eng, h3g_qconn *qc)
         }
         s->uni = SSL_get_stream_type(ss) == SSL_STREAM_TYPE_READ;
         s->write_done = s->uni;
+        if (!s->uni)
+            qc->bidi_accepted++;
         qc->last_activity_ms = h3g_now_ms();
     }
     ERR_clear_error();
@@ -752,6 +755,14 @@ void h3g_qconn_wake(h3g_qconn *qc)
 {
     qc->wake = 1;
     qc->eng->more = 1;
+}
+
+uint64_t h3g_qconn_peer_bidi_limit(h3g_qconn *qc)
+{
+    uint64_t avail = 0;
+    if (!SSL_get_quic_stream_bidi_remote_avail(qc->ssl, &avail))
+        ERR_clear_error();
+    return qc->bidi_accepted + avail;
 }
 
 const char *h3g_qconn_peer(const h3g_qconn *qc)

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Runs every test: installs what the tests need, builds h3gate normally and with
+# ASan+UBSan, and runs the whole CTest suite (unit + integration) on both.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+"$here/scripts/build.sh"
+"$here/scripts/build.sh" --sanitize
+status=0
+echo "== tests: release build" >&2
+(cd "$here/build" && ctest --output-on-failure --timeout 1800) || status=1
+echo "== tests: ASan+UBSan build (leak checking on)" >&2
+(cd "$here/build-asan" &&
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:halt_on_error=1 \
+    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 H3G_SANITIZE=1 \
+    ctest --output-on-failure --timeout 1800) || status=1
+exit $status
