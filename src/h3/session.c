@@ -701,7 +701,11 @@ void h3g_h3_begin_shutdown(h3g_qconn *qc, void *conn_arg, void *unused)
 {
     struct session *s = conn_arg;
     H3G_UNUSED(unused);
-    if (s == NULL || s->shutting_down)
+    if (s == NULL) {
+        h3g_qconn_close(qc, H3G_H3_NO_ERROR, "shutting down"); /* still in its handshake */
+        return;
+    }
+    if (s->shutting_down)
         return;
     s->shutting_down = 1;
     /* GOAWAY naming the next stream id: requests already sent still run, new
@@ -725,5 +729,6 @@ void h3g_h3_force_close(h3g_qconn *qc, void *conn_arg, void *unused)
                 hstream_abort(hs, H3G_H3_REQUEST_CANCELLED, "drain timeout");
         session_write(s);
     }
-    h3g_qconn_close(qc, H3G_H3_NO_ERROR, "shutdown");
+    /* Whatever the client has not acknowledged by now is not waited for. */
+    h3g_qconn_abort(qc, H3G_H3_NO_ERROR, "shutdown");
 }

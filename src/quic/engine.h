@@ -72,7 +72,8 @@ int h3g_engine_listen(h3g_engine *eng, const struct sockaddr *sa, socklen_t sale
 /* Stops accepting new connections (existing ones continue). */
 void h3g_engine_stop_accepting(h3g_engine *eng);
 size_t h3g_engine_conn_count(const h3g_engine *eng);
-/* Calls fn for every established connection; fn may close it. */
+/* Calls fn for every connection not yet closing (conn_arg is NULL while the
+ * handshake runs); fn may close it. */
 void h3g_engine_foreach_conn(h3g_engine *eng, void (*fn)(h3g_qconn *qc, void *conn_arg, void *arg),
                              void *arg);
 
@@ -93,8 +94,12 @@ void h3g_qconn_stop_reading(h3g_qconn *qc, int64_t sid);
 /* Stops (or resumes) delivering stream_data for a stream: the peer is then
  * held back by QUIC flow control. */
 void h3g_qconn_pause_read(h3g_qconn *qc, int64_t sid, int paused);
-/* Closes the connection with an application error code. */
+/* Closes the connection with an application error code.  With H3_NO_ERROR the
+ * data already written is delivered first; any other code closes at once. */
 void h3g_qconn_close(h3g_qconn *qc, uint64_t app_code, const char *reason);
+/* Closes at once without waiting for written data to be acknowledged, also
+ * when a graceful close is already under way. */
+void h3g_qconn_abort(h3g_qconn *qc, uint64_t app_code, const char *reason);
 /* Asks for a conn_flush upcall on the next engine pass. */
 void h3g_qconn_wake(h3g_qconn *qc);
 /* Cumulative number of bidirectional streams the peer may open so far (the

@@ -58,6 +58,7 @@ struct h3g_qconn {
     enum qc_state state;
     int wake;
     int close_requested;
+    int close_now;      /* skip the stream flush */
     int idle_close;
     uint64_t close_code;
     char close_reason[64];
@@ -181,6 +182,16 @@ void h3g_qconn_close(h3g_qconn *qc, uint64_t app_code, const char *reason)
     qc->eng->more = 1;
 }
 
+void h3g_qconn_abort(h3g_qconn *qc, uint64_t app_code, const char *reason)
+{
+    if (qc->state == QC_CLOSING)
+        return;
+    if (!qc->close_requested)
+        h3g_qconn_close(qc, app_code, reason);
+    qc->close_now = 1;
+    qc->eng->more = 1;
+}
+
 static void conn_drive_close(h3g_engine *eng, h3g_qconn *qc)
 {
     SSL_SHUTDOWN_EX_ARGS args = {.quic_error_code = qc->close_code,
@@ -188,7 +199,7 @@ static void conn_drive_close(h3g_engine *eng, h3g_qconn *qc)
     /* A clean close lets queued response data reach the peer first; an error
      * close does not wait for it. */
     uint64_t flags = SSL_SHUTDOWN_FLAG_NO_BLOCK;
-    if (qc->close_code != H3G_H3_NO_ERROR || qc->state == QC_CLOSING)
+    if (qc->close_code != H3G_H3_NO_ERROR || qc->close_now || qc->state == QC_CLOSING)
         flags |= SSL_SHUTDOWN_FLAG_NO_STREAM_FLUSH;
     if (SSL_shutdown_ex(qc->ssl, flags, &args, sizeof(args)) < 0)
         ERR_clear_error();
@@ -267,6 +278,10 @@ static void conn_process(h3g_engine *eng, h3g_qconn *qc)
             return;
         qc->state = QC_READY;
         qc->last_activity_ms = h3g_now_ms();
+        if (!eng->accepting) {
+            h3g_qconn_close(qc, H3G_H3_NO_ERROR, "shutting down");
+            return;
+        }
         qc->uarg = eng->cbs.conn_ready(qc, eng->arg);
         if (qc->uarg == NULL) {
             h3g_qconn_close(qc, H3G_H3_INTERNAL_ERROR, "cannot set up HTTP/3");
@@ -605,7 +620,7 @@ void h3g_engine_foreach_conn(h3g_engine *eng, void (*fn)(h3g_qconn *qc, void *co
     h3g_qconn *qc, *next;
     for (qc = eng->conns; qc != NULL; qc = next) {
         next = qc->next;
-        if (qc->state == QC_READY && !qc->close_requested)
+        if (qc->state != QC_CLOSING)
             fn(qc, qc->uarg, arg);
     }
     eng->more = 1;

@@ -1,0 +1,84 @@
+"""Malformed HTTP/3 from a client of our own (tests/tools/h3raw.c): the server
+answers with the right stream or connection error and keeps serving."""
+import os
+import re
+import subprocess
+
+import pytest
+
+H3RAW = os.environ.get("H3RAW_BIN")
+
+
+def h3raw(port, *cases):
+    if not H3RAW:
+        pytest.fail("H3RAW_BIN is not set (run through ctest)")
+    p = subprocess.run([H3RAW, "127.0.0.1", str(port)] + list(cases), capture_output=True,
+                       text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.splitlines()
+    results = []
+    for line in lines[:-1]:
+        m = re.match(r"case=(\S+) stream=(-?\d+) (.*)", line)
+        results.append((m.group(1), m.group(3)))
+    return results, lines[-1]
+
+
+MALFORMED = ["connection-header", "transfer-encoding", "te-gzip", "missing-path",
+             "missing-method", "duplicate-path", "pseudo-after-regular", "unknown-pseudo",
+             "status-in-request", "authority-host-mismatch", "space-in-path",
+             "bad-content-length", "raw-uppercase-name"]
+
+
+@pytest.mark.parametrize("case", MALFORMED)
+def test_malformed_request_is_a_stream_error(server, case):
+    results, conn = h3raw(server.port, "ok", case, "ok")
+    assert results[0] == ("ok", "status=200")
+    assert results[1] == (case, "reset=0x10e"), results  # H3_MESSAGE_ERROR
+    assert results[2] == ("ok", "status=200"), "the connection keeps serving"
+    assert conn == "connection=open"
+
+
+def test_all_malformed_on_one_connection(server):
+    cases = []
+    for c in MALFORMED:
+        cases += [c, "ok"]
+    results, conn = h3raw(server.port, *cases)
+    for name, outcome in results:
+        assert outcome == ("status=200" if name == "ok" else "reset=0x10e"), (name, outcome)
+    assert conn == "connection=open"
+    server.stop()
+    errors = re.findall(r"error=H3_MESSAGE_ERROR", server.access())
+    assert len(errors) == len(MALFORMED)
+
+
+@pytest.mark.parametrize("case", ["huge-header", "many-headers"])
+def test_oversized_field_section_gets_431(server, case):
+    results, conn = h3raw(server.port, case, "ok")
+    assert results == [(case, "status=431"), ("ok", "status=200")]
+    assert conn == "connection=open"
+
+
+def test_crlf_in_field_value_never_reaches_the_handler(server):
+    # nghttp3 removes fields whose value holds CR, LF or NUL before h3gate sees
+    # them (docs/usage.md); the rest of the request is served.
+    results, conn = h3raw(server.port, "crlf-in-value", "ok")
+    assert results == [("crlf-in-value", "status=200"), ("ok", "status=200")]
+    assert conn == "connection=open"
+
+
+@pytest.mark.parametrize("case,code", [
+    ("raw-data-before-headers", 0x105),   # H3_FRAME_UNEXPECTED
+    ("raw-settings-on-request", 0x105),   # H3_FRAME_UNEXPECTED
+    ("raw-truncated-frame", 0x106),       # H3_FRAME_ERROR
+    ("raw-bad-qpack", 0x200),             # QPACK_DECOMPRESSION_FAILED
+])
+def test_frame_errors_close_the_connection_with_the_right_code(server, client, case, code):
+    results, conn = h3raw(server.port, "raw-ok", case)
+    assert results[0] == ("raw-ok", "answered")
+    m = re.match(r"connection=closed error=0x([0-9a-f]+) app=1", conn)
+    assert m and int(m.group(1), 16) == code, conn
+    # Everyone else is still served.
+    r = client.get(server.url("/hello.txt"))
+    assert r.status == 200
+    server.stop()
+    assert re.search(r"close client=\S+ by=server error=h3:0x%x" % code, server.access())
