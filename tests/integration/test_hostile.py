@@ -17,10 +17,21 @@ def h3raw(port, *cases):
     assert p.returncode == 0, p.stderr
     lines = p.stdout.splitlines()
     results = []
-    for line in lines[:-1]:
+    for line in lines:
         m = re.match(r"case=(\S+) stream=(-?\d+) (.*)", line)
-        results.append((m.group(1), m.group(3)))
+        if m:
+            results.append((m.group(1), m.group(3)))
+        m = re.match(r"server_uni_streams=(.*)", line)
+        if m:
+            h3raw.server_uni = m.group(1)
     return results, lines[-1]
+
+
+def test_control_and_qpack_streams_are_3_7_11(server):
+    # Opened before the first response, with the first server uni stream ids.
+    results, conn = h3raw(server.port, "ok")
+    assert results == [("ok", "status=200")]
+    assert sorted(int(x) for x in h3raw.server_uni.split(",")) == [3, 7, 11]
 
 
 MALFORMED = ["connection-header", "transfer-encoding", "te-gzip", "missing-path",

@@ -451,6 +451,15 @@ int main(int argc, char **argv)
         else
             printf("none\n");
     }
+    /* The server's own unidirectional streams (control, QPACK encoder/decoder). */
+    printf("server_uni_streams=");
+    for (int i = 0, first = 1; i < nstreams; i++) {
+        if ((streams[i].id & 3) == 3) {
+            printf("%s%lld", first ? "" : ",", (long long)streams[i].id);
+            first = 0;
+        }
+    }
+    printf("\n");
     SSL_CONN_CLOSE_INFO ci;
     if (SSL_get_conn_close_info(conn, &ci, sizeof(ci)) == 1)
         printf("connection=closed error=0x%llx app=%d reason=\"%.*s\"\n",
