@@ -98,10 +98,6 @@ static void hstream_log(struct hstream *hs)
         .stream_id = hs->id,
         .error = hs->error,
     };
-    if (!hs->req.finished && hs->req.error == NULL) {
-        /* Fields arrived only partly: show the raw pseudo-headers we saw. */
-        e.method = e.path = e.authority = NULL;
-    }
     h3g_access_log_request(&e);
 }
 
@@ -250,10 +246,12 @@ static void dispatch(struct session *s, struct hstream *hs)
     struct h3g_response resp;
     int rv;
     h3g_response_init(&resp);
+    hs->head = hs->req.method != NULL && strcmp(hs->req.method, "HEAD") == 0;
     if (hs->too_large) {
         rv = h3g_response_error(&resp, 431);
+        if (rv == 0)
+            rv = h3g_response_add(&resp, "server", "h3gate");
     } else {
-        hs->head = strcmp(hs->req.method, "HEAD") == 0;
         rv = s->cfg->handler(s->cfg->handler_ctx, &hs->req, &resp);
     }
     if (rv == 0)
@@ -349,17 +347,6 @@ static int on_recv_data(nghttp3_conn *conn, int64_t sid, const uint8_t *data, si
     H3G_UNUSED(datalen);
     H3G_UNUSED(conn_ud);
     H3G_UNUSED(stream_ud);
-    return 0;
-}
-
-static int on_end_stream(nghttp3_conn *conn, int64_t sid, void *conn_ud, void *stream_ud)
-{
-    struct hstream *hs = stream_ud;
-    H3G_UNUSED(conn);
-    H3G_UNUSED(sid);
-    H3G_UNUSED(conn_ud);
-    if (hs != NULL)
-        hs->complete = hs->complete; /* nothing to do: requests are answered at end_headers */
     return 0;
 }
 
@@ -517,7 +504,6 @@ static void *h3_conn_ready(h3g_qconn *qc, void *engine_arg)
         .begin_headers = on_begin_headers,
         .recv_header = on_recv_header,
         .end_headers = on_end_headers,
-        .end_stream = on_end_stream,
         .stop_sending = on_ng_stop_sending,
         .reset_stream = on_ng_reset_stream,
         .shutdown = on_shutdown,

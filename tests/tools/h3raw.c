@@ -478,5 +478,13 @@ int main(int argc, char **argv)
         poll(&pfd, 1, 25);
     }
     ERR_clear_error();
+    for (int i = 0; i < nstreams; i++)
+        SSL_free(streams[i].s);
+    SSL_free(conn);
+    SSL_CTX_free(ctx);
+    nghttp3_conn_del(h3);
+    BIO_ADDR_free(peer);
+    freeaddrinfo(ai);
+    close(fd);
     return 0;
 }
