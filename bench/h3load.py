@@ -49,6 +49,8 @@ def worker(args, n, q):
             for c in ok:
                 m.remove_handle(c)
                 done += 1
+                if c.getinfo(pycurl.RESPONSE_CODE) != 200:
+                    errors += 1  # a fast error page is not a served request
                 nbytes += int(c.getinfo(pycurl.SIZE_DOWNLOAD))
                 free.append(c)
             for c, _, _ in err:
@@ -59,7 +61,10 @@ def worker(args, n, q):
             if nq == 0:
                 break
         if done < n:
-            m.select(0.1)
+            # curl's own timer says when it must run again (0 = right away).
+            t = m.timeout()
+            if t != 0:
+                m.select(0.1 if t < 0 else min(t / 1000.0, 0.1))
     q.put((done, errors, nbytes))
 
 
