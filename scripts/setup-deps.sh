@@ -11,6 +11,7 @@
 #
 # Prints, as its last line, the OpenSSL prefix to give CMake (empty = system).
 set -euo pipefail
+. "$(dirname "$0")/debsrc.sh"
 
 cache_dir=${H3GATE_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/h3gate}
 log() { printf 'setup-deps: %s\n' "$*" >&2; }
@@ -23,23 +24,11 @@ OPENSSL_SUITES="trixie trixie-security trixie-updates"
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
-debian_mirror() {
-    # The mirror named in the machine's own apt configuration.
-    local m
-    m=$(grep -hoE '^URIs:[[:space:]]*[^[:space:]]+' /etc/apt/sources.list.d/*.sources 2>/dev/null \
-        | awk '{print $2}' | grep -v security | head -n1 || true)
-    if [ -z "$m" ]; then
-        m=$(grep -hoE '^deb[[:space:]]+[^[:space:]]+' /etc/apt/sources.list 2>/dev/null \
-            | awk '{print $2}' | grep -v security | head -n1 || true)
-    fi
-    echo "${m:-http://deb.debian.org/debian}"
-}
-
 install_packages() {
     [ "${H3GATE_NO_APT:-0}" = 1 ] && return 0
     command -v apt-get >/dev/null || die "apt-get not found: install the packages listed in docs/building.md by hand"
     local mirror bp=/etc/apt/sources.list.d/h3gate-bookworm-backports.sources
-    mirror=$(debian_mirror)
+    mirror=$(debsrc_mirror)
     if ! grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/; then
         log "adding bookworm-backports ($bp)"
         as_root tee "$bp" >/dev/null <<EOS
@@ -87,43 +76,16 @@ openssl_ok() { # prefix-or-empty -> 0 if >= 3.5.1 with QUIC
 }
 
 build_openssl() {
-    local src_root="$cache_dir/src" lists="$cache_dir/apt-lists"
-    local mirror sl="$cache_dir/trixie-sources.list"
-    mirror=$(debian_mirror)
-    mkdir -p "$src_root" "$lists/partial"
-    : > "$sl"
-    for s in $OPENSSL_SUITES; do
-        case $s in
-            *-security) echo "deb-src ${mirror%/debian}/debian-security $s main" >> "$sl" ;;
-            *) echo "deb-src $mirror $s main" >> "$sl" ;;
-        esac
-    done
-    local aptopts=(-o "Dir::Etc::sourcelist=$sl" -o Dir::Etc::sourceparts=- -o "Dir::State::Lists=$lists"
-                   -o APT::Sandbox::User=root)
-    log "fetching the trixie source index for openssl"
-    apt-get "${aptopts[@]}" update -qq >&2 || log "warning: some source indexes could not be fetched"
-    local listed
-    listed=$(apt-cache "${aptopts[@]}" showsrc openssl 2>/dev/null | awk '/^Version:/{print $2}' | sort -Vr | uniq || true)
-    local cands=() v
-    for v in $listed $OPENSSL_CANDIDATES; do
-        case " ${cands[*]-} " in *" $v "*) ;; *) cands+=("$v") ;; esac
-    done
-    local got="" tried=()
-    for v in $(printf '%s\n' "${cands[@]}" | sort -Vr); do
-        local up=${v%%-*}
-        dpkg --compare-versions "$up" ge 3.5.1 || continue
-        tried+=("$v")
-        rm -rf "$src_root/dl" && mkdir -p "$src_root/dl"
-        if (cd "$src_root/dl" && apt-get "${aptopts[@]}" source --download-only "openssl=$v" >/dev/null 2>&1); then
-            got=$v; break
-        fi
-        log "openssl $v is listed but could not be downloaded; trying the next candidate"
-    done
-    [ -n "$got" ] || die "could not download any OpenSSL >= 3.5.1 source package (tried: ${tried[*]-none}); set H3GATE_OPENSSL to an installed OpenSSL >= 3.5.1"
-    local up=${got%%-*} prefix="$cache_dir/openssl-$up"
+    local src_root="$cache_dir/src" got
+    mkdir -p "$src_root"
+    log "fetching Debian's openssl source package (>= 3.5.1)"
+    # shellcheck disable=SC2086
+    got=$(debsrc_fetch openssl 3.5.1 "$OPENSSL_SUITES" "$src_root/openssl-dl" $OPENSSL_CANDIDATES) \
+        || die "could not download any OpenSSL >= 3.5.1 source package; set H3GATE_OPENSSL to an installed OpenSSL >= 3.5.1"
+    local up=${got%%-*} prefix="$cache_dir/openssl-${got%%-*}"
     log "building OpenSSL $got (Debian source package, Debian patches applied) into $prefix"
     rm -rf "$src_root/openssl-$up"
-    (cd "$src_root/dl" && dpkg-source --no-check -x ./*.dsc "$src_root/openssl-$up" >/dev/null)
+    (cd "$src_root/openssl-dl" && dpkg-source --no-check -x "openssl_${got#*:}.dsc" "$src_root/openssl-$up" >/dev/null)
     # qlog and SSLKEYLOGFILE support are built in now so later features need no rebuild.
     (cd "$src_root/openssl-$up" &&
         ./Configure linux-"$(uname -m)" --prefix="$prefix" --libdir=lib --openssldir="$prefix/ssl" \
@@ -134,7 +96,7 @@ build_openssl() {
     printf 'debian-source-version=%s\nbuilt=%s\nconfigure=no-docs no-tests enable-unstable-qlog enable-sslkeylog\n' \
         "$got" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" > "$prefix/BUILD-INFO"
     ln -sfn "openssl-$up" "$cache_dir/openssl"
-    rm -rf "$src_root/openssl-$up" "$src_root/dl"
+    rm -rf "$src_root/openssl-$up" "$src_root/openssl-dl"
 }
 
 find_openssl() {

@@ -5,6 +5,10 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 "$here/scripts/build.sh"
 "$here/scripts/build.sh" --sanitize
+# libqtlscompat's interop peers: ngtcp2 from Debian's source package.
+"$here/scripts/build-interop.sh" "$here/build"
+"$here/scripts/build-interop.sh" "$here/build-asan"
+export H3G_REQUIRE_INTEROP=1
 status=0
 echo "== tests: release build" >&2
 (cd "$here/build" && ctest --output-on-failure --timeout 1800) || status=1

@@ -30,6 +30,8 @@
 
 struct rq {
     const char *name;
+    size_t body_len;        /* response body bytes */
+    int echo_ok;            /* post-echo: the body came back unchanged */
     int64_t id;
     SSL *s;
     int status;
@@ -97,12 +99,42 @@ static int on_recv_header(nghttp3_conn *c, int64_t sid, int32_t token, nghttp3_r
     return 0;
 }
 
+#define ECHO_BODY "data through OpenSSL's QUIC client, echoed by the server"
+static uint8_t echo_rx[256];
+
+static int on_recv_data(nghttp3_conn *c, int64_t sid, const uint8_t *data, size_t len, void *ud,
+                        void *sud)
+{
+    struct rq *r = find_req(sid);
+    (void)c, (void)ud, (void)sud;
+    if (r != NULL) {
+        if (strcmp(r->name, "post-echo") == 0 && r->body_len + len <= sizeof(echo_rx))
+            memcpy(echo_rx + r->body_len, data, len);
+        r->body_len += len;
+    }
+    return 0;
+}
+
+static nghttp3_ssize echo_body(nghttp3_conn *c, int64_t sid, nghttp3_vec *vec, size_t veccnt,
+                               uint32_t *pflags, void *ud, void *sud)
+{
+    (void)c, (void)sid, (void)veccnt, (void)ud, (void)sud;
+    vec[0].base = (uint8_t *)ECHO_BODY;
+    vec[0].len = sizeof(ECHO_BODY) - 1;
+    *pflags |= NGHTTP3_DATA_FLAG_EOF;
+    return 1;
+}
+
 static int on_end_stream(nghttp3_conn *c, int64_t sid, void *ud, void *sud)
 {
     struct rq *r = find_req(sid);
     (void)c, (void)ud, (void)sud;
-    if (r != NULL)
+    if (r != NULL) {
         r->done = 1;
+        if (strcmp(r->name, "post-echo") == 0)
+            r->echo_ok = r->body_len == sizeof(ECHO_BODY) - 1 &&
+                         memcmp(echo_rx, ECHO_BODY, r->body_len) == 0;
+    }
     return 0;
 }
 
@@ -125,6 +157,10 @@ static int make_nva(const char *name, nghttp3_nv *nva, size_t *n)
                     NGHTTP3_NV_FLAG_NONE};
     if (strcmp(name, "ok") == 0) {
         nva[k++] = m, nva[k++] = sc, nva[k++] = a, nva[k++] = p;
+    } else if (strcmp(name, "post-echo") == 0) {
+        nva[k++] = (nghttp3_nv)NV(":method", "POST");
+        nva[k++] = sc, nva[k++] = a;
+        nva[k++] = (nghttp3_nv)NV(":path", "/echo");
     } else if (strcmp(name, "uppercase-name") == 0) {
         nva[k++] = m, nva[k++] = sc, nva[k++] = a, nva[k++] = p;
         nva[k++] = (nghttp3_nv)NV("X-Upper", "1");
@@ -350,7 +386,7 @@ int main(int argc, char **argv)
     int fd;
     SSL_CTX *ctx;
     nghttp3_callbacks cbs = {.recv_header = on_recv_header, .end_stream = on_end_stream,
-                             .acked_stream_data = on_acked};
+                             .acked_stream_data = on_acked, .recv_data = on_recv_data};
     nghttp3_settings settings;
     static const unsigned char alpn[] = {2, 'h', '3'};
 
@@ -415,7 +451,10 @@ int main(int argc, char **argv)
             r->raw = 1;
             SSL_write_ex2(r->s, raw, rawlen, SSL_WRITE_FLAG_CONCLUDE, &w);
         } else if (make_nva(r->name, nva, &n) == 0) {
-            if (nghttp3_conn_submit_request(h3, r->id, nva, n, NULL, NULL) != 0)
+            nghttp3_data_reader dr = {.read_data = echo_body};
+            if (nghttp3_conn_submit_request(h3, r->id, nva, n,
+                                            strcmp(r->name, "post-echo") == 0 ? &dr : NULL,
+                                            NULL) != 0)
                 die("nghttp3 refused to submit the request");
         } else {
             fprintf(stderr, "h3raw: unknown case %s\n", r->name);
@@ -446,6 +485,8 @@ int main(int argc, char **argv)
             printf("reset=0x%llx\n", (unsigned long long)reqs[i].reset);
         else if (reqs[i].status == -1)
             printf("answered\n");
+        else if (reqs[i].status && strcmp(reqs[i].name, "post-echo") == 0)
+            printf("status=%d echo=%s\n", reqs[i].status, reqs[i].echo_ok ? "ok" : "mismatch");
         else if (reqs[i].status)
             printf("status=%d\n", reqs[i].status);
         else

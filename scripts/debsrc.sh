@@ -1,0 +1,59 @@
+# Sourced by the set-up scripts: fetch a Debian source package from a suite the
+# machine's apt does not use, without touching the machine's apt configuration.
+#
+#   debsrc_fetch PKG MIN_VERSION "SUITES" DEST_DIR [CANDIDATES...]
+# Leaves PKG's .dsc (and tarballs) in DEST_DIR and prints the version fetched.
+# Versions the index lists are tried newest first (the archive's pool does not
+# hold every version its index lists), then the given candidates.
+
+debsrc_mirror() {
+    local m
+    m=$(grep -hoE '^URIs:[[:space:]]*[^[:space:]]+' /etc/apt/sources.list.d/*.sources 2>/dev/null \
+        | awk '{print $2}' | grep -v security | head -n1 || true)
+    if [ -z "$m" ]; then
+        m=$(grep -hoE '^deb[[:space:]]+[^[:space:]]+' /etc/apt/sources.list 2>/dev/null \
+            | awk '{print $2}' | grep -v security | head -n1 || true)
+    fi
+    echo "${m:-http://deb.debian.org/debian}"
+}
+
+debsrc_fetch() {
+    local pkg=$1 min=$2 suites=$3 dest=$4
+    shift 4
+    local cache=${H3GATE_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/h3gate}
+    local key lists sl mirror s v listed cands=() tried=()
+    key=$(echo "$suites" | tr ' ' '_')
+    lists="$cache/apt-lists-$key"
+    sl="$cache/sources-$key.list"
+    mirror=$(debsrc_mirror)
+    mkdir -p "$lists/partial" "$dest"
+    : > "$sl"
+    for s in $suites; do
+        case $s in
+            *-security) echo "deb-src ${mirror%/debian}/debian-security $s main" >> "$sl" ;;
+            *) echo "deb-src $mirror $s main" >> "$sl" ;;
+        esac
+    done
+    local aptopts=(-o "Dir::Etc::sourcelist=$sl" -o Dir::Etc::sourceparts=- -o "Dir::State::Lists=$lists"
+                   -o APT::Sandbox::User=root)
+    # An existing download is reused.
+    for v in $(ls "$dest"/"${pkg}"_*.dsc 2>/dev/null | sed "s|.*/${pkg}_||; s|\.dsc$||" | sort -Vr); do
+        if dpkg --compare-versions "${v%%-*}" ge "$min"; then echo "$v"; return 0; fi
+    done
+    apt-get "${aptopts[@]}" update -qq >&2 || echo "debsrc: warning: some source indexes could not be fetched" >&2
+    listed=$(apt-cache "${aptopts[@]}" showsrc "$pkg" 2>/dev/null | awk '/^Version:/{print $2}' || true)
+    for v in $listed "$@"; do
+        case " ${cands[*]-} " in *" $v "*) ;; *) cands+=("$v") ;; esac
+    done
+    for v in $(printf '%s\n' "${cands[@]}" | sort -Vr); do
+        dpkg --compare-versions "${v%%-*}" ge "$min" || continue
+        tried+=("$v")
+        if (cd "$dest" && apt-get "${aptopts[@]}" source --download-only "$pkg=$v" >/dev/null 2>&1); then
+            echo "$v"
+            return 0
+        fi
+        echo "debsrc: $pkg $v is listed but could not be downloaded; trying the next candidate" >&2
+    done
+    echo "debsrc: error: could not download $pkg >= $min from $suites (tried: ${tried[*]-none})" >&2
+    return 1
+}
