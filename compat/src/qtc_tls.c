@@ -128,6 +128,10 @@ static int cb_crypto_send(SSL *ssl, const unsigned char *buf, size_t len, size_t
         return fail(st, 80, SSL_R_MISSING_QUIC_TRANSPORT_PARAMETERS_EXTENSION,
                     "legacy transport parameter codepoint 0xffa5 is not supported");
     level = st->ossl_write == ssl_encryption_early_data ? ssl_encryption_initial : st->ossl_write;
+    /* QUIC has its own key update (RFC 9001 §6): a TLS KeyUpdate must never
+     * leave, as with quictls (OpenSSL 3.5 would send one after SSL_key_update). */
+    if (level == ssl_encryption_application && len > 0 && buf[0] == SSL3_MT_KEY_UPDATE)
+        return fail(st, 10, SSL_R_UNEXPECTED_MESSAGE, "TLS KeyUpdate is not allowed in QUIC");
     /* Never send at a level whose write key the consumer does not have. */
     if (level != ssl_encryption_initial && !st->sec[level].write_done &&
         !deliver(ssl, st, level, 1))

@@ -95,3 +95,23 @@ def test_openssl_native_client_against_ngtcp2_server(certs, server_variant):
         assert lines[-1] == "connection=open"
     finally:
         srv.stop()
+
+
+def test_library_exports_only_the_api():
+    """The shared library exports the quictls names and nothing else; the
+    pkg-config file points at it."""
+    compat = os.environ.get("H3G_COMPAT_DIR")
+    assert compat, "H3G_COMPAT_DIR is not set (run through ctest)"
+    out = subprocess.run(["nm", "-D", "--defined-only", os.path.join(compat, "libqtlscompat.so")],
+                         capture_output=True, text=True, check=True).stdout
+    names = {l.split()[-1].split("@")[0] for l in out.splitlines() if " T " in l}
+    assert names == {
+        "SSL_CTX_set_quic_method", "SSL_set_quic_method", "SSL_set_quic_transport_params",
+        "SSL_get_peer_quic_transport_params", "SSL_quic_max_handshake_flight_len",
+        "SSL_quic_read_level", "SSL_quic_write_level", "SSL_provide_quic_data",
+        "SSL_process_quic_post_handshake", "SSL_set_quic_use_legacy_codepoint",
+        "SSL_set_quic_transport_version", "SSL_get_quic_transport_version",
+        "SSL_get_peer_quic_transport_version", "SSL_set_quic_early_data_enabled",
+        "SSL_CIPHER_get_prf_nid", "qtc_SSL_is_quic", "qtc_SSL_do_handshake"}, names
+    pc = open(os.path.join(compat, "qtlscompat.pc")).read()
+    assert "Libs: -L${libdir} -lqtlscompat" in pc and "Requires.private: libssl >= 3.5.1" in pc

@@ -10,8 +10,6 @@
  *    no such API in quictls; rewritten as quictls-style 0-RTT tests below.
  *  - BoringSSL Async/NoZeroRTTKeysBeforeReverify (async certificate callbacks),
  *    ForbidCrossProtocolResumption*: depend on BoringSSL internals.
- *  - quictls's SSL_key_update + SSL_do_handshake failure: OpenSSL 3.5's
- *    third-party QUIC record layer owns that path, not the shim.
  *  - Toggling SSL_set_quic_method(ssl, NULL) after use: OpenSSL cannot remove
  *    QUIC callbacks from an SSL object (test_api_misc checks the refusal). */
 #include <string.h>
@@ -80,6 +78,14 @@ static void test_basic(size_t chunk)
     CHECK(SSL_process_quic_post_handshake(c.ssl) == 1);
     CHECK(c.sessions >= 1);
     CHECK(SSL_do_handshake(c.ssl) == 1);
+    if (chunk == 0) {
+        /* quictls test_quic_api: a TLS KeyUpdate is refused (QUIC updates keys
+         * itself); OpenSSL 3.5 alone would send one. */
+        CHECK(SSL_key_update(c.ssl, SSL_KEY_UPDATE_NOT_REQUESTED) == 1);
+        CHECK(SSL_do_handshake(c.ssl) <= 0);
+        CHECK(c.outlen[ssl_encryption_application] == 0);
+        ERR_clear_error();
+    }
     if (chunk == 0 && g_session == NULL && c.session != NULL) {
         g_session = c.session;
         c.session = NULL;
@@ -378,6 +384,58 @@ out:
     SSL_CTX_free(sctx);
 }
 
+static int g_sid_len = -1;
+
+static int check_ch(SSL *ssl, int *al, void *arg)
+{
+    const unsigned char *sid = NULL;
+    (void)al, (void)arg;
+    g_sid_len = (int)SSL_client_hello_get0_session_id(ssl, &sid);
+    return SSL_CLIENT_HELLO_SUCCESS;
+}
+
+/* BoringSSL NoLegacySessionId: QUIC turns TLS middlebox compatibility off. */
+static void test_no_legacy_session_id(void)
+{
+    SSL_CTX *cctx = client_ctx(), *sctx = server_ctx();
+    struct side c, s;
+    SSL_CTX_set_client_hello_cb(sctx, check_ch, NULL);
+    pair_init(&c, &s, cctx, sctx);
+    set_tps(&c, &s);
+    CHECK(handshake(&c, &s, 0));
+    CHECK(g_sid_len == 0);
+    pair_free(&c, &s);
+    SSL_CTX_free(cctx);
+    SSL_CTX_free(sctx);
+}
+
+/* BoringSSL HalfRTTKeys, adapted: the server's 1-RTT pair arrives with the
+ * client's Finished (OpenSSL yields the read secret only then), never before
+ * the server's handshake flight is out. */
+static void test_application_keys_timing(void)
+{
+    SSL_CTX *cctx = client_ctx(), *sctx = server_ctx();
+    struct side c, s;
+    pair_init(&c, &s, cctx, sctx);
+    set_tps(&c, &s);
+    CHECK(SSL_do_handshake(c.ssl) == -1);
+    CHECK(transfer(&c, 0));
+    CHECK(SSL_do_handshake(s.ssl) == -1);
+    CHECK(s.have_write[ssl_encryption_handshake] && s.have_read[ssl_encryption_handshake]);
+    CHECK(!s.have_write[ssl_encryption_application] && !s.have_read[ssl_encryption_application]);
+    CHECK(SSL_quic_write_level(s.ssl) == ssl_encryption_handshake);
+    CHECK(transfer(&s, 0));
+    CHECK(SSL_do_handshake(c.ssl) == 1);
+    /* the client has both 1-RTT keys once it wrote its Finished */
+    CHECK(c.have_write[ssl_encryption_application] && c.have_read[ssl_encryption_application]);
+    CHECK(transfer(&c, 0));
+    CHECK(SSL_do_handshake(s.ssl) == 1);
+    check_secrets(&c, &s, ssl_encryption_application);
+    pair_free(&c, &s);
+    SSL_CTX_free(cctx);
+    SSL_CTX_free(sctx);
+}
+
 static void test_legacy_codepoint_refused(void)
 {
     SSL_CTX *cctx = client_ctx(), *sctx = server_ctx();
@@ -447,6 +505,8 @@ int main(void)
     test_early_data(1);
     test_early_data(0);
     test_legacy_codepoint_refused();
+    test_no_legacy_session_id();
+    test_application_keys_timing();
     test_api_misc();
     SSL_SESSION_free(g_session);
     X509_free(g_cert);
