@@ -19,7 +19,9 @@ struct server {
     struct h3g_config cfg;
     h3g_loop *loop;
     h3g_engine *engine;
-    h3g_static *st;
+    h3g_static *statics[H3G_MAX_ROUTES + 1];
+    size_t nstatics;
+    h3g_router *router;
     h3g_tls *tls;
     struct h3g_h3_config h3cfg;
     int stopping;
@@ -28,9 +30,74 @@ struct server {
     h3g_timer stop_timer;
 };
 
-static int handle_request(void *ctx, const struct h3g_request *req, struct h3g_response *resp)
+static int handle_static(void *ctx, const struct h3g_request *req, struct h3g_response *resp)
 {
     return h3g_static_handle(ctx, req, resp);
+}
+
+/* One static handler per route, plus --root / "root" for every other request. */
+static int build_routes(struct server *srv, char *err, size_t errlen)
+{
+    struct h3g_config *cfg = &srv->cfg;
+    srv->router = h3g_router_new();
+    if (srv->router == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return H3G_ENOMEM;
+    }
+    for (size_t i = 0; i <= cfg->nroutes; i++) {
+        const struct h3g_route_conf *rc = i < cfg->nroutes ? &cfg->routes[i] : NULL;
+        const char *root = rc ? rc->root : cfg->root;
+        char rerr[512];
+        if (root == NULL)
+            continue;
+        h3g_static *st = h3g_static_new(root, rerr, sizeof(rerr));
+        if (st == NULL) {
+            if (rc != NULL && cfg->config_file != NULL)
+                snprintf(err, errlen, "%s:%d: route: %s", cfg->config_file, rc->line, rerr);
+            else
+                snprintf(err, errlen, "%s", rerr);
+            return H3G_ERR;
+        }
+        srv->statics[srv->nstatics++] = st;
+        if (h3g_router_add(srv->router, rc ? rc->hosts : NULL, rc ? rc->nhosts : 0,
+                           rc ? rc->path_prefix : "/", handle_static, st) != 0) {
+            snprintf(err, errlen, "out of memory");
+            return H3G_ENOMEM;
+        }
+    }
+    return 0;
+}
+
+static int build_tls(struct server *srv, char *err, size_t errlen)
+{
+    struct h3g_config *cfg = &srv->cfg;
+    struct h3g_tls_cert_config certs[H3G_MAX_CERTS];
+    for (size_t i = 0; i < cfg->ncerts; i++) {
+        certs[i].cert_file = cfg->certs[i].cert;
+        certs[i].key_file = cfg->certs[i].key;
+        certs[i].names = cfg->certs[i].names;
+        certs[i].nnames = cfg->certs[i].nnames;
+        certs[i].is_default = cfg->certs[i].is_default;
+    }
+    struct h3g_tls_config tcfg = {.certs = certs,
+                                  .ncerts = cfg->ncerts,
+                                  .reject_unknown_sni = cfg->sni_reject_unknown,
+                                  .selfsigned_name = "localhost"};
+    char terr[512];
+    srv->tls = h3g_tls_new(&tcfg, terr, sizeof(terr));
+    if (srv->tls == NULL) {
+        /* name the config file line the certificate came from */
+        int line = 0;
+        for (size_t i = 0; i < cfg->ncerts; i++)
+            if (cfg->certs[i].line > 0 && strstr(terr, cfg->certs[i].cert) != NULL)
+                line = cfg->certs[i].line;
+        if (line > 0)
+            snprintf(err, errlen, "%s:%d: certificate: %s", cfg->config_file, line, terr);
+        else
+            snprintf(err, errlen, "%s", terr);
+        return H3G_ERR;
+    }
+    return 0;
 }
 
 static void stop_tick(h3g_timer *t, void *arg)
@@ -85,7 +152,7 @@ static void print_version(void)
 int main(int argc, char **argv)
 {
     struct server srv;
-    char err[512];
+    char err[1024];
     enum h3g_log_level lvl = H3G_LOG_INFO;
     int rc = 1;
 
@@ -93,6 +160,7 @@ int main(int argc, char **argv)
     h3g_config_defaults(&srv.cfg);
     if (h3g_config_parse_args(&srv.cfg, argc, argv, err, sizeof(err)) != H3G_CONFIG_OK) {
         fprintf(stderr, "h3gate: %s\n", err);
+        h3g_config_free(&srv.cfg);
         return 2;
     }
     if (srv.cfg.show_help) {
@@ -111,20 +179,17 @@ int main(int argc, char **argv)
         fprintf(stderr, "h3gate: %s\n", err);
         return 1;
     }
-    srv.st = h3g_static_new(srv.cfg.root, err, sizeof(err));
-    if (srv.st == NULL) {
+    if (build_routes(&srv, err, sizeof(err)) != 0 || build_tls(&srv, err, sizeof(err)) != 0) {
         fprintf(stderr, "h3gate: %s\n", err);
         goto out;
     }
-    struct h3g_tls_config tcfg = {.cert_file = srv.cfg.cert_file,
-                                  .key_file = srv.cfg.key_file,
-                                  .selfsigned_name = "localhost"};
-    srv.tls = h3g_tls_new(&tcfg, err, sizeof(err));
-    if (srv.tls == NULL) {
-        fprintf(stderr, "h3gate: %s\n", err);
+    if (srv.cfg.test_only) {
+        printf("h3gate: configuration %s is OK\n",
+               srv.cfg.config_file ? srv.cfg.config_file : "(command line)");
+        rc = 0;
         goto out;
     }
-    if (srv.cfg.cert_file == NULL)
+    if (srv.cfg.ncerts == 0)
         h3g_warn("no --cert/--key: serving a generated self-signed certificate for localhost "
                  "(SPKI sha256 %s)",
                  h3g_tls_spki_hash(srv.tls));
@@ -139,8 +204,8 @@ int main(int argc, char **argv)
     }
     srv.h3cfg.max_field_section_size = srv.cfg.max_field_section_size;
     srv.h3cfg.max_header_fields = srv.cfg.max_header_fields;
-    srv.h3cfg.handler = handle_request;
-    srv.h3cfg.handler_ctx = srv.st;
+    srv.h3cfg.handler = h3g_router_handle;
+    srv.h3cfg.handler_ctx = srv.router;
     struct h3g_engine_config ecfg = {.idle_timeout_ms = srv.cfg.idle_timeout_ms,
                                      .address_validation = srv.cfg.address_validation,
                                      .max_connections = srv.cfg.max_connections};
@@ -162,14 +227,18 @@ int main(int argc, char **argv)
         fprintf(stderr, "h3gate: cannot install signal handlers\n");
         goto out;
     }
-    h3g_info("h3gate %s serving %s on %s (%s)", H3G_VERSION, srv.cfg.root, h3g_tls_openssl_version(),
+    h3g_info("h3gate %s serving %s on %s (%s)", H3G_VERSION,
+             srv.cfg.root ? srv.cfg.root : srv.cfg.config_file, h3g_tls_openssl_version(),
              srv.cfg.listen[0].text);
     rc = h3g_loop_run(srv.loop) == 0 ? 0 : 1;
 out:
     h3g_engine_free(srv.engine);
     h3g_loop_free(srv.loop);
     h3g_tls_free(srv.tls);
-    h3g_static_free(srv.st);
+    h3g_router_free(srv.router);
+    for (size_t i = 0; i < srv.nstatics; i++)
+        h3g_static_free(srv.statics[i]);
     h3g_access_log_close();
+    h3g_config_free(&srv.cfg);
     return rc;
 }

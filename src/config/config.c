@@ -26,7 +26,10 @@ void h3g_config_usage(FILE *f)
 {
     fputs("Usage: h3gate [options]\n"
           "HTTP/3 static file server on OpenSSL's native QUIC.\n\n"
-          "  --root DIR              document root (required)\n"
+          "  -c, --config FILE       read the configuration from FILE (docs/config.md);\n"
+          "                          options given on the command line override it\n"
+          "  -t, --test              check the configuration (and certificates) and exit\n"
+          "  --root DIR              document root (required without a config file)\n"
           "  --listen ADDR:PORT      UDP address to serve on; repeatable; IPv6 as [ADDR]:PORT\n"
           "                          (default 0.0.0.0:4433)\n"
           "  --cert FILE --key FILE  PEM certificate chain and private key\n"
@@ -124,9 +127,11 @@ static int parse_size(const char *opt, const char *v, size_t min, size_t max, si
 
 int h3g_config_parse_args(struct h3g_config *cfg, int argc, char **argv, char *err, size_t errlen)
 {
-    enum { O_ROOT = 256, O_LISTEN, O_CERT, O_KEY, O_IDLE, O_DRAIN, O_ALOG, O_LEVEL, O_AV,
+    enum { O_CONFIG = 'c', O_TEST = 't', O_ROOT = 256, O_LISTEN, O_CERT, O_KEY, O_IDLE, O_DRAIN, O_ALOG, O_LEVEL, O_AV,
            O_MAXCONN, O_MAXHDR, O_HELP, O_VERSION };
     static const struct option opts[] = {
+        {"config", required_argument, NULL, O_CONFIG},
+        {"test", no_argument, NULL, O_TEST},
         {"root", required_argument, NULL, O_ROOT},
         {"listen", required_argument, NULL, O_LISTEN},
         {"cert", required_argument, NULL, O_CERT},
@@ -142,17 +147,38 @@ int h3g_config_parse_args(struct h3g_config *cfg, int argc, char **argv, char *e
         {"version", no_argument, NULL, O_VERSION},
         {NULL, 0, NULL, 0},
     };
-    int c, rc = H3G_CONFIG_OK;
+    int c, rc = H3G_CONFIG_OK, cli_listen = 0;
     enum h3g_log_level lvl;
 
+    /* The config file first, whatever its position: the command line wins. */
     opterr = 0;
     optind = 1;
-    while (rc == H3G_CONFIG_OK && (c = getopt_long(argc, argv, ":hV", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":hVc:t", opts, NULL)) != -1) {
+        if (c == O_CONFIG) {
+            if (cfg->config_file != NULL) {
+                snprintf(err, errlen, "-c given twice");
+                return H3G_CONFIG_ERROR;
+            }
+            if (h3g_config_load_file(cfg, optarg, err, errlen) != H3G_CONFIG_OK)
+                return H3G_CONFIG_ERROR;
+        }
+    }
+    optind = 1;
+    while (rc == H3G_CONFIG_OK && (c = getopt_long(argc, argv, ":hVc:t", opts, NULL)) != -1) {
         switch (c) {
+        case O_CONFIG:
+            break;
+        case O_TEST:
+            cfg->test_only = 1;
+            break;
         case O_ROOT:
             cfg->root = optarg;
             break;
         case O_LISTEN:
+            if (!cli_listen) {
+                cfg->nlisten = 0; /* the command line's addresses replace the file's */
+                cli_listen = 1;
+            }
             if (cfg->nlisten == H3G_MAX_LISTEN) {
                 snprintf(err, errlen, "--listen: at most %d addresses", H3G_MAX_LISTEN);
                 return H3G_CONFIG_ERROR;
@@ -226,13 +252,27 @@ int h3g_config_parse_args(struct h3g_config *cfg, int argc, char **argv, char *e
     }
     if (cfg->show_help || cfg->show_version)
         return H3G_CONFIG_OK;
-    if (cfg->root == NULL) {
-        snprintf(err, errlen, "no document root: give --root DIR");
+    if (cfg->root == NULL && cfg->nroutes == 0) {
+        snprintf(err, errlen, "no document root: give --root DIR (or root/route in a config file)");
         return H3G_CONFIG_ERROR;
     }
     if ((cfg->cert_file == NULL) != (cfg->key_file == NULL)) {
         snprintf(err, errlen, "--cert and --key go together");
         return H3G_CONFIG_ERROR;
+    }
+    if (cfg->cert_file != NULL) {
+        /* The command line's certificate becomes the default one. */
+        if (cfg->ncerts == H3G_MAX_CERTS) {
+            snprintf(err, errlen, "too many certificates");
+            return H3G_CONFIG_ERROR;
+        }
+        for (size_t i = 0; i < cfg->ncerts; i++)
+            cfg->certs[i].is_default = 0;
+        struct h3g_cert_conf *cc = &cfg->certs[cfg->ncerts++];
+        memset(cc, 0, sizeof(*cc));
+        cc->cert = cfg->cert_file;
+        cc->key = cfg->key_file;
+        cc->is_default = 1;
     }
     if (cfg->nlisten == 0) {
         rc = h3g_config_parse_listen("0.0.0.0:4433", &cfg->listen[0], err, errlen);

@@ -1,5 +1,5 @@
-/* Server configuration: defaults, command-line parsing and validation, in one
- * place (a config file will feed the same structure). */
+/* Server configuration: defaults, the config file and the command line, all
+ * validated here into one structure. */
 #ifndef H3G_CONFIG_CONFIG_H
 #define H3G_CONFIG_CONFIG_H
 
@@ -9,6 +9,27 @@
 #include <sys/socket.h>
 
 #define H3G_MAX_LISTEN 16
+#define H3G_MAX_CERTS 64
+#define H3G_MAX_ROUTES 128
+#define H3G_MAX_NAMES 32
+
+struct h3g_cert_conf {
+    const char *cert, *key;
+    const char *names[H3G_MAX_NAMES]; /* empty: the certificate's own DNS names */
+    size_t nnames;
+    int is_default;
+    int line;                         /* 0 for the command line */
+};
+
+/* Requests whose host matches (exact, "*.suffix", or any when nhosts == 0) and
+ * whose path starts with path_prefix go to root. */
+struct h3g_route_conf {
+    const char *hosts[H3G_MAX_NAMES];
+    size_t nhosts;
+    const char *path_prefix;
+    const char *root;
+    int line;
+};
 
 struct h3g_listen_addr {
     struct sockaddr_storage ss;
@@ -29,12 +50,29 @@ struct h3g_config {
     size_t max_connections;
     size_t max_field_section_size;
     size_t max_header_fields;
+    struct h3g_cert_conf certs[H3G_MAX_CERTS];
+    size_t ncerts;
+    int sni_reject_unknown;     /* refuse handshakes for names no certificate has */
+    struct h3g_route_conf routes[H3G_MAX_ROUTES];
+    size_t nroutes;
+    const char *config_file;
+    int test_only;              /* -t: check the configuration and exit */
     int show_help, show_version;
+    struct h3g_conf_node *tree; /* owns the config file's strings */
 };
 
 enum { H3G_CONFIG_OK = 0, H3G_CONFIG_EXIT = 1, H3G_CONFIG_ERROR = 2 };
 
+struct h3g_conf_node;
+
 void h3g_config_defaults(struct h3g_config *cfg);
+void h3g_config_free(struct h3g_config *cfg);
+/* Reads a config file into cfg (the command line may override it later).
+ * Returns H3G_CONFIG_OK or H3G_CONFIG_ERROR with "FILE:LINE: problem" in err. */
+int h3g_config_load_file(struct h3g_config *cfg, const char *path, char *err, size_t errlen);
+/* The same from memory (tests). */
+int h3g_config_load_text(struct h3g_config *cfg, const char *text, size_t len, const char *name,
+                         char *err, size_t errlen);
 /* Parses argv into cfg.  Returns H3G_CONFIG_OK, or H3G_CONFIG_ERROR with a
  * one-line message in err. */
 int h3g_config_parse_args(struct h3g_config *cfg, int argc, char **argv, char *err, size_t errlen);

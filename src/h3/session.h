@@ -8,9 +8,8 @@
 
 #include "http/request.h"
 #include "http/response.h"
+#include "http/router.h"
 #include "quic/engine.h"
-
-typedef int (*h3g_handler_fn)(void *ctx, const struct h3g_request *req, struct h3g_response *resp);
 
 struct h3g_h3_config {
     size_t max_field_section_size; /* request header bytes (RFC 9114 §4.2.2 accounting) */

@@ -22,8 +22,22 @@
 #define H3G_OPENSSL_FIXED 0x30500080L
 #define H3G_OPENSSL_FIXED_TEXT "3.5.8"
 
+#define MAX_CERT_NAMES 64
+
+struct tls_cert {
+    X509 *x;
+    EVP_PKEY *key;
+    STACK_OF(X509) *chain;
+    char *names[MAX_CERT_NAMES]; /* lowercase; "*.suffix" for wildcards */
+    size_t nnames;
+};
+
 struct h3g_tls {
     SSL_CTX *ctx;
+    struct tls_cert *certs;
+    size_t ncerts;
+    int default_idx;
+    int reject_unknown;
     char spki[64];
 };
 
@@ -87,51 +101,156 @@ static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outle
     return SSL_TLSEXT_ERR_ALERT_FATAL;
 }
 
-static int load_cert_key(SSL_CTX *ctx, const char *cert, const char *key, char *err,
-                         size_t errlen)
+static int add_name(struct tls_cert *tc, const char *name, size_t len)
+{
+    if (tc->nnames == MAX_CERT_NAMES || len == 0 || len > 253)
+        return 0;
+    char *n = OPENSSL_strndup(name, len);
+    if (n == NULL)
+        return -1;
+    for (char *p = n; *p; p++)
+        if (*p >= 'A' && *p <= 'Z')
+            *p = (char)(*p - 'A' + 'a');
+    tc->names[tc->nnames++] = n;
+    return 0;
+}
+
+/* The DNS names the certificate itself carries (subjectAltName, else CN). */
+static int names_from_cert(struct tls_cert *tc)
+{
+    GENERAL_NAMES *sans = X509_get_ext_d2i(tc->x, NID_subject_alt_name, NULL, NULL);
+    int rc = 0;
+    for (int i = 0; sans != NULL && i < sk_GENERAL_NAME_num(sans); i++) {
+        const GENERAL_NAME *gn = sk_GENERAL_NAME_value(sans, i);
+        if (gn->type == GEN_DNS &&
+            add_name(tc, (const char *)ASN1_STRING_get0_data(gn->d.dNSName),
+                     (size_t)ASN1_STRING_length(gn->d.dNSName)) != 0)
+            rc = -1;
+    }
+    if (sans == NULL || tc->nnames == 0) {
+        char cn[256];
+        int n = X509_NAME_get_text_by_NID(X509_get_subject_name(tc->x), NID_commonName, cn,
+                                          sizeof(cn));
+        if (n > 0 && add_name(tc, cn, (size_t)n) != 0)
+            rc = -1;
+    }
+    GENERAL_NAMES_free(sans);
+    return rc;
+}
+
+static int load_cert(struct tls_cert *tc, const struct h3g_tls_cert_config *cc, char *err,
+                     size_t errlen)
 {
     char what[512];
-    FILE *f = fopen(cert, "r");
-    if (f == NULL) {
-        snprintf(err, errlen, "cannot read certificate %s: %s", cert, strerror(errno));
+    BIO *b = BIO_new_file(cc->cert_file, "r");
+    X509 *extra;
+    if (b == NULL) {
+        ERR_clear_error();
+        snprintf(err, errlen, "cannot read certificate %s: %s", cc->cert_file, strerror(errno));
         return H3G_ERR;
     }
-    fclose(f);
-    f = fopen(key, "r");
-    if (f == NULL) {
-        snprintf(err, errlen, "cannot read private key %s: %s", key, strerror(errno));
-        return H3G_ERR;
-    }
-    fclose(f);
-    if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
-        snprintf(what, sizeof(what), "certificate %s is not a valid PEM certificate chain", cert);
+    tc->x = PEM_read_bio_X509(b, NULL, NULL, NULL);
+    tc->chain = sk_X509_new_null();
+    while (tc->x != NULL && tc->chain != NULL &&
+           (extra = PEM_read_bio_X509(b, NULL, NULL, NULL)) != NULL)
+        sk_X509_push(tc->chain, extra);
+    ERR_clear_error(); /* the end of the file */
+    BIO_free(b);
+    if (tc->x == NULL) {
+        snprintf(what, sizeof(what), "certificate %s is not a valid PEM certificate chain",
+                 cc->cert_file);
         put_ossl_err(err, errlen, what);
         return H3G_ERR;
     }
-    {
-        BIO *kb = BIO_new_file(key, "r");
-        EVP_PKEY *pkey = kb ? PEM_read_bio_PrivateKey(kb, NULL, NULL, NULL) : NULL;
-        BIO_free(kb);
-        if (pkey == NULL) {
-            snprintf(what, sizeof(what), "private key %s is not a valid PEM private key", key);
-            put_ossl_err(err, errlen, what);
-            return H3G_ERR;
-        }
-        if (X509_check_private_key(SSL_CTX_get0_certificate(ctx), pkey) != 1) {
-            EVP_PKEY_free(pkey);
-            ERR_clear_error();
-            snprintf(err, errlen, "private key %s does not match certificate %s", key, cert);
-            return H3G_ERR;
-        }
-        int ok = SSL_CTX_use_PrivateKey(ctx, pkey);
-        EVP_PKEY_free(pkey);
-        if (ok != 1) {
-            snprintf(what, sizeof(what), "private key %s cannot be used", key);
-            put_ossl_err(err, errlen, what);
-            return H3G_ERR;
-        }
+    b = BIO_new_file(cc->key_file, "r");
+    if (b == NULL) {
+        ERR_clear_error();
+        snprintf(err, errlen, "cannot read private key %s: %s", cc->key_file, strerror(errno));
+        return H3G_ERR;
+    }
+    tc->key = PEM_read_bio_PrivateKey(b, NULL, NULL, NULL);
+    BIO_free(b);
+    if (tc->key == NULL) {
+        snprintf(what, sizeof(what), "private key %s is not a valid PEM private key", cc->key_file);
+        put_ossl_err(err, errlen, what);
+        return H3G_ERR;
+    }
+    if (X509_check_private_key(tc->x, tc->key) != 1) {
+        ERR_clear_error();
+        snprintf(err, errlen, "private key %s does not match certificate %s", cc->key_file,
+                 cc->cert_file);
+        return H3G_ERR;
+    }
+    if (cc->nnames > 0) {
+        for (size_t i = 0; i < cc->nnames; i++)
+            if (add_name(tc, cc->names[i], strlen(cc->names[i])) != 0)
+                return H3G_ENOMEM;
+    } else if (names_from_cert(tc) != 0) {
+        return H3G_ENOMEM;
     }
     return 0;
+}
+
+static int name_matches(const char *pattern, const char *name)
+{
+    if (pattern[0] == '*' && pattern[1] == '.') {
+        /* one label only, as in RFC 6125 */
+        const char *dot = strchr(name, '.');
+        return dot != NULL && dot != name && strcmp(dot, pattern + 1) == 0;
+    }
+    return strcmp(pattern, name) == 0;
+}
+
+int h3g_tls_select(const h3g_tls *tls, const char *servername)
+{
+    char name[256];
+    size_t n;
+    if (servername == NULL)
+        return -1;
+    n = strlen(servername);
+    if (n == 0 || n >= sizeof(name))
+        return -1;
+    for (size_t i = 0; i <= n; i++) {
+        char c = servername[i];
+        name[i] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+    }
+    if (name[n - 1] == '.')
+        name[n - 1] = '\0'; /* a fully qualified name */
+    /* Exact names first, then wildcards, across all certificates. */
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t i = 0; i < tls->ncerts; i++)
+            for (size_t j = 0; j < tls->certs[i].nnames; j++) {
+                const char *p = tls->certs[i].names[j];
+                int wild = p[0] == '*';
+                if (wild == pass && name_matches(p, name))
+                    return (int)i;
+            }
+    return -1;
+}
+
+/* The one place a certificate is chosen: OpenSSL's servername callback, with
+ * OpenSSL's own accessor for the name (review lesson 3). */
+static int on_servername(SSL *ssl, int *al, void *arg)
+{
+    h3g_tls *tls = arg;
+    const char *name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+    int idx = h3g_tls_select(tls, name);
+    if (idx < 0) {
+        if (tls->reject_unknown && tls->ncerts > 0) {
+            *al = SSL_AD_UNRECOGNIZED_NAME;
+            return SSL_TLSEXT_ERR_ALERT_FATAL;
+        }
+        return SSL_TLSEXT_ERR_OK; /* the default certificate stays */
+    }
+    if (idx != tls->default_idx) {
+        struct tls_cert *tc = &tls->certs[idx];
+        if (SSL_use_cert_and_key(ssl, tc->x, tc->key, tc->chain, 1) != 1) {
+            ERR_clear_error();
+            *al = SSL_AD_INTERNAL_ERROR;
+            return SSL_TLSEXT_ERR_ALERT_FATAL;
+        }
+    }
+    return SSL_TLSEXT_ERR_OK;
 }
 
 /* An ephemeral P-256 certificate, valid 30 days, for demos and tests. */
@@ -207,13 +326,33 @@ h3g_tls *h3g_tls_new(const struct h3g_tls_config *cfg, char *err, size_t errlen)
     /* One event loop drives everything; there is no other thread to lock against. */
     SSL_CTX_set_domain_flags(tls->ctx, SSL_DOMAIN_FLAG_SINGLE_THREAD);
     SSL_CTX_set_alpn_select_cb(tls->ctx, alpn_select, NULL);
-    if (cfg->cert_file != NULL) {
-        if (load_cert_key(tls->ctx, cfg->cert_file, cfg->key_file, err, errlen) != 0)
+    tls->reject_unknown = cfg->reject_unknown_sni;
+    if (cfg->ncerts == 0) {
+        if (make_selfsigned(tls->ctx, cfg->selfsigned_name ? cfg->selfsigned_name : "localhost",
+                            err, errlen) != 0)
             goto fail;
-    } else if (make_selfsigned(tls->ctx, cfg->selfsigned_name ? cfg->selfsigned_name : "localhost",
-                               err, errlen) != 0) {
+        compute_spki(tls);
+        return tls;
+    }
+    tls->certs = calloc(cfg->ncerts, sizeof(*tls->certs));
+    if (tls->certs == NULL) {
+        snprintf(err, errlen, "out of memory");
         goto fail;
     }
+    tls->ncerts = cfg->ncerts;
+    for (size_t i = 0; i < cfg->ncerts; i++) {
+        if (load_cert(&tls->certs[i], &cfg->certs[i], err, errlen) != 0)
+            goto fail;
+        if (cfg->certs[i].is_default)
+            tls->default_idx = (int)i;
+    }
+    struct tls_cert *d = &tls->certs[tls->default_idx];
+    if (SSL_CTX_use_cert_and_key(tls->ctx, d->x, d->key, d->chain, 1) != 1) {
+        put_ossl_err(err, errlen, "cannot use the default certificate");
+        goto fail;
+    }
+    SSL_CTX_set_tlsext_servername_callback(tls->ctx, on_servername);
+    SSL_CTX_set_tlsext_servername_arg(tls->ctx, tls);
     compute_spki(tls);
     return tls;
 fail:
@@ -225,6 +364,14 @@ void h3g_tls_free(h3g_tls *tls)
 {
     if (tls == NULL)
         return;
+    for (size_t i = 0; tls->certs != NULL && i < tls->ncerts; i++) {
+        X509_free(tls->certs[i].x);
+        EVP_PKEY_free(tls->certs[i].key);
+        OSSL_STACK_OF_X509_free(tls->certs[i].chain);
+        for (size_t j = 0; j < tls->certs[i].nnames; j++)
+            OPENSSL_free(tls->certs[i].names[j]);
+    }
+    free(tls->certs);
     SSL_CTX_free(tls->ctx);
     free(tls);
 }

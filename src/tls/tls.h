@@ -1,4 +1,4 @@
-/* TLS context for QUIC: certificates, ALPN, OpenSSL version checks. */
+/* TLS context for QUIC: certificates chosen by SNI, ALPN, OpenSSL version checks. */
 #ifndef H3G_TLS_TLS_H
 #define H3G_TLS_TLS_H
 
@@ -7,10 +7,19 @@
 
 typedef struct h3g_tls h3g_tls;
 
-struct h3g_tls_config {
-    const char *cert_file;   /* PEM chain; NULL = generate a self-signed one */
+struct h3g_tls_cert_config {
+    const char *cert_file;      /* PEM: the certificate, then its chain */
     const char *key_file;
-    const char *selfsigned_name; /* subject / SAN for the generated certificate */
+    const char *const *names;   /* names it serves; NULL: its own DNS names */
+    size_t nnames;
+    int is_default;
+};
+
+struct h3g_tls_config {
+    const struct h3g_tls_cert_config *certs; /* none: generate a self-signed one */
+    size_t ncerts;
+    int reject_unknown_sni;     /* refuse names no certificate serves */
+    const char *selfsigned_name;
 };
 
 /* Checks the OpenSSL the process runs on; writes an error and returns < 0 when
@@ -22,9 +31,12 @@ int h3g_tls_check_version(unsigned long v, const char *text, char *err, size_t e
 h3g_tls *h3g_tls_new(const struct h3g_tls_config *cfg, char *err, size_t errlen);
 void h3g_tls_free(h3g_tls *tls);
 SSL_CTX *h3g_tls_ctx(h3g_tls *tls);
-/* base64(sha256(SubjectPublicKeyInfo)) of the serving certificate, for pinning
+/* base64(sha256(SubjectPublicKeyInfo)) of the default certificate, for pinning
  * (Chromium's --ignore-certificate-errors-spki-list). */
 const char *h3g_tls_spki_hash(const h3g_tls *tls);
 const char *h3g_tls_openssl_version(void);
+/* Which certificate serves a name (sans-I/O part of the SNI callback): index
+ * into the configured certificates, or -1 for none. */
+int h3g_tls_select(const h3g_tls *tls, const char *servername);
 
 #endif

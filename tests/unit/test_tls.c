@@ -23,8 +23,9 @@ int main(void)
         CHECK(strlen(h3g_tls_spki_hash(t)) == 44);
         h3g_tls_free(t);
     }
-    struct h3g_tls_config missing = {.cert_file = "/nonexistent/cert.pem",
+    struct h3g_tls_cert_config nc = {.cert_file = "/nonexistent/cert.pem",
                                      .key_file = "/nonexistent/key.pem"};
+    struct h3g_tls_config missing = {.certs = &nc, .ncerts = 1};
     CHECK(h3g_tls_new(&missing, err, sizeof(err)) == NULL);
     CHECK(strstr(err, "/nonexistent/cert.pem") != NULL);
     return TEST_RESULT();

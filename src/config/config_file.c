@@ -1,0 +1,339 @@
+/* The config file: directives into struct h3g_config.  Format in docs/config.md. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common.h"
+#include "config/conf_parse.h"
+#include "config/config.h"
+#include "obs/log.h"
+
+#define MAX_FILE (1 << 20)
+
+struct ctx {
+    struct h3g_config *cfg;
+    const char *file;
+    char *err;
+    size_t errlen;
+    int saw_listen;
+};
+
+static int bad(struct ctx *c, const struct h3g_conf_node *n, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int bad(struct ctx *c, const struct h3g_conf_node *n, const char *fmt, ...)
+{
+    va_list ap;
+    int k = snprintf(c->err, c->errlen, "%s:%d: %s: ", c->file, n->line, n->name);
+    va_start(ap, fmt);
+    if (k >= 0 && (size_t)k < c->errlen)
+        vsnprintf(c->err + k, c->errlen - (size_t)k, fmt, ap);
+    va_end(ap);
+    return H3G_CONFIG_ERROR;
+}
+
+static int want_args(struct ctx *c, const struct h3g_conf_node *n, size_t min, size_t max)
+{
+    if (n->block)
+        return bad(c, n, "takes no block");
+    if (n->nargs < min || n->nargs > max) {
+        if (min == max)
+            return bad(c, n, "expects %zu value%s, got %zu", min, min == 1 ? "" : "s", n->nargs);
+        return bad(c, n, "expects %zu to %zu values, got %zu", min, max, n->nargs);
+    }
+    return H3G_CONFIG_OK;
+}
+
+static int want_block(struct ctx *c, const struct h3g_conf_node *n)
+{
+    if (!n->block)
+        return bad(c, n, "needs a { ... } block");
+    if (n->nargs != 0)
+        return bad(c, n, "takes no values before its block");
+    return H3G_CONFIG_OK;
+}
+
+static int duration(struct ctx *c, const struct h3g_conf_node *n, uint64_t max_ms, uint64_t *out)
+{
+    uint64_t v;
+    if (want_args(c, n, 1, 1) != 0)
+        return H3G_CONFIG_ERROR;
+    if (h3g_conf_duration_ms(n->args[0], &v) != 0 || v > max_ms)
+        return bad(c, n, "'%s' is not a duration up to %llus (like 30s, 500ms, 2m)", n->args[0],
+                   (unsigned long long)(max_ms / 1000));
+    *out = v;
+    return H3G_CONFIG_OK;
+}
+
+static int number(struct ctx *c, const struct h3g_conf_node *n, int sizes, uint64_t min,
+                  uint64_t max, uint64_t *out)
+{
+    uint64_t v;
+    if (want_args(c, n, 1, 1) != 0)
+        return H3G_CONFIG_ERROR;
+    /* plain numbers are sizes without a unit */
+    if (h3g_conf_size(n->args[0], &v) != 0 ||
+        (!sizes && strspn(n->args[0], "0123456789") != strlen(n->args[0])) || v < min ||
+        v > max)
+        return bad(c, n, "'%s' is not a %s from %llu to %llu", n->args[0],
+                   sizes ? "size (like 64k, 10m)" : "whole number", (unsigned long long)min,
+                   (unsigned long long)max);
+    *out = v;
+    return H3G_CONFIG_OK;
+}
+
+static int host_pattern_ok(const char *h)
+{
+    if (h[0] == '*')
+        return h[1] == '.' && h[2] != '\0' && strchr(h + 1, '*') == NULL;
+    if (h[0] == '\0' || strchr(h, '*') != NULL)
+        return 0;
+    for (const char *p = h; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-' || *p == '.' ||
+              *p == ':' || *p == '[' || *p == ']'))
+            return 0;
+    return 1;
+}
+
+static int names(struct ctx *c, const struct h3g_conf_node *n, const char **out, size_t *nout)
+{
+    if (want_args(c, n, 1, H3G_MAX_NAMES) != 0)
+        return H3G_CONFIG_ERROR;
+    for (size_t i = 0; i < n->nargs; i++) {
+        if (!host_pattern_ok(n->args[i]))
+            return bad(c, n, "'%s' is not a lowercase host name or *.suffix pattern",
+                       n->args[i]);
+        out[i] = n->args[i];
+    }
+    *nout = n->nargs;
+    return H3G_CONFIG_OK;
+}
+
+static int certificate(struct ctx *c, const struct h3g_conf_node *b)
+{
+    struct h3g_cert_conf *cc;
+    if (want_block(c, b) != 0)
+        return H3G_CONFIG_ERROR;
+    if (c->cfg->ncerts == H3G_MAX_CERTS)
+        return bad(c, b, "at most %d certificates", H3G_MAX_CERTS);
+    cc = &c->cfg->certs[c->cfg->ncerts];
+    memset(cc, 0, sizeof(*cc));
+    cc->line = b->line;
+    for (size_t i = 0; i < b->nchildren; i++) {
+        const struct h3g_conf_node *n = &b->children[i];
+        if (strcmp(n->name, "cert") == 0) {
+            if (want_args(c, n, 1, 1) != 0)
+                return H3G_CONFIG_ERROR;
+            cc->cert = n->args[0];
+        } else if (strcmp(n->name, "key") == 0) {
+            if (want_args(c, n, 1, 1) != 0)
+                return H3G_CONFIG_ERROR;
+            cc->key = n->args[0];
+        } else if (strcmp(n->name, "names") == 0) {
+            if (names(c, n, cc->names, &cc->nnames) != 0)
+                return H3G_CONFIG_ERROR;
+        } else if (strcmp(n->name, "default") == 0) {
+            if (want_args(c, n, 0, 0) != 0)
+                return H3G_CONFIG_ERROR;
+            cc->is_default = 1;
+        } else {
+            return bad(c, n, "unknown directive in a certificate block (cert, key, names, default)");
+        }
+    }
+    if (cc->cert == NULL || cc->key == NULL)
+        return bad(c, b, "needs both 'cert' and 'key'");
+    for (size_t i = 0; i < c->cfg->ncerts; i++)
+        if (cc->is_default && c->cfg->certs[i].is_default)
+            return bad(c, b, "a default certificate is already set at line %d",
+                       c->cfg->certs[i].line);
+    c->cfg->ncerts++;
+    return H3G_CONFIG_OK;
+}
+
+static int route(struct ctx *c, const struct h3g_conf_node *b)
+{
+    struct h3g_route_conf *r;
+    if (want_block(c, b) != 0)
+        return H3G_CONFIG_ERROR;
+    if (c->cfg->nroutes == H3G_MAX_ROUTES)
+        return bad(c, b, "at most %d routes", H3G_MAX_ROUTES);
+    r = &c->cfg->routes[c->cfg->nroutes];
+    memset(r, 0, sizeof(*r));
+    r->line = b->line;
+    r->path_prefix = "/";
+    for (size_t i = 0; i < b->nchildren; i++) {
+        const struct h3g_conf_node *n = &b->children[i];
+        if (strcmp(n->name, "host") == 0) {
+            if (names(c, n, r->hosts, &r->nhosts) != 0)
+                return H3G_CONFIG_ERROR;
+        } else if (strcmp(n->name, "path") == 0) {
+            if (want_args(c, n, 1, 1) != 0)
+                return H3G_CONFIG_ERROR;
+            if (n->args[0][0] != '/')
+                return bad(c, n, "'%s' must start with '/'", n->args[0]);
+            r->path_prefix = n->args[0];
+        } else if (strcmp(n->name, "root") == 0) {
+            if (want_args(c, n, 1, 1) != 0)
+                return H3G_CONFIG_ERROR;
+            r->root = n->args[0];
+        } else {
+            return bad(c, n, "unknown directive in a route block (host, path, root)");
+        }
+    }
+    if (r->root == NULL)
+        return bad(c, b, "needs a 'root' (the directory it serves)");
+    c->cfg->nroutes++;
+    return H3G_CONFIG_OK;
+}
+
+static int limits(struct ctx *c, const struct h3g_conf_node *b)
+{
+    uint64_t v;
+    if (want_block(c, b) != 0)
+        return H3G_CONFIG_ERROR;
+    for (size_t i = 0; i < b->nchildren; i++) {
+        const struct h3g_conf_node *n = &b->children[i];
+        if (strcmp(n->name, "request_header_size") == 0) {
+            if (number(c, n, 1, 1024, 1 << 20, &v) != 0)
+                return H3G_CONFIG_ERROR;
+            c->cfg->max_field_section_size = (size_t)v;
+        } else if (strcmp(n->name, "request_header_fields") == 0) {
+            if (number(c, n, 0, 8, 10000, &v) != 0)
+                return H3G_CONFIG_ERROR;
+            c->cfg->max_header_fields = (size_t)v;
+        } else if (strcmp(n->name, "connections") == 0) {
+            if (number(c, n, 0, 1, 1000000, &v) != 0)
+                return H3G_CONFIG_ERROR;
+            c->cfg->max_connections = (size_t)v;
+        } else {
+            return bad(c, n, "unknown limit (request_header_size, request_header_fields, "
+                             "connections)");
+        }
+    }
+    return H3G_CONFIG_OK;
+}
+
+static int top(struct ctx *c, const struct h3g_conf_node *n)
+{
+    struct h3g_config *cfg = c->cfg;
+    enum h3g_log_level lvl;
+    char err[256];
+    if (strcmp(n->name, "listen") == 0) {
+        if (want_args(c, n, 1, 1) != 0)
+            return H3G_CONFIG_ERROR;
+        if (!c->saw_listen) {
+            cfg->nlisten = 0; /* the file's listeners replace the default */
+            c->saw_listen = 1;
+        }
+        if (cfg->nlisten == H3G_MAX_LISTEN)
+            return bad(c, n, "at most %d addresses", H3G_MAX_LISTEN);
+        if (h3g_config_parse_listen(n->args[0], &cfg->listen[cfg->nlisten], err, sizeof(err)) != 0)
+            return bad(c, n, "%s", err);
+        cfg->nlisten++;
+        return H3G_CONFIG_OK;
+    }
+    if (strcmp(n->name, "root") == 0) {
+        if (want_args(c, n, 1, 1) != 0)
+            return H3G_CONFIG_ERROR;
+        cfg->root = n->args[0];
+        return H3G_CONFIG_OK;
+    }
+    if (strcmp(n->name, "certificate") == 0)
+        return certificate(c, n);
+    if (strcmp(n->name, "route") == 0)
+        return route(c, n);
+    if (strcmp(n->name, "limits") == 0)
+        return limits(c, n);
+    if (strcmp(n->name, "unknown_sni") == 0) {
+        if (want_args(c, n, 1, 1) != 0)
+            return H3G_CONFIG_ERROR;
+        if (strcmp(n->args[0], "default") == 0)
+            cfg->sni_reject_unknown = 0;
+        else if (strcmp(n->args[0], "reject") == 0)
+            cfg->sni_reject_unknown = 1;
+        else
+            return bad(c, n, "'%s': expected default or reject", n->args[0]);
+        return H3G_CONFIG_OK;
+    }
+    if (strcmp(n->name, "idle_timeout") == 0)
+        return duration(c, n, 30000, &cfg->idle_timeout_ms);
+    if (strcmp(n->name, "drain_timeout") == 0)
+        return duration(c, n, 3600000, &cfg->drain_timeout_ms);
+    if (strcmp(n->name, "access_log") == 0) {
+        if (want_args(c, n, 1, 1) != 0)
+            return H3G_CONFIG_ERROR;
+        cfg->access_log = strcmp(n->args[0], "off") == 0 ? NULL : n->args[0];
+        return H3G_CONFIG_OK;
+    }
+    if (strcmp(n->name, "log_level") == 0) {
+        if (want_args(c, n, 1, 1) != 0)
+            return H3G_CONFIG_ERROR;
+        if (h3g_log_level_parse(n->args[0], &lvl) != 0)
+            return bad(c, n, "'%s': expected error, warn, info or debug", n->args[0]);
+        cfg->log_level = n->args[0];
+        return H3G_CONFIG_OK;
+    }
+    if (strcmp(n->name, "address_validation") == 0) {
+        if (want_args(c, n, 1, 1) != 0)
+            return H3G_CONFIG_ERROR;
+        if (h3g_conf_bool(n->args[0], &cfg->address_validation) != 0)
+            return bad(c, n, "'%s': expected on or off", n->args[0]);
+        return H3G_CONFIG_OK;
+    }
+    return bad(c, n, "unknown directive");
+}
+
+int h3g_config_load_text(struct h3g_config *cfg, const char *text, size_t len, const char *name,
+                         char *err, size_t errlen)
+{
+    struct h3g_conf_node *root = NULL;
+    struct ctx c = {cfg, name, err, errlen, 0};
+    if (h3g_conf_parse(text, len, name, &root, err, errlen) != 0)
+        return H3G_CONFIG_ERROR;
+    /* Strings in cfg point into the tree: keep it as long as cfg. */
+    h3g_conf_free(cfg->tree);
+    cfg->tree = root;
+    for (size_t i = 0; i < root->nchildren; i++)
+        if (top(&c, &root->children[i]) != H3G_CONFIG_OK)
+            return H3G_CONFIG_ERROR;
+    return H3G_CONFIG_OK;
+}
+
+int h3g_config_load_file(struct h3g_config *cfg, const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    char *buf;
+    size_t n;
+    int rc;
+    if (f == NULL) {
+        snprintf(err, errlen, "cannot read config file %s: %s", path, strerror(errno));
+        return H3G_CONFIG_ERROR;
+    }
+    buf = malloc(MAX_FILE + 1);
+    if (buf == NULL) {
+        fclose(f);
+        snprintf(err, errlen, "out of memory");
+        return H3G_CONFIG_ERROR;
+    }
+    n = fread(buf, 1, MAX_FILE + 1, f);
+    if (ferror(f) || n > MAX_FILE) {
+        snprintf(err, errlen, "%s: %s", path,
+                 ferror(f) ? strerror(errno) : "larger than 1 MiB, not a config file?");
+        fclose(f);
+        free(buf);
+        return H3G_CONFIG_ERROR;
+    }
+    fclose(f);
+    cfg->config_file = path;
+    rc = h3g_config_load_text(cfg, buf, n, path, err, errlen);
+    free(buf);
+    return rc;
+}
+
+void h3g_config_free(struct h3g_config *cfg)
+{
+    h3g_conf_free(cfg->tree);
+    cfg->tree = NULL;
+}
