@@ -265,7 +265,9 @@ static void conn_process(h3g_engine *eng, h3g_qconn *qc)
     SSL_CONN_CLOSE_INFO info;
     struct qstream *s, *next;
 
-    if (qc->state != QC_CLOSING && SSL_get_conn_close_info(qc->ssl, &info, sizeof(info)) == 1) {
+    if (qc->state == QC_CLOSING)
+        return; /* only waiting for OpenSSL to finish the close (engine_prepare) */
+    if (SSL_get_conn_close_info(qc->ssl, &info, sizeof(info)) == 1) {
         conn_terminating(eng, qc, &info);
         return;
     }

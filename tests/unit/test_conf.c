@@ -1,0 +1,169 @@
+#include <stdlib.h>
+
+#include "common.h"
+#include "config/conf_parse.h"
+#include "config/config.h"
+#include "http/router.h"
+#include "testutil.h"
+
+static int load(struct h3g_config *c, const char *text, char *err)
+{
+    h3g_config_free(c);
+    h3g_config_defaults(c);
+    return h3g_config_load_text(c, text, strlen(text), "t.conf", err, 256);
+}
+
+static void expect_error(const char *text, const char *needle)
+{
+    struct h3g_config c;
+    char err[256] = "";
+    memset(&c, 0, sizeof(c));
+    int rc = load(&c, text, err);
+    if (rc == H3G_CONFIG_OK || strstr(err, needle) == NULL)
+        fprintf(stderr, "  config %s -> rc %d err '%s' (want '%s')\n", text, rc, err, needle);
+    CHECK(rc == H3G_CONFIG_ERROR && strstr(err, needle) != NULL);
+    h3g_config_free(&c);
+}
+
+static int dummy(void *ctx, const struct h3g_request *req, struct h3g_response *resp)
+{
+    (void)ctx, (void)req, (void)resp;
+    return 0;
+}
+
+int main(void)
+{
+    struct h3g_config c;
+    char err[256];
+    uint64_t v;
+    int b;
+    memset(&c, 0, sizeof(c));
+
+    /* values */
+    CHECK(h3g_conf_duration_ms("30s", &v) == 0 && v == 30000);
+    CHECK(h3g_conf_duration_ms("30", &v) == 0 && v == 30000);
+    CHECK(h3g_conf_duration_ms("250ms", &v) == 0 && v == 250);
+    CHECK(h3g_conf_duration_ms("2m", &v) == 0 && v == 120000);
+    CHECK(h3g_conf_duration_ms("1h", &v) == 0 && v == 3600000);
+    CHECK(h3g_conf_duration_ms("1d", &v) != 0);
+    CHECK(h3g_conf_duration_ms("-1s", &v) != 0);
+    CHECK(h3g_conf_duration_ms("99999999999999999999s", &v) != 0);
+    CHECK(h3g_conf_size("64k", &v) == 0 && v == 65536);
+    CHECK(h3g_conf_size("10M", &v) == 0 && v == 10485760);
+    CHECK(h3g_conf_size("1g", &v) == 0 && v == 1073741824);
+    CHECK(h3g_conf_size("12", &v) == 0 && v == 12);
+    CHECK(h3g_conf_size("12kb", &v) != 0);
+    CHECK(h3g_conf_bool("on", &b) == 0 && b == 1);
+    CHECK(h3g_conf_bool("off", &b) == 0 && b == 0);
+    CHECK(h3g_conf_bool("maybe", &b) != 0);
+
+    /* a full file */
+    const char *full =
+        "# h3gate\n"
+        "listen 127.0.0.1:8443;\n"
+        "listen [::1]:8443;\n"
+        "idle_timeout 10s;\n"
+        "drain_timeout 2m;\n"
+        "access_log \"/var/log/h3 gate.log\";\n"
+        "log_level debug;\n"
+        "address_validation off;\n"
+        "unknown_sni reject;\n"
+        "certificate {\n"
+        "    cert a.pem; key a.key;\n"
+        "    names a.example *.a.example;\n"
+        "}\n"
+        "certificate { cert b.pem; key b.key; default; }\n"
+        "limits { request_header_size 32k; request_header_fields 50; connections 500; }\n"
+        "route { host static.example; path /assets/; root /srv/assets; }\n"
+        "root /srv/www;\n";
+    CHECK(load(&c, full, err) == H3G_CONFIG_OK);
+    CHECK(c.nlisten == 2);
+    CHECK(c.idle_timeout_ms == 10000 && c.drain_timeout_ms == 120000);
+    CHECK_STR(c.access_log, "/var/log/h3 gate.log");
+    CHECK_STR(c.log_level, "debug");
+    CHECK(c.address_validation == 0 && c.sni_reject_unknown == 1);
+    CHECK(c.ncerts == 2 && c.certs[0].nnames == 2 && c.certs[1].is_default);
+    CHECK_STR(c.certs[0].names[1], "*.a.example");
+    CHECK(c.certs[0].line == 10 && c.certs[1].line == 14);
+    CHECK(c.max_field_section_size == 32768 && c.max_header_fields == 50);
+    CHECK(c.max_connections == 500);
+    CHECK(c.nroutes == 1 && c.routes[0].nhosts == 1);
+    CHECK_STR(c.routes[0].path_prefix, "/assets/");
+    CHECK_STR(c.root, "/srv/www");
+    h3g_config_free(&c);
+
+    /* errors carry file and line */
+    expect_error("listen 127.0.0.1:1;\nbogus 1;\n", "t.conf:2: bogus: unknown directive");
+    expect_error("listen 127.0.0.1;\n", "t.conf:1: listen: --listen '127.0.0.1': expected ADDR:PORT");
+    expect_error("root /a\n", "t.conf:1: 'root' is missing its ';'");
+    expect_error("route {\n root /a;\n", "t.conf:3: missing '}' for the block opened at line 1");
+    expect_error("}\n", "t.conf:1: unexpected '}'");
+    expect_error("access_log \"unterminated;\n", "t.conf:1: unterminated string");
+    expect_error("\n\nidle_timeout 45s;\n", "t.conf:3: idle_timeout: '45s' is not a duration up to 30s");
+    expect_error("idle_timeout;\n", "t.conf:1: idle_timeout: expects 1 value, got 0");
+    expect_error("certificate { cert a.pem; }\n", "t.conf:1: certificate: needs both 'cert' and 'key'");
+    expect_error("certificate { cert a; key b; default; }\ncertificate { cert c; key d; default; }\n",
+                 "t.conf:2: certificate: a default certificate is already set at line 1");
+    expect_error("certificate { cert a; key b; names Upper.example; }\n",
+                 "names: 'Upper.example' is not a lowercase host name");
+    expect_error("certificate { cert a; key b; names *.*.x; }\n", "is not a lowercase host name");
+    expect_error("route { path assets; root /a; }\n", "t.conf:1: path: 'assets' must start with '/'");
+    expect_error("route { host a.example; }\n", "t.conf:1: route: needs a 'root'");
+    expect_error("route foo { root /a; }\n", "route: takes no values before its block");
+    expect_error("root { }\n", "t.conf:1: root: takes no block");
+    expect_error("unknown_sni maybe;\n", "'maybe': expected default or reject");
+    expect_error("limits { request_header_size 10; }\n", "is not a size (like 64k, 10m) from 1024");
+    expect_error("limits { connections 1k; }\n", "is not a whole number");
+    expect_error("log_level chatty;\n", "expected error, warn, info or debug");
+    expect_error("address_validation sometimes;\n", "expected on or off");
+    expect_error("a b c d e f g h i j k l m n o p q r s t u v w x y z 1 2 3 4 5 6 7 8 9 10 11 12 "
+                 "13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32 33 34 35 36 37 38 39 40 41;\n",
+                 "too many arguments");
+    {
+        char nul[] = "root /a;\0root /b;\n";
+        h3g_config_defaults(&c);
+        CHECK(h3g_config_load_text(&c, nul, sizeof(nul) - 1, "t.conf", err, 256) ==
+              H3G_CONFIG_ERROR);
+        CHECK(strstr(err, "NUL byte") != NULL);
+        h3g_config_free(&c);
+    }
+    /* the command line overrides the file */
+    {
+        const char *f = "/tmp/h3g-test-conf.conf";
+        FILE *fp = fopen(f, "w");
+        fputs("listen 127.0.0.1:9000;\nroot /srv;\nidle_timeout 5s;\n", fp);
+        fclose(fp);
+        char *argv[] = {"h3gate", "--idle-timeout", "7", "-c", (char *)f, NULL};
+        h3g_config_defaults(&c);
+        CHECK(h3g_config_parse_args(&c, 5, argv, err, sizeof(err)) == H3G_CONFIG_OK);
+        CHECK(c.idle_timeout_ms == 7000 && c.nlisten == 1);
+        CHECK_STR(c.root, "/srv");
+        h3g_config_free(&c);
+        char *argv2[] = {"h3gate", "-c", "/nonexistent/h3.conf", NULL};
+        h3g_config_defaults(&c);
+        CHECK(h3g_config_parse_args(&c, 3, argv2, err, sizeof(err)) == H3G_CONFIG_ERROR);
+        CHECK(strstr(err, "cannot read config file /nonexistent/h3.conf") != NULL);
+        h3g_config_free(&c);
+        remove(f);
+    }
+
+    /* router: exact host > wildcard > any, then the longest prefix */
+    h3g_router *r = h3g_router_new();
+    const char *exact[] = {"www.example"}, *wild[] = {"*.example"};
+    CHECK(h3g_router_add(r, NULL, 0, "/", dummy, NULL) == 0);          /* 0 */
+    CHECK(h3g_router_add(r, NULL, 0, "/static/", dummy, NULL) == 0);   /* 1 */
+    CHECK(h3g_router_add(r, wild, 1, "/", dummy, NULL) == 0);          /* 2 */
+    CHECK(h3g_router_add(r, exact, 1, "/", dummy, NULL) == 0);         /* 3 */
+    CHECK(h3g_router_add(r, exact, 1, "/api/", dummy, NULL) == 0);     /* 4 */
+    CHECK(h3g_router_match(r, "other.test", "/x") == 0);
+    CHECK(h3g_router_match(r, "other.test:443", "/static/a.css") == 1);
+    CHECK(h3g_router_match(r, "img.example", "/a") == 2);
+    CHECK(h3g_router_match(r, "IMG.Example.", "/a") == 2);
+    CHECK(h3g_router_match(r, "www.example:8443", "/a") == 3);
+    CHECK(h3g_router_match(r, "www.example", "/api/v1") == 4);
+    CHECK(h3g_router_match(r, "example", "/") == 0); /* *.example needs a label */
+    CHECK(h3g_router_match(r, NULL, "/") == 0);
+    CHECK(h3g_router_add(r, NULL, 0, "relative", dummy, NULL) == H3G_EINVAL);
+    h3g_router_free(r);
+    return TEST_RESULT();
+}
