@@ -30,8 +30,10 @@ struct server {
     h3g_timer stop_timer;
 };
 
-static int handle_static(void *ctx, const struct h3g_request *req, struct h3g_response *resp)
+static int handle_static(void *ctx, const struct h3g_request *req, struct h3g_response *resp,
+                         h3g_exchange *ex)
 {
+    (void)ex;
     return h3g_static_handle(ctx, req, resp);
 }
 

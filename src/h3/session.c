@@ -22,10 +22,10 @@ struct chunk {
     uint8_t data[BODY_CHUNK];
 };
 
-struct hstream {
+struct h3g_exchange {
     int64_t id;
     struct session *sess;
-    struct hstream *prev, *next;
+    struct h3g_exchange *prev, *next;
     struct h3g_request req;
     size_t header_bytes;
     int too_large;
@@ -41,13 +41,21 @@ struct hstream {
     uint64_t bytes_sent;
     uint64_t start_us;
     const char *error;
+    /* a handler that answers later (h3g_exchange_ops) */
+    const struct h3g_exchange_ops *xops;
+    void *xctx;
+    int deferred;           /* waiting for h3g_exchange_respond */
+    int source_blocked;     /* response_body said "not yet" */
+    int source_eof;
+    int released;
+    char note[200];
 };
 
 struct session {
     h3g_qconn *qc;
     nghttp3_conn *h3;
     const struct h3g_h3_config *cfg;
-    struct hstream *streams;
+    struct h3g_exchange *streams;
     uint64_t requests;
     uint64_t start_us;
     int shutting_down;
@@ -74,7 +82,7 @@ static void close_conn_ng(struct session *s, int ngerr, const char *where)
     h3g_qconn_close(s->qc, code, reason);
 }
 
-static void chunk_free_all(struct hstream *hs)
+static void chunk_free_all(struct h3g_exchange *hs)
 {
     while (hs->chunks != NULL) {
         struct chunk *c = hs->chunks;
@@ -85,7 +93,7 @@ static void chunk_free_all(struct hstream *hs)
     hs->nchunks = 0;
 }
 
-static void hstream_log(struct hstream *hs)
+static void hstream_log(struct h3g_exchange *hs)
 {
     struct h3g_access_entry e = {
         .client = h3g_qconn_peer(hs->sess->qc),
@@ -97,11 +105,12 @@ static void hstream_log(struct hstream *hs)
         .duration_us = h3g_now_us() - hs->start_us,
         .stream_id = hs->id,
         .error = hs->error,
+        .note = hs->note[0] ? hs->note : NULL,
     };
     h3g_access_log_request(&e);
 }
 
-static void hstream_free(struct hstream *hs)
+static void hstream_free(struct h3g_exchange *hs)
 {
     struct session *s = hs->sess;
     if (hs->prev != NULL)
@@ -113,12 +122,16 @@ static void hstream_free(struct hstream *hs)
     h3g_body_close(&hs->body);
     chunk_free_all(hs);
     h3g_request_reset(&hs->req);
+    if (hs->xops != NULL && !hs->released) {
+        hs->released = 1;
+        hs->xops->release(hs->xctx, !hs->complete || hs->error != NULL);
+    }
     free(hs);
     g_stats.active_requests--;
 }
 
 /* Resets a request stream in both directions with an HTTP/3 error code. */
-static void hstream_abort(struct hstream *hs, uint64_t code, const char *why)
+static void hstream_abort(struct h3g_exchange *hs, uint64_t code, const char *why)
 {
     if (hs->error == NULL)
         hs->error = why;
@@ -132,16 +145,67 @@ static void session_write(struct session *s);
 
 /* ---- response body ---- */
 
+/* Body bytes from a handler that produces them over time (the proxy). */
+static nghttp3_ssize read_source(struct h3g_exchange *hs, nghttp3_vec *vec, size_t veccnt,
+                                 uint32_t *pflags)
+{
+    size_t n = 0;
+    while (n < veccnt && !hs->source_eof) {
+        if (hs->nchunks >= BODY_CHUNKS_MAX) {
+            hs->blocked_on_chunks = 1;
+            break;
+        }
+        struct chunk *c = malloc(sizeof(*c));
+        if (c == NULL) {
+            hs->body_failed = 1;
+            hs->sess->pending_fail = 1;
+            break;
+        }
+        ssize_t r = hs->xops->response_body(hs->xctx, c->data, sizeof(c->data));
+        if (r <= 0) {
+            free(c);
+            if (r == 0)
+                hs->source_eof = 1;
+            else if (r == H3G_EAGAIN)
+                hs->source_blocked = 1;
+            else {
+                hs->body_failed = 1;
+                hs->sess->pending_fail = 1;
+            }
+            break;
+        }
+        c->len = (size_t)r;
+        c->acked = 0;
+        c->next = NULL;
+        if (hs->chunks_tail != NULL)
+            hs->chunks_tail->next = c;
+        else
+            hs->chunks = c;
+        hs->chunks_tail = c;
+        hs->nchunks++;
+        vec[n].base = c->data;
+        vec[n].len = c->len;
+        n++;
+    }
+    if (hs->source_eof) {
+        *pflags |= NGHTTP3_DATA_FLAG_EOF;
+        return (nghttp3_ssize)n;
+    }
+    return n == 0 ? NGHTTP3_ERR_WOULDBLOCK : (nghttp3_ssize)n;
+}
+
 static nghttp3_ssize read_body(nghttp3_conn *conn, int64_t sid, nghttp3_vec *vec, size_t veccnt,
                                uint32_t *pflags, void *conn_ud, void *stream_ud)
 {
-    struct hstream *hs = stream_ud;
+    struct h3g_exchange *hs = stream_ud;
     size_t n = 0;
     H3G_UNUSED(conn);
     H3G_UNUSED(conn_ud);
     H3G_UNUSED(sid);
     if (hs == NULL || hs->body_failed)
         return NGHTTP3_ERR_WOULDBLOCK;
+    if (hs->body.kind == H3G_BODY_SOURCE)
+        return read_source(hs, vec, veccnt, pflags);
     while (n < veccnt && hs->body.remaining > 0) {
         if (hs->nchunks >= BODY_CHUNKS_MAX) {
             hs->blocked_on_chunks = 1;
@@ -187,7 +251,7 @@ static nghttp3_ssize read_body(nghttp3_conn *conn, int64_t sid, nghttp3_vec *vec
 static int on_acked_stream_data(nghttp3_conn *conn, int64_t sid, uint64_t datalen, void *conn_ud,
                                 void *stream_ud)
 {
-    struct hstream *hs = stream_ud;
+    struct h3g_exchange *hs = stream_ud;
     H3G_UNUSED(conn);
     H3G_UNUSED(sid);
     H3G_UNUSED(conn_ud);
@@ -212,7 +276,7 @@ static int on_acked_stream_data(nghttp3_conn *conn, int64_t sid, uint64_t datale
 
 /* ---- request handling ---- */
 
-static int submit_response(struct session *s, struct hstream *hs, struct h3g_response *resp)
+static int submit_response(struct session *s, struct h3g_exchange *hs, struct h3g_response *resp)
 {
     nghttp3_nv nva[32];
     char status[4];
@@ -234,14 +298,17 @@ static int submit_response(struct session *s, struct hstream *hs, struct h3g_res
     resp->body.kind = H3G_BODY_NONE;
     resp->body.fd = -1;
     resp->body.mem = NULL;
-    rv = nghttp3_conn_submit_response(s->h3, hs->id, nva, n,
-                                      hs->body.kind != H3G_BODY_NONE && hs->body.remaining > 0
-                                          ? &dr
-                                          : NULL);
+    int has_body = hs->body.kind == H3G_BODY_SOURCE ||
+                   (hs->body.kind != H3G_BODY_NONE && hs->body.remaining > 0);
+    if (hs->head && hs->body.kind == H3G_BODY_SOURCE) {
+        hs->body.kind = H3G_BODY_NONE; /* the handler sends nothing for HEAD */
+        has_body = 0;
+    }
+    rv = nghttp3_conn_submit_response(s->h3, hs->id, nva, n, has_body ? &dr : NULL);
     return rv;
 }
 
-static void dispatch(struct session *s, struct hstream *hs)
+static void dispatch(struct session *s, struct h3g_exchange *hs)
 {
     struct h3g_response resp;
     int rv;
@@ -252,7 +319,12 @@ static void dispatch(struct session *s, struct hstream *hs)
         if (rv == 0)
             rv = h3g_response_add(&resp, "server", "h3gate");
     } else {
-        rv = s->cfg->handler(s->cfg->handler_ctx, &hs->req, &resp);
+        rv = s->cfg->handler(s->cfg->handler_ctx, &hs->req, &resp, hs);
+        if (rv == H3G_EAGAIN) {
+            hs->deferred = 1; /* h3g_exchange_respond comes later */
+            h3g_response_free(&resp);
+            return;
+        }
     }
     if (rv == 0)
         rv = submit_response(s, hs, &resp);
@@ -266,7 +338,7 @@ static void dispatch(struct session *s, struct hstream *hs)
 static int on_begin_headers(nghttp3_conn *conn, int64_t sid, void *conn_ud, void *stream_ud)
 {
     struct session *s = conn_ud;
-    struct hstream *hs;
+    struct h3g_exchange *hs;
     H3G_UNUSED(stream_ud);
     hs = calloc(1, sizeof(*hs));
     if (hs == NULL)
@@ -290,7 +362,7 @@ static int on_begin_headers(nghttp3_conn *conn, int64_t sid, void *conn_ud, void
 static int on_recv_header(nghttp3_conn *conn, int64_t sid, int32_t token, nghttp3_rcbuf *name,
                           nghttp3_rcbuf *value, uint8_t flags, void *conn_ud, void *stream_ud)
 {
-    struct hstream *hs = stream_ud;
+    struct h3g_exchange *hs = stream_ud;
     nghttp3_vec n = nghttp3_rcbuf_get_buf(name), v = nghttp3_rcbuf_get_buf(value);
     H3G_UNUSED(conn);
     H3G_UNUSED(sid);
@@ -316,7 +388,7 @@ static int on_recv_header(nghttp3_conn *conn, int64_t sid, int32_t token, nghttp
 static int on_end_headers(nghttp3_conn *conn, int64_t sid, int fin, void *conn_ud, void *stream_ud)
 {
     struct session *s = conn_ud;
-    struct hstream *hs = stream_ud;
+    struct h3g_exchange *hs = stream_ud;
     H3G_UNUSED(conn);
     H3G_UNUSED(sid);
     H3G_UNUSED(fin);
@@ -340,20 +412,32 @@ static int on_end_headers(nghttp3_conn *conn, int64_t sid, int fin, void *conn_u
 static int on_recv_data(nghttp3_conn *conn, int64_t sid, const uint8_t *data, size_t datalen,
                         void *conn_ud, void *stream_ud)
 {
-    /* Request bodies are discarded by the static handler. */
+    struct session *s = conn_ud;
+    struct h3g_exchange *hs = stream_ud;
+    H3G_UNUSED(conn);
+    /* Handlers without a request_body callback (static files) discard it. */
+    if (hs == NULL || hs->xops == NULL || hs->xops->request_body == NULL || hs->released)
+        return 0;
+    if (hs->xops->request_body(hs->xctx, data, datalen, 0) == H3G_EAGAIN)
+        h3g_qconn_pause_read(s->qc, sid, 1); /* QUIC flow control holds the client */
+    return 0;
+}
+
+static int on_end_stream(nghttp3_conn *conn, int64_t sid, void *conn_ud, void *stream_ud)
+{
+    struct h3g_exchange *hs = stream_ud;
     H3G_UNUSED(conn);
     H3G_UNUSED(sid);
-    H3G_UNUSED(data);
-    H3G_UNUSED(datalen);
     H3G_UNUSED(conn_ud);
-    H3G_UNUSED(stream_ud);
+    if (hs != NULL && hs->xops != NULL && hs->xops->request_body != NULL && !hs->released)
+        hs->xops->request_body(hs->xctx, NULL, 0, 1);
     return 0;
 }
 
 static int on_stream_close(nghttp3_conn *conn, int64_t sid, uint64_t code, void *conn_ud,
                            void *stream_ud)
 {
-    struct hstream *hs = stream_ud;
+    struct h3g_exchange *hs = stream_ud;
     H3G_UNUSED(conn);
     H3G_UNUSED(sid);
     H3G_UNUSED(conn_ud);
@@ -383,7 +467,7 @@ static int on_ng_reset_stream(nghttp3_conn *conn, int64_t sid, uint64_t code, vo
                               void *stream_ud)
 {
     struct session *s = conn_ud;
-    struct hstream *hs = stream_ud;
+    struct h3g_exchange *hs = stream_ud;
     H3G_UNUSED(conn);
     if (hs != NULL && hs->error == NULL) {
         const char *name = h3g_h3_error_name(code);
@@ -406,7 +490,7 @@ static int on_shutdown(nghttp3_conn *conn, int64_t id, void *conn_ud)
 
 static void fail_bodies(struct session *s)
 {
-    struct hstream *hs, *next;
+    struct h3g_exchange *hs, *next;
     s->pending_fail = 0;
     for (hs = s->streams; hs != NULL; hs = next) {
         next = hs->next;
@@ -422,8 +506,8 @@ static void fail_bodies(struct session *s)
 
 static void resume_unblocked(struct session *s)
 {
-    for (struct hstream *hs = s->streams; hs != NULL; hs = hs->next) {
-        if (hs->blocked_on_chunks && hs->nchunks < BODY_CHUNKS_MAX) {
+    for (struct h3g_exchange *hs = s->streams; hs != NULL; hs = hs->next) {
+        if (hs->blocked_on_chunks && hs->nchunks < BODY_CHUNKS_MAX && !hs->source_blocked) {
             hs->blocked_on_chunks = 0;
             nghttp3_conn_resume_stream(s->h3, hs->id);
         }
@@ -456,7 +540,7 @@ static void session_write(struct session *s)
         if (rv == H3G_ECLOSED) {
             /* The peer stopped this stream (STOP_SENDING) or it was reset. */
             nghttp3_conn_shutdown_stream_write(s->h3, sid);
-            struct hstream *hs = NULL;
+            struct h3g_exchange *hs = NULL;
             for (hs = s->streams; hs != NULL && hs->id != sid; hs = hs->next)
                 ;
             if (hs != NULL) {
@@ -480,7 +564,7 @@ static void session_write(struct session *s)
         if (rv == H3G_EAGAIN) {
             nghttp3_conn_block_stream(s->h3, sid);
         } else if (fin) {
-            for (struct hstream *hs = s->streams; hs != NULL; hs = hs->next)
+            for (struct h3g_exchange *hs = s->streams; hs != NULL; hs = hs->next)
                 if (hs->id == sid)
                     hs->complete = 1;
         }
@@ -501,6 +585,7 @@ static void *h3_conn_ready(h3g_qconn *qc, void *engine_arg)
         .acked_stream_data = on_acked_stream_data,
         .stream_close = on_stream_close,
         .recv_data = on_recv_data,
+        .end_stream = on_end_stream,
         .begin_headers = on_begin_headers,
         .recv_header = on_recv_header,
         .end_headers = on_end_headers,
@@ -568,9 +653,9 @@ static int h3_stream_data(h3g_qconn *qc, int64_t sid, const uint8_t *data, size_
     return 0;
 }
 
-static struct hstream *find_hs(struct session *s, int64_t sid)
+static struct h3g_exchange *find_hs(struct session *s, int64_t sid)
 {
-    struct hstream *hs = s->streams;
+    struct h3g_exchange *hs = s->streams;
     while (hs != NULL && hs->id != sid)
         hs = hs->next;
     return hs;
@@ -579,7 +664,7 @@ static struct hstream *find_hs(struct session *s, int64_t sid)
 static int h3_stream_reset(h3g_qconn *qc, int64_t sid, uint64_t code, void *conn_arg)
 {
     struct session *s = conn_arg;
-    struct hstream *hs = find_hs(s, sid);
+    struct h3g_exchange *hs = find_hs(s, sid);
     H3G_UNUSED(qc);
     nghttp3_conn_shutdown_stream_read(s->h3, sid);
     if (hs != NULL && !hs->complete) {
@@ -598,7 +683,7 @@ static int h3_stream_stopped(h3g_qconn *qc, int64_t sid, uint64_t code, void *co
     H3G_UNUSED(qc);
     H3G_UNUSED(code);
     struct session *s = conn_arg;
-    struct hstream *hs = find_hs(s, sid);
+    struct h3g_exchange *hs = find_hs(s, sid);
     if (hs != NULL)
         hstream_abort(hs, H3G_H3_REQUEST_CANCELLED, "stopped by client");
     return 0;
@@ -625,7 +710,7 @@ static int h3_stream_closed(h3g_qconn *qc, int64_t sid, uint64_t code, void *con
     }
     if (rv == NGHTTP3_ERR_STREAM_NOT_FOUND) {
         /* nghttp3 never saw headers on it (reset early): our record goes too. */
-        struct hstream *hs = find_hs(s, sid);
+        struct h3g_exchange *hs = find_hs(s, sid);
         if (hs != NULL) {
             hstream_log(hs);
             hstream_free(hs);
@@ -662,7 +747,7 @@ static void h3_conn_closed(h3g_qconn *qc, const struct h3g_close_info *ci, void 
     if (s == NULL)
         return;
     while (s->streams != NULL) {
-        struct hstream *hs = s->streams;
+        struct h3g_exchange *hs = s->streams;
         if (hs->error == NULL && !hs->complete)
             hs->error = "connection closed";
         hstream_log(hs);
@@ -710,11 +795,69 @@ void h3g_h3_force_close(h3g_qconn *qc, void *conn_arg, void *unused)
     struct session *s = conn_arg;
     H3G_UNUSED(unused);
     if (s != NULL) {
-        for (struct hstream *hs = s->streams; hs != NULL; hs = hs->next)
+        for (struct h3g_exchange *hs = s->streams; hs != NULL; hs = hs->next)
             if (!hs->complete)
                 hstream_abort(hs, H3G_H3_REQUEST_CANCELLED, "drain timeout");
         session_write(s);
     }
     /* Whatever the client has not acknowledged by now is not waited for. */
     h3g_qconn_abort(qc, H3G_H3_NO_ERROR, "shutdown");
+}
+
+/* ---- the exchange API for handlers that answer later ---- */
+
+void h3g_exchange_attach(h3g_exchange *ex, const struct h3g_exchange_ops *ops, void *ctx)
+{
+    ex->xops = ops;
+    ex->xctx = ctx;
+}
+
+int h3g_exchange_respond(h3g_exchange *ex, struct h3g_response *resp)
+{
+    struct session *s = ex->sess;
+    int rv;
+    if (!ex->deferred || ex->responded || ex->complete)
+        return H3G_EINVAL;
+    rv = submit_response(s, ex, resp);
+    if (rv != 0) {
+        hstream_abort(ex, H3G_H3_INTERNAL_ERROR, "cannot send response");
+        return H3G_ERR;
+    }
+    session_write(s);
+    return 0;
+}
+
+void h3g_exchange_resume_response(h3g_exchange *ex)
+{
+    if (!ex->source_blocked)
+        return;
+    ex->source_blocked = 0;
+    if (ex->blocked_on_chunks && ex->nchunks >= BODY_CHUNKS_MAX)
+        return; /* the acks will resume it */
+    ex->blocked_on_chunks = 0;
+    nghttp3_conn_resume_stream(ex->sess->h3, ex->id);
+    session_write(ex->sess);
+}
+
+void h3g_exchange_resume_request(h3g_exchange *ex)
+{
+    h3g_qconn_pause_read(ex->sess->qc, ex->id, 0);
+}
+
+void h3g_exchange_abort(h3g_exchange *ex, uint64_t h3_code, const char *why)
+{
+    if (ex->complete && ex->error == NULL)
+        return;
+    hstream_abort(ex, h3_code, why);
+    session_write(ex->sess);
+}
+
+void h3g_exchange_set_note(h3g_exchange *ex, const char *note)
+{
+    snprintf(ex->note, sizeof(ex->note), "%s", note);
+}
+
+const char *h3g_exchange_peer(const h3g_exchange *ex)
+{
+    return h3g_qconn_peer(ex->sess->qc);
 }

@@ -7,13 +7,14 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-enum h3g_body_kind { H3G_BODY_NONE, H3G_BODY_MEM, H3G_BODY_FILE };
+/* SOURCE: bytes come from the handler's h3g_exchange_ops.response_body. */
+enum h3g_body_kind { H3G_BODY_NONE, H3G_BODY_MEM, H3G_BODY_FILE, H3G_BODY_SOURCE };
 
 struct h3g_body {
     enum h3g_body_kind kind;
     int fd;                 /* FILE: owned, closed by h3g_body_close */
     uint64_t offset;        /* FILE: next byte to read */
-    uint64_t remaining;     /* bytes still to deliver */
+    uint64_t remaining;     /* bytes still to deliver (SOURCE: UINT64_MAX if unknown) */
     char *mem;              /* MEM: owned */
     size_t mem_off;
 };

@@ -131,7 +131,8 @@ int h3g_router_match(const h3g_router *r, const char *authority, const char *pat
     return best;
 }
 
-int h3g_router_handle(void *router, const struct h3g_request *req, struct h3g_response *resp)
+int h3g_router_handle(void *router, const struct h3g_request *req, struct h3g_response *resp,
+                      h3g_exchange *ex)
 {
     h3g_router *r = router;
     int i = h3g_router_match(r, req->authority, req->path);
@@ -140,5 +141,5 @@ int h3g_router_handle(void *router, const struct h3g_request *req, struct h3g_re
             return H3G_ENOMEM;
         return h3g_response_error(resp, 404);
     }
-    return r->routes[i].fn(r->routes[i].ctx, req, resp);
+    return r->routes[i].fn(r->routes[i].ctx, req, resp, ex);
 }

@@ -135,6 +135,10 @@ void h3g_access_log_request(const struct h3g_access_entry *e)
             (double)e->duration_us / 1000.0);
     if (e->error != NULL)
         fprintf(g_access, " error=%s", e->error);
+    if (e->note != NULL) {
+        fputc(' ', g_access);
+        put_escaped(g_access, e->note, strlen(e->note));
+    }
     fputc('\n', g_access);
     fflush(g_access);
 }

@@ -34,6 +34,7 @@ struct h3g_access_entry {
     uint64_t duration_us;
     int64_t stream_id;
     const char *error;      /* NULL, or why the stream ended abnormally */
+    const char *note;       /* handler's note (upstream and timings), or NULL */
 };
 void h3g_access_log_request(const struct h3g_access_entry *e);
 

@@ -25,9 +25,10 @@ static void expect_error(const char *text, const char *needle)
     h3g_config_free(&c);
 }
 
-static int dummy(void *ctx, const struct h3g_request *req, struct h3g_response *resp)
+static int dummy(void *ctx, const struct h3g_request *req, struct h3g_response *resp,
+                 h3g_exchange *ex)
 {
-    (void)ctx, (void)req, (void)resp;
+    (void)ctx, (void)req, (void)resp, (void)ex;
     return 0;
 }
 
