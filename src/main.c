@@ -6,6 +6,8 @@
 
 #include <nghttp3/nghttp3.h>
 
+#include "app/proxy/proxy.h"
+#include "app/proxy/upstream.h"
 #include "app/static/static.h"
 #include "common.h"
 #include "config/config.h"
@@ -22,6 +24,10 @@ struct server {
     h3g_static *statics[H3G_MAX_ROUTES + 1];
     size_t nstatics;
     h3g_router *router;
+    h3g_upstream upstreams[H3G_MAX_UPSTREAMS + 1];
+    size_t nupstreams;
+    h3g_proxy *proxies[H3G_MAX_ROUTES + 1];
+    size_t nproxies;
     h3g_tls *tls;
     struct h3g_h3_config h3cfg;
     int stopping;
@@ -37,10 +43,49 @@ static int handle_static(void *ctx, const struct h3g_request *req, struct h3g_re
     return h3g_static_handle(ctx, req, resp);
 }
 
-/* One static handler per route, plus --root / "root" for every other request. */
+static h3g_proxy *make_proxy(struct server *srv, size_t upstream_idx, h3g_static *files)
+{
+    h3g_proxy *px = h3g_proxy_new(srv->loop, &srv->upstreams[upstream_idx], files);
+    if (px != NULL)
+        srv->proxies[srv->nproxies++] = px;
+    return px;
+}
+
+/* Upstream groups from the config file, plus --upstream's. */
+static int build_upstreams(struct server *srv, char *err, size_t errlen)
+{
+    struct h3g_config *cfg = &srv->cfg;
+    char uerr[512];
+    for (size_t i = 0; i < cfg->nupstreams; i++) {
+        if (h3g_upstream_init(&srv->upstreams[i], &cfg->upstreams[i], uerr, sizeof(uerr)) != 0) {
+            snprintf(err, errlen, "%s:%d: upstream: %s", cfg->config_file, cfg->upstreams[i].line,
+                     uerr);
+            return H3G_ERR;
+        }
+        srv->nupstreams++;
+    }
+    if (cfg->cli_upstream_server[0] != '\0') {
+        struct h3g_upstream_conf uc;
+        h3g_upstream_conf_defaults(&uc);
+        uc.name = "--upstream";
+        uc.servers[0] = cfg->cli_upstream_server;
+        uc.nservers = 1;
+        if (h3g_upstream_init(&srv->upstreams[srv->nupstreams], &uc, uerr, sizeof(uerr)) != 0) {
+            snprintf(err, errlen, "--upstream: %s", uerr);
+            return H3G_ERR;
+        }
+        srv->nupstreams++;
+    }
+    return 0;
+}
+
+/* One handler per route, plus --root / "root" (and --upstream) for every
+ * other request. */
 static int build_routes(struct server *srv, char *err, size_t errlen)
 {
     struct h3g_config *cfg = &srv->cfg;
+    if (build_upstreams(srv, err, errlen) != 0)
+        return H3G_ERR;
     srv->router = h3g_router_new();
     if (srv->router == NULL) {
         snprintf(err, errlen, "out of memory");
@@ -50,6 +95,23 @@ static int build_routes(struct server *srv, char *err, size_t errlen)
         const struct h3g_route_conf *rc = i < cfg->nroutes ? &cfg->routes[i] : NULL;
         const char *root = rc ? rc->root : cfg->root;
         char rerr[512];
+        if (rc != NULL && rc->upstream != NULL) {
+            h3g_proxy *px = make_proxy(srv, (size_t)h3g_config_find_upstream(cfg, rc->upstream), NULL);
+            if (px == NULL || h3g_router_add(srv->router, rc->hosts, rc->nhosts, rc->path_prefix,
+                                             h3g_proxy_handle, px) != 0) {
+                snprintf(err, errlen, "out of memory");
+                return H3G_ENOMEM;
+            }
+            continue;
+        }
+        if (root == NULL && rc == NULL && cfg->cli_upstream_server[0] != '\0') {
+            h3g_proxy *px = make_proxy(srv, srv->nupstreams - 1, NULL);
+            if (px == NULL || h3g_router_add(srv->router, NULL, 0, "/", h3g_proxy_handle, px) != 0) {
+                snprintf(err, errlen, "out of memory");
+                return H3G_ENOMEM;
+            }
+            continue;
+        }
         if (root == NULL)
             continue;
         h3g_static *st = h3g_static_new(root, rerr, sizeof(rerr));
@@ -61,6 +123,15 @@ static int build_routes(struct server *srv, char *err, size_t errlen)
             return H3G_ERR;
         }
         srv->statics[srv->nstatics++] = st;
+        if (rc == NULL && cfg->cli_upstream_server[0] != '\0') {
+            /* --root with --upstream: files that exist, else the origin */
+            h3g_proxy *px = make_proxy(srv, srv->nupstreams - 1, st);
+            if (px == NULL || h3g_router_add(srv->router, NULL, 0, "/", h3g_proxy_handle, px) != 0) {
+                snprintf(err, errlen, "out of memory");
+                return H3G_ENOMEM;
+            }
+            continue;
+        }
         if (h3g_router_add(srv->router, rc ? rc->hosts : NULL, rc ? rc->nhosts : 0,
                            rc ? rc->path_prefix : "/", handle_static, st) != 0) {
             snprintf(err, errlen, "out of memory");
@@ -153,7 +224,7 @@ static void print_version(void)
 
 int main(int argc, char **argv)
 {
-    struct server srv;
+    static struct server srv; /* large: the upstream tables */
     char err[1024];
     enum h3g_log_level lvl = H3G_LOG_INFO;
     int rc = 1;
@@ -181,6 +252,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "h3gate: %s\n", err);
         return 1;
     }
+    srv.loop = h3g_loop_new();
+    if (srv.loop == NULL) {
+        fprintf(stderr, "h3gate: cannot create the event loop\n");
+        goto out;
+    }
     if (build_routes(&srv, err, sizeof(err)) != 0 || build_tls(&srv, err, sizeof(err)) != 0) {
         fprintf(stderr, "h3gate: %s\n", err);
         goto out;
@@ -197,11 +273,6 @@ int main(int argc, char **argv)
                  h3g_tls_spki_hash(srv.tls));
     if (h3g_access_log_open(srv.cfg.access_log) != 0) {
         fprintf(stderr, "h3gate: cannot open access log %s: %m\n", srv.cfg.access_log);
-        goto out;
-    }
-    srv.loop = h3g_loop_new();
-    if (srv.loop == NULL) {
-        fprintf(stderr, "h3gate: cannot create the event loop\n");
         goto out;
     }
     srv.h3cfg.max_field_section_size = srv.cfg.max_field_section_size;
@@ -230,11 +301,18 @@ int main(int argc, char **argv)
         goto out;
     }
     h3g_info("h3gate %s serving %s on %s (%s)", H3G_VERSION,
-             srv.cfg.root ? srv.cfg.root : srv.cfg.config_file, h3g_tls_openssl_version(),
+             srv.cfg.cli_upstream_server[0] ? srv.cfg.cli_upstream_server
+             : srv.cfg.root                  ? srv.cfg.root
+                                             : srv.cfg.config_file,
+             h3g_tls_openssl_version(),
              srv.cfg.listen[0].text);
     rc = h3g_loop_run(srv.loop) == 0 ? 0 : 1;
 out:
     h3g_engine_free(srv.engine);
+    for (size_t i = 0; i < srv.nproxies; i++)
+        h3g_proxy_free(srv.proxies[i]);
+    for (size_t i = 0; i < srv.nupstreams; i++)
+        h3g_upstream_close(&srv.upstreams[i]);
     h3g_loop_free(srv.loop);
     h3g_tls_free(srv.tls);
     h3g_router_free(srv.router);

@@ -22,6 +22,24 @@ void h3g_config_defaults(struct h3g_config *cfg)
     cfg->max_header_fields = 128;
 }
 
+void h3g_upstream_conf_defaults(struct h3g_upstream_conf *u)
+{
+    memset(u, 0, sizeof(*u));
+    u->connect_timeout_ms = 5000;
+    u->header_timeout_ms = 60000;
+    u->idle_timeout_ms = 60000;
+    u->fail_timeout_ms = 10000;
+    u->max_idle = 32;
+}
+
+int h3g_config_find_upstream(const struct h3g_config *cfg, const char *name)
+{
+    for (size_t i = 0; i < cfg->nupstreams; i++)
+        if (strcmp(cfg->upstreams[i].name, name) == 0)
+            return (int)i;
+    return -1;
+}
+
 void h3g_config_usage(FILE *f)
 {
     fputs("Usage: h3gate [options]\n"
@@ -30,6 +48,9 @@ void h3g_config_usage(FILE *f)
           "                          options given on the command line override it\n"
           "  -t, --test              check the configuration (and certificates) and exit\n"
           "  --root DIR              document root (required without a config file)\n"
+          "  --upstream http://HOST:PORT\n"
+          "                          reverse-proxy every request to that HTTP/1.1 origin;\n"
+          "                          with --root, files that exist are served, the rest proxied\n"
           "  --listen ADDR:PORT      UDP address to serve on; repeatable; IPv6 as [ADDR]:PORT\n"
           "                          (default 0.0.0.0:4433)\n"
           "  --cert FILE --key FILE  PEM certificate chain and private key\n"
@@ -127,12 +148,13 @@ static int parse_size(const char *opt, const char *v, size_t min, size_t max, si
 
 int h3g_config_parse_args(struct h3g_config *cfg, int argc, char **argv, char *err, size_t errlen)
 {
-    enum { O_CONFIG = 'c', O_TEST = 't', O_ROOT = 256, O_LISTEN, O_CERT, O_KEY, O_IDLE, O_DRAIN, O_ALOG, O_LEVEL, O_AV,
+    enum { O_CONFIG = 'c', O_TEST = 't', O_UPSTREAM = 255, O_ROOT = 256, O_LISTEN, O_CERT, O_KEY, O_IDLE, O_DRAIN, O_ALOG, O_LEVEL, O_AV,
            O_MAXCONN, O_MAXHDR, O_HELP, O_VERSION };
     static const struct option opts[] = {
         {"config", required_argument, NULL, O_CONFIG},
         {"test", no_argument, NULL, O_TEST},
         {"root", required_argument, NULL, O_ROOT},
+        {"upstream", required_argument, NULL, O_UPSTREAM},
         {"listen", required_argument, NULL, O_LISTEN},
         {"cert", required_argument, NULL, O_CERT},
         {"key", required_argument, NULL, O_KEY},
@@ -174,6 +196,24 @@ int h3g_config_parse_args(struct h3g_config *cfg, int argc, char **argv, char *e
         case O_ROOT:
             cfg->root = optarg;
             break;
+        case O_UPSTREAM: {
+            const char *u = optarg;
+            if (strncmp(u, "http://", 7) != 0) {
+                snprintf(err, errlen, "--upstream '%s': expected http://HOST:PORT", optarg);
+                return H3G_CONFIG_ERROR;
+            }
+            u += 7;
+            size_t n = strcspn(u, "/");
+            if (n == 0 || n >= sizeof(cfg->cli_upstream_server) || strchr(u, ':') == NULL ||
+                (u[n] != '\0' && strcmp(u + n, "/") != 0)) {
+                snprintf(err, errlen, "--upstream '%s': expected http://HOST:PORT (no path)",
+                         optarg);
+                return H3G_CONFIG_ERROR;
+            }
+            memcpy(cfg->cli_upstream_server, u, n);
+            cfg->cli_upstream_server[n] = '\0';
+            break;
+        }
         case O_LISTEN:
             if (!cli_listen) {
                 cfg->nlisten = 0; /* the command line's addresses replace the file's */
@@ -252,8 +292,9 @@ int h3g_config_parse_args(struct h3g_config *cfg, int argc, char **argv, char *e
     }
     if (cfg->show_help || cfg->show_version)
         return H3G_CONFIG_OK;
-    if (cfg->root == NULL && cfg->nroutes == 0) {
-        snprintf(err, errlen, "no document root: give --root DIR (or root/route in a config file)");
+    if (cfg->root == NULL && cfg->nroutes == 0 && cfg->cli_upstream_server[0] == '\0') {
+        snprintf(err, errlen,
+                 "nothing to serve: give --root DIR or --upstream URL (or a config file)");
         return H3G_CONFIG_ERROR;
     }
     if ((cfg->cert_file == NULL) != (cfg->key_file == NULL)) {

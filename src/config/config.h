@@ -21,13 +21,29 @@ struct h3g_cert_conf {
     int line;                         /* 0 for the command line */
 };
 
+#define H3G_MAX_UPSTREAMS 32
+#define H3G_UPSTREAM_MAX_SERVERS 32
+
+struct h3g_upstream_conf {
+    const char *name;
+    const char *servers[H3G_UPSTREAM_MAX_SERVERS]; /* "HOST:PORT" or "unix:/path" */
+    size_t nservers;
+    uint64_t connect_timeout_ms;
+    uint64_t header_timeout_ms;     /* request sent → response header complete */
+    uint64_t idle_timeout_ms;       /* no bytes from the origin while a body runs */
+    uint64_t fail_timeout_ms;       /* a failed origin is skipped this long */
+    size_t max_idle;                /* pooled idle connections per origin */
+    int line;
+};
+
 /* Requests whose host matches (exact, "*.suffix", or any when nhosts == 0) and
  * whose path starts with path_prefix go to root. */
 struct h3g_route_conf {
     const char *hosts[H3G_MAX_NAMES];
     size_t nhosts;
     const char *path_prefix;
-    const char *root;
+    const char *root;           /* static files ... */
+    const char *upstream;       /* ... or an upstream group's name */
     int line;
 };
 
@@ -55,6 +71,9 @@ struct h3g_config {
     int sni_reject_unknown;     /* refuse handshakes for names no certificate has */
     struct h3g_route_conf routes[H3G_MAX_ROUTES];
     size_t nroutes;
+    struct h3g_upstream_conf upstreams[H3G_MAX_UPSTREAMS];
+    size_t nupstreams;
+    char cli_upstream_server[300]; /* --upstream http://HOST:PORT */
     const char *config_file;
     int test_only;              /* -t: check the configuration and exit */
     int show_help, show_version;
@@ -66,6 +85,9 @@ enum { H3G_CONFIG_OK = 0, H3G_CONFIG_EXIT = 1, H3G_CONFIG_ERROR = 2 };
 struct h3g_conf_node;
 
 void h3g_config_defaults(struct h3g_config *cfg);
+void h3g_upstream_conf_defaults(struct h3g_upstream_conf *u);
+/* Index of the upstream named name, or -1. */
+int h3g_config_find_upstream(const struct h3g_config *cfg, const char *name);
 void h3g_config_free(struct h3g_config *cfg);
 /* Reads a config file into cfg (the command line may override it later).
  * Returns H3G_CONFIG_OK or H3G_CONFIG_ERROR with "FILE:LINE: problem" in err. */

@@ -178,13 +178,70 @@ static int route(struct ctx *c, const struct h3g_conf_node *b)
             if (want_args(c, n, 1, 1) != 0)
                 return H3G_CONFIG_ERROR;
             r->root = n->args[0];
+        } else if (strcmp(n->name, "upstream") == 0) {
+            if (want_args(c, n, 1, 1) != 0)
+                return H3G_CONFIG_ERROR;
+            r->upstream = n->args[0];
         } else {
-            return bad(c, n, "unknown directive in a route block (host, path, root)");
+            return bad(c, n, "unknown directive in a route block (host, path, root, upstream)");
         }
     }
-    if (r->root == NULL)
-        return bad(c, b, "needs a 'root' (the directory it serves)");
+    if (r->root == NULL && r->upstream == NULL)
+        return bad(c, b, "needs a 'root' (static files) or an 'upstream' (an origin group)");
+    if (r->root != NULL && r->upstream != NULL)
+        return bad(c, b, "takes 'root' or 'upstream', not both");
     c->cfg->nroutes++;
+    return H3G_CONFIG_OK;
+}
+
+static int upstream(struct ctx *c, const struct h3g_conf_node *b)
+{
+    struct h3g_upstream_conf *u;
+    uint64_t v;
+    if (!b->block || b->nargs != 1)
+        return bad(c, b, "expects a name and a { ... } block");
+    if (c->cfg->nupstreams == H3G_MAX_UPSTREAMS)
+        return bad(c, b, "at most %d upstream groups", H3G_MAX_UPSTREAMS);
+    if (h3g_config_find_upstream(c->cfg, b->args[0]) >= 0)
+        return bad(c, b, "'%s' is defined twice", b->args[0]);
+    u = &c->cfg->upstreams[c->cfg->nupstreams];
+    h3g_upstream_conf_defaults(u);
+    u->name = b->args[0];
+    u->line = b->line;
+    for (size_t i = 0; i < b->nchildren; i++) {
+        const struct h3g_conf_node *n = &b->children[i];
+        if (strcmp(n->name, "server") == 0) {
+            if (want_args(c, n, 1, 1) != 0)
+                return H3G_CONFIG_ERROR;
+            if (u->nservers == H3G_UPSTREAM_MAX_SERVERS)
+                return bad(c, n, "at most %d servers", H3G_UPSTREAM_MAX_SERVERS);
+            if (strncmp(n->args[0], "unix:/", 6) != 0 && strrchr(n->args[0], ':') == NULL)
+                return bad(c, n, "'%s': expected HOST:PORT or unix:/path", n->args[0]);
+            u->servers[u->nservers++] = n->args[0];
+        } else if (strcmp(n->name, "connect_timeout") == 0) {
+            if (duration(c, n, 3600000, &u->connect_timeout_ms) != 0)
+                return H3G_CONFIG_ERROR;
+        } else if (strcmp(n->name, "header_timeout") == 0) {
+            if (duration(c, n, 3600000, &u->header_timeout_ms) != 0)
+                return H3G_CONFIG_ERROR;
+        } else if (strcmp(n->name, "idle_timeout") == 0) {
+            if (duration(c, n, 3600000, &u->idle_timeout_ms) != 0)
+                return H3G_CONFIG_ERROR;
+        } else if (strcmp(n->name, "fail_timeout") == 0) {
+            if (duration(c, n, 3600000, &u->fail_timeout_ms) != 0)
+                return H3G_CONFIG_ERROR;
+        } else if (strcmp(n->name, "keepalive") == 0) {
+            if (number(c, n, 0, 0, 64, &v) != 0)
+                return H3G_CONFIG_ERROR;
+            u->max_idle = (size_t)v;
+        } else {
+            return bad(c, n, "unknown directive in an upstream block (server, connect_timeout, "
+                             "header_timeout, idle_timeout, fail_timeout, keepalive)");
+        }
+    }
+    if (u->nservers == 0)
+        return bad(c, b, "'%s' has no server", u->name);
+    c->cfg->nupstreams++;
     return H3G_CONFIG_OK;
 }
 
@@ -244,6 +301,8 @@ static int top(struct ctx *c, const struct h3g_conf_node *n)
         return certificate(c, n);
     if (strcmp(n->name, "route") == 0)
         return route(c, n);
+    if (strcmp(n->name, "upstream") == 0)
+        return upstream(c, n);
     if (strcmp(n->name, "limits") == 0)
         return limits(c, n);
     if (strcmp(n->name, "unknown_sni") == 0) {
@@ -298,6 +357,15 @@ int h3g_config_load_text(struct h3g_config *cfg, const char *text, size_t len, c
     for (size_t i = 0; i < root->nchildren; i++)
         if (top(&c, &root->children[i]) != H3G_CONFIG_OK)
             return H3G_CONFIG_ERROR;
+    /* Routes may name upstreams defined further down. */
+    for (size_t i = 0; i < cfg->nroutes; i++) {
+        const struct h3g_route_conf *r = &cfg->routes[i];
+        if (r->upstream != NULL && h3g_config_find_upstream(cfg, r->upstream) < 0) {
+            snprintf(err, errlen, "%s:%d: route: no upstream named '%s'", name, r->line,
+                     r->upstream);
+            return H3G_CONFIG_ERROR;
+        }
+    }
     return H3G_CONFIG_OK;
 }
 

@@ -1,0 +1,656 @@
+#include "app/proxy/proxy.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <llhttp.h>
+
+#include "app/proxy/http1.h"
+#include "app/static/static.h"
+#include "common.h"
+#include "obs/log.h"
+
+/* Bytes buffered per request in each direction: memory stays bounded whatever
+ * the body size; the slower side holds back the faster one. */
+#define BUF_LIMIT (64 * 1024)
+#define MAX_RESPONSE_HEADER (64 * 1024)
+#define MAX_RESPONSE_FIELDS 100
+
+struct h3g_proxy {
+    h3g_loop *loop;
+    h3g_upstream *up;
+    h3g_static *files;
+};
+
+enum px_state { PX_CONNECTING, PX_SENDING, PX_WAITING, PX_BODY, PX_DONE };
+
+struct field {
+    char *name, *value;
+};
+
+struct pxreq {
+    h3g_proxy *px;
+    h3g_exchange *ex;
+    struct h3g_origin *origin;
+    enum px_state state;
+    int fd;
+    h3g_io io;
+    int io_on;
+    h3g_timer timer;
+    int attempts;
+    int reused_conn;
+    int idempotent;
+    int head_method;
+    /* request towards the origin */
+    char *head;
+    size_t head_len, head_off;
+    uint8_t *sbuf;
+    size_t slen, soff;
+    int chunked, has_body, req_fin, req_paused;
+    /* response from the origin */
+    llhttp_t parser;
+    struct field fields[MAX_RESPONSE_FIELDS];
+    size_t nfields;
+    char *cur_name, *cur_value;
+    size_t cur_name_len, cur_value_len;
+    size_t header_bytes;
+    int interim;           /* parsing a 1xx response */
+    int responded;
+    int got_bytes;
+    int resp_eof;
+    int failed;
+    int reusable;
+    uint8_t *rbuf;
+    size_t rlen, roff;
+    uint64_t t_start, t_connected, t_header;
+};
+
+static llhttp_settings_t g_settings;
+static int g_settings_ready;
+
+static void px_note(struct pxreq *r)
+{
+    char note[200];
+    uint64_t now = h3g_now_us();
+    snprintf(note, sizeof(note), "upstream=%s connect_ms=%.3f header_ms=%.3f",
+             r->origin ? r->origin->text : "-",
+             r->t_connected ? (double)(r->t_connected - r->t_start) / 1000.0 : -1.0,
+             r->t_header ? (double)(r->t_header - r->t_start) / 1000.0
+                         : (double)(now - r->t_start) / 1000.0);
+    h3g_exchange_set_note(r->ex, note);
+}
+
+static void io_set(struct pxreq *r, int events)
+{
+    if (r->fd < 0)
+        return;
+    if (!r->io_on)
+        return;
+    h3g_io_modify(r->px->loop, &r->io, events);
+}
+
+static void close_fd(struct pxreq *r)
+{
+    if (r->fd < 0)
+        return;
+    if (r->io_on)
+        h3g_io_stop(r->px->loop, &r->io);
+    r->io_on = 0;
+    close(r->fd);
+    r->fd = -1;
+}
+
+static void clear_fields(struct pxreq *r)
+{
+    for (size_t i = 0; i < r->nfields; i++) {
+        free(r->fields[i].name);
+        free(r->fields[i].value);
+    }
+    r->nfields = 0;
+    free(r->cur_name);
+    free(r->cur_value);
+    r->cur_name = r->cur_value = NULL;
+    r->cur_name_len = r->cur_value_len = 0;
+}
+
+/* An error before the response started: answer with a status; after: reset. */
+static void px_fail(struct pxreq *r, int status, const char *why)
+{
+    h3g_timer_stop(r->px->loop, &r->timer);
+    r->failed = 1;
+    r->state = PX_DONE;
+    close_fd(r);
+    px_note(r);
+    if (!r->responded) {
+        struct h3g_response resp;
+        r->responded = 1;
+        h3g_response_init(&resp);
+        if (h3g_response_add(&resp, "server", "h3gate") == 0 &&
+            h3g_response_error(&resp, status) == 0)
+            h3g_exchange_respond(r->ex, &resp);
+        h3g_response_free(&resp);
+        h3g_debug("proxy: %s: %d (%s)", r->origin ? r->origin->text : "-", status, why);
+    } else {
+        /* The body is cut: the client must see a reset, never a clean end. */
+        h3g_exchange_abort(r->ex, H3G_H3_INTERNAL_ERROR, why);
+    }
+}
+
+static void arm(struct pxreq *r, uint64_t ms)
+{
+    if (ms > 0)
+        h3g_timer_start(r->px->loop, &r->timer, ms);
+    else
+        h3g_timer_stop(r->px->loop, &r->timer);
+}
+
+static void on_io(h3g_io *io, int revents, void *arg);
+static int start_connection(struct pxreq *r, struct h3g_origin *skip);
+
+static void on_timer(h3g_timer *t, void *arg)
+{
+    struct pxreq *r = arg;
+    H3G_UNUSED(t);
+    switch (r->state) {
+    case PX_CONNECTING:
+        h3g_upstream_mark_failed(r->px->up, r->origin, h3g_now_ms());
+        px_fail(r, 504, "connect timeout");
+        break;
+    case PX_SENDING:
+    case PX_WAITING:
+        px_fail(r, 504, "origin too slow");
+        break;
+    case PX_BODY:
+        px_fail(r, 504, "origin stalled mid-body");
+        break;
+    case PX_DONE:
+        break;
+    }
+}
+
+/* ---- request towards the origin ---- */
+
+static int sbuf_append(struct pxreq *r, const void *d, size_t n)
+{
+    if (r->soff > 0 && r->soff == r->slen)
+        r->soff = r->slen = 0;
+    uint8_t *b = realloc(r->sbuf, r->slen + n);
+    if (b == NULL && r->slen + n > 0)
+        return H3G_ENOMEM;
+    r->sbuf = b;
+    memcpy(r->sbuf + r->slen, d, n);
+    r->slen += n;
+    return 0;
+}
+
+static int px_request_body(void *ctx, const uint8_t *data, size_t len, int fin)
+{
+    struct pxreq *r = ctx;
+    char hdr[32];
+    if (r->state == PX_DONE || !r->has_body)
+        return 0;
+    if (len > 0) {
+        if (r->chunked) {
+            int n = snprintf(hdr, sizeof(hdr), "%zx\r\n", len);
+            if (sbuf_append(r, hdr, (size_t)n) != 0 || sbuf_append(r, data, len) != 0 ||
+                sbuf_append(r, "\r\n", 2) != 0) {
+                px_fail(r, 500, "out of memory");
+                return 0;
+            }
+        } else if (sbuf_append(r, data, len) != 0) {
+            px_fail(r, 500, "out of memory");
+            return 0;
+        }
+    }
+    if (fin && !r->req_fin) {
+        r->req_fin = 1;
+        if (r->chunked && sbuf_append(r, "0\r\n\r\n", 5) != 0) {
+            px_fail(r, 500, "out of memory");
+            return 0;
+        }
+    }
+    if (r->state != PX_CONNECTING)
+        io_set(r, H3G_IO_READ | H3G_IO_WRITE);
+    if (r->slen - r->soff >= BUF_LIMIT) {
+        r->req_paused = 1;
+        return H3G_EAGAIN; /* the client waits on QUIC flow control */
+    }
+    return 0;
+}
+
+static void px_send(struct pxreq *r)
+{
+    while (r->head_off < r->head_len || r->soff < r->slen) {
+        const void *p;
+        size_t n;
+        if (r->head_off < r->head_len) {
+            p = r->head + r->head_off;
+            n = r->head_len - r->head_off;
+        } else {
+            p = r->sbuf + r->soff;
+            n = r->slen - r->soff;
+        }
+        ssize_t w = send(r->fd, p, n, MSG_NOSIGNAL);
+        if (w < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                io_set(r, H3G_IO_READ | H3G_IO_WRITE);
+                return;
+            }
+            if (errno == EINTR)
+                continue;
+            px_fail(r, 502, "origin closed the connection while we sent the request");
+            return;
+        }
+        if (r->head_off < r->head_len)
+            r->head_off += (size_t)w;
+        else
+            r->soff += (size_t)w;
+    }
+    if (r->req_paused && r->slen - r->soff < BUF_LIMIT / 2) {
+        r->req_paused = 0;
+        h3g_exchange_resume_request(r->ex);
+    }
+    io_set(r, H3G_IO_READ);
+    if (r->state == PX_SENDING && (!r->has_body || r->req_fin)) {
+        r->state = PX_WAITING;
+        arm(r, r->px->up->conf.header_timeout_ms);
+    }
+}
+
+/* ---- response from the origin (llhttp callbacks) ---- */
+
+static int grow(char **s, size_t *len, const char *at, size_t n)
+{
+    char *p = realloc(*s, *len + n + 1);
+    if (p == NULL)
+        return -1;
+    memcpy(p + *len, at, n);
+    *len += n;
+    p[*len] = '\0';
+    *s = p;
+    return 0;
+}
+
+static int on_header_field(llhttp_t *p, const char *at, size_t n)
+{
+    struct pxreq *r = p->data;
+    r->header_bytes += n;
+    if (r->header_bytes > MAX_RESPONSE_HEADER)
+        return -1;
+    return grow(&r->cur_name, &r->cur_name_len, at, n);
+}
+
+static int on_header_value(llhttp_t *p, const char *at, size_t n)
+{
+    struct pxreq *r = p->data;
+    r->header_bytes += n;
+    if (r->header_bytes > MAX_RESPONSE_HEADER)
+        return -1;
+    if (r->cur_value == NULL && grow(&r->cur_value, &r->cur_value_len, "", 0) != 0)
+        return -1;
+    return grow(&r->cur_value, &r->cur_value_len, at, n);
+}
+
+static int on_header_value_complete(llhttp_t *p)
+{
+    struct pxreq *r = p->data;
+    if (r->nfields == MAX_RESPONSE_FIELDS)
+        return -1;
+    if (r->cur_value == NULL && grow(&r->cur_value, &r->cur_value_len, "", 0) != 0)
+        return -1;
+    for (char *c = r->cur_name; c && *c; c++)
+        if (*c >= 'A' && *c <= 'Z')
+            *c = (char)(*c - 'A' + 'a'); /* HTTP/3 field names are lowercase */
+    r->fields[r->nfields].name = r->cur_name;
+    r->fields[r->nfields].value = r->cur_value;
+    r->nfields++;
+    r->cur_name = r->cur_value = NULL;
+    r->cur_name_len = r->cur_value_len = 0;
+    return 0;
+}
+
+static int on_headers_complete(llhttp_t *p)
+{
+    struct pxreq *r = p->data;
+    struct h3g_response resp;
+    const char *conn = NULL;
+    int status = llhttp_get_status_code(p);
+    int no_body;
+
+    if (status < 200) {
+        r->interim = 1; /* 1xx: not forwarded, the final response follows */
+        clear_fields(r);
+        return 0;
+    }
+    r->t_header = h3g_now_us();
+    h3g_response_init(&resp);
+    resp.status = status;
+    for (size_t i = 0; i < r->nfields; i++)
+        if (strcmp(r->fields[i].name, "connection") == 0)
+            conn = r->fields[i].value;
+    for (size_t i = 0; i < r->nfields; i++) {
+        const char *n = r->fields[i].name;
+        if (h3g_http1_hop_by_hop(n, strlen(n), conn))
+            continue;
+        if (h3g_response_add(&resp, n, r->fields[i].value) != 0)
+            goto oom;
+    }
+    if (h3g_response_add(&resp, "via", "1.1 origin, 3 h3gate") != 0)
+        goto oom;
+    no_body = r->head_method || status == 204 || status == 304;
+    if (!no_body) {
+        resp.body.kind = H3G_BODY_SOURCE;
+        resp.body.remaining = UINT64_MAX;
+    }
+    clear_fields(r);
+    r->state = PX_BODY;
+    arm(r, r->px->up->conf.idle_timeout_ms);
+    r->responded = 1;
+    px_note(r);
+    h3g_exchange_respond(r->ex, &resp);
+    h3g_response_free(&resp);
+    return r->head_method ? 1 : 0; /* 1: a response to HEAD has no body */
+oom:
+    h3g_response_free(&resp);
+    return -1;
+}
+
+static int on_body(llhttp_t *p, const char *at, size_t n)
+{
+    struct pxreq *r = p->data;
+    /* Reads are sized so the body always fits (see px_read). */
+    if (r->roff > 0) {
+        memmove(r->rbuf, r->rbuf + r->roff, r->rlen - r->roff);
+        r->rlen -= r->roff;
+        r->roff = 0;
+    }
+    if (r->rlen + n > BUF_LIMIT)
+        return -1;
+    memcpy(r->rbuf + r->rlen, at, n);
+    r->rlen += n;
+    return 0;
+}
+
+static int on_message_complete(llhttp_t *p)
+{
+    struct pxreq *r = p->data;
+    if (r->interim) {
+        r->interim = 0;
+        r->header_bytes = 0;
+        return 0;
+    }
+    r->resp_eof = 1;
+    r->reusable = llhttp_should_keep_alive(p) && r->soff == r->slen &&
+                  r->head_off == r->head_len && (!r->has_body || r->req_fin);
+    return HPE_PAUSED; /* one response per request: anything after is not ours */
+}
+
+static void px_read(struct pxreq *r)
+{
+    char buf[16384];
+    for (;;) {
+        size_t room = BUF_LIMIT - (r->rlen - r->roff);
+        if (room == 0) {
+            io_set(r, r->slen > r->soff ? H3G_IO_WRITE : 0); /* wait for the client */
+            break;
+        }
+        ssize_t n = recv(r->fd, buf, H3G_MIN(room, sizeof(buf)), 0);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                break;
+        }
+        if (n <= 0) {
+            /* EOF or reset from the origin */
+            if (!r->got_bytes && r->reused_conn && r->idempotent && r->attempts == 1) {
+                /* a pooled connection the origin had closed: once more, fresh */
+                close_fd(r);
+                r->head_off = 0;
+                if (start_connection(r, NULL) != 0)
+                    px_fail(r, 502, "origin unreachable");
+                return;
+            }
+            if (n == 0 && llhttp_finish(&r->parser) == HPE_OK && r->resp_eof)
+                break; /* a body delimited by the connection's end */
+            if (r->resp_eof)
+                break;
+            px_fail(r, 502, n == 0 ? "origin closed the connection early"
+                                   : "origin reset the connection");
+            return;
+        }
+        r->got_bytes = 1;
+        if (r->state == PX_BODY)
+            arm(r, r->px->up->conf.idle_timeout_ms);
+        llhttp_errno_t e = llhttp_execute(&r->parser, buf, (size_t)n);
+        if (e == HPE_PAUSED) {
+            llhttp_resume(&r->parser);
+            break;
+        }
+        if (e != HPE_OK) {
+            px_fail(r, 502, llhttp_errno_name(e));
+            return;
+        }
+    }
+    if (r->resp_eof) {
+        h3g_timer_stop(r->px->loop, &r->timer);
+        r->state = PX_DONE;
+        px_note(r);
+        /* The connection is clean and whole: back to the pool. */
+        if (r->reusable && r->fd >= 0) {
+            h3g_io_stop(r->px->loop, &r->io);
+            r->io_on = 0;
+            h3g_origin_put_idle(r->origin, r->fd, r->px->up->conf.max_idle);
+            r->fd = -1;
+        } else {
+            close_fd(r);
+        }
+    }
+    h3g_exchange_resume_response(r->ex);
+}
+
+static void on_io(h3g_io *io, int revents, void *arg)
+{
+    struct pxreq *r = arg;
+    H3G_UNUSED(io);
+    if (r->state == PX_CONNECTING) {
+        int err = 0;
+        socklen_t len = sizeof(err);
+        getsockopt(r->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+        if (err != 0) {
+            close_fd(r);
+            h3g_upstream_mark_failed(r->px->up, r->origin, h3g_now_ms());
+            h3g_warn("proxy: cannot connect to %s: %s", r->origin->text, strerror(err));
+            /* nothing was sent: another origin may take it */
+            if (r->attempts < (int)r->px->up->norigins && r->attempts < 3 &&
+                start_connection(r, r->origin) == 0)
+                return;
+            px_fail(r, 502, "origin refused the connection");
+            return;
+        }
+        r->t_connected = h3g_now_us();
+        r->state = PX_SENDING;
+        arm(r, r->px->up->conf.header_timeout_ms);
+    }
+    if (r->state == PX_DONE)
+        return;
+    if ((revents & H3G_IO_WRITE) && r->state != PX_DONE)
+        px_send(r);
+    if ((revents & H3G_IO_READ) && r->state != PX_DONE && r->fd >= 0)
+        px_read(r);
+}
+
+static int start_connection(struct pxreq *r, struct h3g_origin *skip)
+{
+    r->origin = h3g_upstream_pick(r->px->up, h3g_now_ms(), skip);
+    r->attempts++;
+    r->reused_conn = 0;
+    r->got_bytes = 0;
+    llhttp_init(&r->parser, HTTP_RESPONSE, &g_settings);
+    r->parser.data = r;
+    r->fd = r->attempts == 1 ? h3g_origin_take_idle(r->origin) : -1;
+    if (r->fd >= 0) {
+        r->reused_conn = 1;
+        r->state = PX_SENDING;
+        r->t_connected = h3g_now_us();
+    } else {
+        r->fd = h3g_origin_connect(r->origin);
+        if (r->fd < 0) {
+            h3g_upstream_mark_failed(r->px->up, r->origin, h3g_now_ms());
+            return H3G_ERR;
+        }
+        r->state = PX_CONNECTING;
+    }
+    if (h3g_io_start(r->px->loop, &r->io, r->fd, H3G_IO_READ | H3G_IO_WRITE, on_io, r) != 0) {
+        close(r->fd);
+        r->fd = -1;
+        return H3G_ERR;
+    }
+    r->io_on = 1;
+    arm(r, r->state == PX_CONNECTING ? r->px->up->conf.connect_timeout_ms
+                                     : r->px->up->conf.header_timeout_ms);
+    return 0;
+}
+
+/* ---- exchange ops ---- */
+
+static ssize_t px_response_body(void *ctx, uint8_t *buf, size_t cap)
+{
+    struct pxreq *r = ctx;
+    size_t avail = r->rlen - r->roff;
+    if (avail == 0) {
+        if (r->resp_eof)
+            return 0;
+        if (r->failed)
+            return H3G_ERR;
+        if (r->fd >= 0)
+            io_set(r, H3G_IO_READ | (r->slen > r->soff ? H3G_IO_WRITE : 0));
+        return H3G_EAGAIN;
+    }
+    size_t n = H3G_MIN(avail, cap);
+    memcpy(buf, r->rbuf + r->roff, n);
+    r->roff += n;
+    if (r->roff == r->rlen)
+        r->roff = r->rlen = 0;
+    if (r->fd >= 0 && !r->resp_eof)
+        io_set(r, H3G_IO_READ | (r->slen > r->soff ? H3G_IO_WRITE : 0));
+    return (ssize_t)n;
+}
+
+static void px_release(void *ctx, int aborted)
+{
+    struct pxreq *r = ctx;
+    H3G_UNUSED(aborted);
+    h3g_timer_stop(r->px->loop, &r->timer);
+    /* A cancelled exchange leaves the origin connection in an unknown state:
+     * closed, never pooled. */
+    close_fd(r);
+    clear_fields(r);
+    free(r->head);
+    free(r->sbuf);
+    free(r->rbuf);
+    free(r);
+}
+
+static const struct h3g_exchange_ops px_ops = {
+    .request_body = px_request_body,
+    .response_body = px_response_body,
+    .release = px_release,
+};
+
+h3g_proxy *h3g_proxy_new(h3g_loop *loop, h3g_upstream *up, struct h3g_static *files)
+{
+    h3g_proxy *px = calloc(1, sizeof(*px));
+    if (px == NULL)
+        return NULL;
+    px->loop = loop;
+    px->up = up;
+    px->files = files;
+    if (!g_settings_ready) {
+        llhttp_settings_init(&g_settings);
+        g_settings.on_header_field = on_header_field;
+        g_settings.on_header_value = on_header_value;
+        g_settings.on_header_value_complete = on_header_value_complete;
+        g_settings.on_headers_complete = on_headers_complete;
+        g_settings.on_body = on_body;
+        g_settings.on_message_complete = on_message_complete;
+        g_settings_ready = 1;
+    }
+    return px;
+}
+
+void h3g_proxy_free(h3g_proxy *px)
+{
+    free(px);
+}
+
+static int method_is(const char *m, const char *lit)
+{
+    return strcmp(m, lit) == 0;
+}
+
+int h3g_proxy_handle(void *ctx, const struct h3g_request *req, struct h3g_response *resp,
+                     h3g_exchange *ex)
+{
+    h3g_proxy *px = ctx;
+    struct pxreq *r;
+
+    if (px->files != NULL && (method_is(req->method, "GET") || method_is(req->method, "HEAD"))) {
+        /* files that exist are served, the rest goes to the origin */
+        int rc = h3g_static_handle(px->files, req, resp);
+        if (rc != 0 || (resp->status != 404 && resp->status != 403))
+            return rc;
+        h3g_response_free(resp);
+        h3g_response_init(resp);
+    }
+    if (method_is(req->method, "CONNECT")) {
+        h3g_response_add(resp, "server", "h3gate");
+        return h3g_response_error(resp, 501);
+    }
+    r = calloc(1, sizeof(*r));
+    if (r == NULL)
+        return H3G_ENOMEM;
+    r->px = px;
+    r->ex = ex;
+    r->fd = -1;
+    r->t_start = h3g_now_us();
+    h3g_timer_init(&r->timer, on_timer, r);
+    r->head_method = method_is(req->method, "HEAD");
+    r->idempotent = method_is(req->method, "GET") || r->head_method ||
+                    method_is(req->method, "OPTIONS") || method_is(req->method, "PUT") ||
+                    method_is(req->method, "DELETE");
+    /* Framing towards the origin: the client's length, else chunked for the
+     * methods that carry bodies. */
+    r->has_body = req->content_length > 0 || method_is(req->method, "POST") ||
+                  method_is(req->method, "PUT") || method_is(req->method, "PATCH");
+    r->chunked = r->has_body && req->content_length < 0;
+    if (req->content_length == 0)
+        r->has_body = 0;
+    r->rbuf = malloc(BUF_LIMIT);
+    if (r->rbuf == NULL ||
+        h3g_http1_request_head(req, h3g_exchange_peer(ex), r->chunked, &r->head, &r->head_len) != 0) {
+        free(r->rbuf);
+        free(r);
+        return H3G_ENOMEM;
+    }
+    h3g_exchange_attach(ex, &px_ops, r);
+    if (start_connection(r, NULL) != 0) {
+        /* The first origin refused at once: try the others before a 502. */
+        while (r->attempts < (int)px->up->norigins && r->fd < 0)
+            if (start_connection(r, r->origin) == 0)
+                break;
+        if (r->fd < 0) {
+            r->responded = 1;
+            r->state = PX_DONE;
+            px_note(r);
+            h3g_response_add(resp, "server", "h3gate");
+            return h3g_response_error(resp, 502);
+        }
+    }
+    return H3G_EAGAIN;
+}
