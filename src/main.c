@@ -98,7 +98,7 @@ static int build_routes(struct server *srv, char *err, size_t errlen)
         if (rc != NULL && rc->upstream != NULL) {
             h3g_proxy *px = make_proxy(srv, (size_t)h3g_config_find_upstream(cfg, rc->upstream), NULL);
             if (px == NULL || h3g_router_add(srv->router, rc->hosts, rc->nhosts, rc->path_prefix,
-                                             h3g_proxy_handle, px) != 0) {
+                                             h3g_proxy_handle, px, &rc->headers) != 0) {
                 snprintf(err, errlen, "out of memory");
                 return H3G_ENOMEM;
             }
@@ -106,7 +106,7 @@ static int build_routes(struct server *srv, char *err, size_t errlen)
         }
         if (root == NULL && rc == NULL && cfg->cli_upstream_server[0] != '\0') {
             h3g_proxy *px = make_proxy(srv, srv->nupstreams - 1, NULL);
-            if (px == NULL || h3g_router_add(srv->router, NULL, 0, "/", h3g_proxy_handle, px) != 0) {
+            if (px == NULL || h3g_router_add(srv->router, NULL, 0, "/", h3g_proxy_handle, px, NULL) != 0) {
                 snprintf(err, errlen, "out of memory");
                 return H3G_ENOMEM;
             }
@@ -126,14 +126,15 @@ static int build_routes(struct server *srv, char *err, size_t errlen)
         if (rc == NULL && cfg->cli_upstream_server[0] != '\0') {
             /* --root with --upstream: files that exist, else the origin */
             h3g_proxy *px = make_proxy(srv, srv->nupstreams - 1, st);
-            if (px == NULL || h3g_router_add(srv->router, NULL, 0, "/", h3g_proxy_handle, px) != 0) {
+            if (px == NULL || h3g_router_add(srv->router, NULL, 0, "/", h3g_proxy_handle, px, NULL) != 0) {
                 snprintf(err, errlen, "out of memory");
                 return H3G_ENOMEM;
             }
             continue;
         }
         if (h3g_router_add(srv->router, rc ? rc->hosts : NULL, rc ? rc->nhosts : 0,
-                           rc ? rc->path_prefix : "/", handle_static, st) != 0) {
+                           rc ? rc->path_prefix : "/", handle_static, st,
+                           rc ? &rc->headers : NULL) != 0) {
             snprintf(err, errlen, "out of memory");
             return H3G_ENOMEM;
         }
@@ -277,6 +278,8 @@ int main(int argc, char **argv)
     }
     srv.h3cfg.max_field_section_size = srv.cfg.max_field_section_size;
     srv.h3cfg.max_header_fields = srv.cfg.max_header_fields;
+    srv.h3cfg.max_request_body = srv.cfg.max_request_body;
+    srv.h3cfg.max_streams = srv.cfg.max_streams;
     srv.h3cfg.handler = h3g_router_handle;
     srv.h3cfg.handler_ctx = srv.router;
     struct h3g_engine_config ecfg = {.idle_timeout_ms = srv.cfg.idle_timeout_ms,

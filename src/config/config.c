@@ -20,6 +20,8 @@ void h3g_config_defaults(struct h3g_config *cfg)
     cfg->max_connections = 10000;
     cfg->max_field_section_size = 65536;
     cfg->max_header_fields = 128;
+    cfg->max_request_body = 0;
+    cfg->max_streams = 100; /* OpenSSL 3.5 grants clients 100 streams */
 }
 
 void h3g_upstream_conf_defaults(struct h3g_upstream_conf *u)

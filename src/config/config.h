@@ -33,7 +33,19 @@ struct h3g_upstream_conf {
     uint64_t idle_timeout_ms;       /* no bytes from the origin while a body runs */
     uint64_t fail_timeout_ms;       /* a failed origin is skipped this long */
     size_t max_idle;                /* pooled idle connections per origin */
+    uint64_t request_timeout_ms;    /* the whole exchange; 0 = none */
+    size_t max_connections;         /* per origin; 0 = no limit */
     int line;
+};
+
+#define H3G_MAX_HEADER_RULES 16
+
+/* Response fields a route adds or removes. */
+struct h3g_header_rules {
+    const char *add_name[H3G_MAX_HEADER_RULES], *add_value[H3G_MAX_HEADER_RULES];
+    size_t nadd;
+    const char *remove[H3G_MAX_HEADER_RULES];
+    size_t nremove;
 };
 
 /* Requests whose host matches (exact, "*.suffix", or any when nhosts == 0) and
@@ -44,6 +56,7 @@ struct h3g_route_conf {
     const char *path_prefix;
     const char *root;           /* static files ... */
     const char *upstream;       /* ... or an upstream group's name */
+    struct h3g_header_rules headers;
     int line;
 };
 
@@ -66,6 +79,8 @@ struct h3g_config {
     size_t max_connections;
     size_t max_field_section_size;
     size_t max_header_fields;
+    uint64_t max_request_body;  /* bytes; 0 = no limit */
+    size_t max_streams;         /* concurrent requests per connection */
     struct h3g_cert_conf certs[H3G_MAX_CERTS];
     size_t ncerts;
     int sni_reject_unknown;     /* refuse handshakes for names no certificate has */

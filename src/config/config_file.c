@@ -182,8 +182,27 @@ static int route(struct ctx *c, const struct h3g_conf_node *b)
             if (want_args(c, n, 1, 1) != 0)
                 return H3G_CONFIG_ERROR;
             r->upstream = n->args[0];
+        } else if (strcmp(n->name, "add_header") == 0 || strcmp(n->name, "remove_header") == 0) {
+            int add = n->name[0] == 'a';
+            struct h3g_header_rules *h = &r->headers;
+            if (want_args(c, n, add ? 2 : 1, add ? 2 : 1) != 0)
+                return H3G_CONFIG_ERROR;
+            if ((add ? h->nadd : h->nremove) == H3G_MAX_HEADER_RULES)
+                return bad(c, n, "at most %d per route", H3G_MAX_HEADER_RULES);
+            for (const char *p = n->args[0]; *p; p++)
+                if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-' || *p == '_'))
+                    return bad(c, n, "'%s' is not a lowercase field name", n->args[0]);
+            if (add) {
+                if (strpbrk(n->args[1], "\r\n") != NULL)
+                    return bad(c, n, "the value may not contain CR or LF");
+                h->add_name[h->nadd] = n->args[0];
+                h->add_value[h->nadd++] = n->args[1];
+            } else {
+                h->remove[h->nremove++] = n->args[0];
+            }
         } else {
-            return bad(c, n, "unknown directive in a route block (host, path, root, upstream)");
+            return bad(c, n, "unknown directive in a route block (host, path, root, upstream, "
+                             "add_header, remove_header)");
         }
     }
     if (r->root == NULL && r->upstream == NULL)
@@ -234,9 +253,17 @@ static int upstream(struct ctx *c, const struct h3g_conf_node *b)
             if (number(c, n, 0, 0, 64, &v) != 0)
                 return H3G_CONFIG_ERROR;
             u->max_idle = (size_t)v;
+        } else if (strcmp(n->name, "request_timeout") == 0) {
+            if (duration(c, n, 86400000, &u->request_timeout_ms) != 0)
+                return H3G_CONFIG_ERROR;
+        } else if (strcmp(n->name, "max_connections") == 0) {
+            if (number(c, n, 0, 0, 100000, &v) != 0)
+                return H3G_CONFIG_ERROR;
+            u->max_connections = (size_t)v;
         } else {
             return bad(c, n, "unknown directive in an upstream block (server, connect_timeout, "
-                             "header_timeout, idle_timeout, fail_timeout, keepalive)");
+                             "header_timeout, idle_timeout, request_timeout, fail_timeout, "
+                             "keepalive, max_connections)");
         }
     }
     if (u->nservers == 0)
@@ -264,9 +291,17 @@ static int limits(struct ctx *c, const struct h3g_conf_node *b)
             if (number(c, n, 0, 1, 1000000, &v) != 0)
                 return H3G_CONFIG_ERROR;
             c->cfg->max_connections = (size_t)v;
+        } else if (strcmp(n->name, "request_body_size") == 0) {
+            if (number(c, n, 1, 0, UINT64_MAX / 2, &v) != 0)
+                return H3G_CONFIG_ERROR;
+            c->cfg->max_request_body = v;
+        } else if (strcmp(n->name, "streams_per_connection") == 0) {
+            if (number(c, n, 0, 1, 100, &v) != 0)
+                return H3G_CONFIG_ERROR;
+            c->cfg->max_streams = (size_t)v;
         } else {
             return bad(c, n, "unknown limit (request_header_size, request_header_fields, "
-                             "connections)");
+                             "request_body_size, streams_per_connection, connections)");
         }
     }
     return H3G_CONFIG_OK;

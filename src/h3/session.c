@@ -8,6 +8,7 @@
 #include <nghttp3/nghttp3.h>
 
 #include "common.h"
+#include "config/config.h"
 #include "obs/log.h"
 
 #define BODY_CHUNK 16384
@@ -48,6 +49,10 @@ struct h3g_exchange {
     int source_blocked;     /* response_body said "not yet" */
     int source_eof;
     int released;
+    int rejected;           /* over the per-connection request limit */
+    uint64_t body_bytes;    /* request body received */
+    int body_limited;       /* over the request body limit */
+    const struct h3g_header_rules *rules;
     char note[200];
 };
 
@@ -61,6 +66,8 @@ struct session {
     int shutting_down;
     int in_write;
     int pending_fail;       /* streams with body_failed wait for reset */
+    size_t active;          /* request streams with an open exchange */
+    size_t limited;         /* streams whose over-limit body is being dropped */
 };
 
 static struct h3g_h3_stats g_stats;
@@ -122,6 +129,9 @@ static void hstream_free(struct h3g_exchange *hs)
     h3g_body_close(&hs->body);
     chunk_free_all(hs);
     h3g_request_reset(&hs->req);
+    s->active--;
+    if (hs->body_limited && hs->responded)
+        s->limited--;
     if (hs->xops != NULL && !hs->released) {
         hs->released = 1;
         hs->xops->release(hs->xctx, !hs->complete || hs->error != NULL);
@@ -287,9 +297,19 @@ static int submit_response(struct session *s, struct h3g_exchange *hs, struct h3
 
     snprintf(status, sizeof(status), "%03d", resp->status);
     nva[n++] = (nghttp3_nv){(uint8_t *)":status", (uint8_t *)status, 7, 3, NGHTTP3_NV_FLAG_NONE};
-    while (n < H3G_ARRAY_LEN(nva) && h3g_response_next(resp, &pos, &name, &value))
-        nva[n++] = (nghttp3_nv){(uint8_t *)name, (uint8_t *)value, strlen(name), strlen(value),
-                                NGHTTP3_NV_FLAG_NONE};
+    while (n < H3G_ARRAY_LEN(nva) && h3g_response_next(resp, &pos, &name, &value)) {
+        int drop = 0;
+        for (size_t i = 0; hs->rules != NULL && i < hs->rules->nremove; i++)
+            if (strcmp(hs->rules->remove[i], name) == 0)
+                drop = 1;
+        if (!drop)
+            nva[n++] = (nghttp3_nv){(uint8_t *)name, (uint8_t *)value, strlen(name), strlen(value),
+                                    NGHTTP3_NV_FLAG_NONE};
+    }
+    for (size_t i = 0; hs->rules != NULL && i < hs->rules->nadd && n < H3G_ARRAY_LEN(nva); i++)
+        nva[n++] = (nghttp3_nv){(uint8_t *)hs->rules->add_name[i],
+                                (uint8_t *)hs->rules->add_value[i], strlen(hs->rules->add_name[i]),
+                                strlen(hs->rules->add_value[i]), NGHTTP3_NV_FLAG_NONE};
     hs->status = resp->status;
     hs->responded = 1;
     if (hs->head)
@@ -306,6 +326,36 @@ static int submit_response(struct session *s, struct h3g_exchange *hs, struct h3
     }
     rv = nghttp3_conn_submit_response(s->h3, hs->id, nva, n, has_body ? &dr : NULL);
     return rv;
+}
+
+/* Bytes of an over-limit request body read and dropped before giving up on the
+ * client: OpenSSL 3.5 can only send STOP_SENDING with code 0, which clients
+ * take as an error and then drop the 413 (RFC 9114 wants H3_NO_ERROR). */
+#define DISCARD_MAX (16u << 20)
+
+/* The request body is over the limit: 413 if nothing was answered yet, else
+ * a reset.  The rest of the body is read and dropped (see DISCARD_MAX). */
+static void send_413(struct session *s, struct h3g_exchange *hs)
+{
+    struct h3g_response resp;
+    if (hs->responded) {
+        h3g_qconn_stop_reading(s->qc, hs->id);
+        nghttp3_conn_shutdown_stream_read(s->h3, hs->id);
+        hstream_abort(hs, H3G_H3_EXCESSIVE_LOAD, "request body too large");
+        return;
+    }
+    /* nghttp3 stops judging the rest (a client may end the body early once it
+     * has the answer); QUIC keeps reading it, dropped (h3_stream_data counts). */
+    nghttp3_conn_shutdown_stream_read(s->h3, hs->id);
+    s->limited++;
+    h3g_response_init(&resp);
+    hs->deferred = 0;
+    if (h3g_response_error(&resp, 413) != 0 || h3g_response_add(&resp, "server", "h3gate") != 0 ||
+        submit_response(s, hs, &resp) != 0)
+        hstream_abort(hs, H3G_H3_INTERNAL_ERROR, "cannot build response");
+    if (hs->error == NULL)
+        hs->error = "request body too large";
+    h3g_response_free(&resp);
 }
 
 static void dispatch(struct session *s, struct h3g_exchange *hs)
@@ -353,8 +403,11 @@ static int on_begin_headers(nghttp3_conn *conn, int64_t sid, void *conn_ud, void
         s->streams->prev = hs;
     s->streams = hs;
     s->requests++;
+    s->active++;
     g_stats.requests++;
     g_stats.active_requests++;
+    if (s->cfg->max_streams > 0 && s->active > s->cfg->max_streams)
+        hs->rejected = 1; /* answered at end_headers */
     nghttp3_conn_set_stream_user_data(conn, sid, hs);
     return 0;
 }
@@ -405,6 +458,21 @@ static int on_end_headers(nghttp3_conn *conn, int64_t sid, int fin, void *conn_u
     }
     if (hs->too_large)
         (void)h3g_request_finish(&hs->req);
+    if (hs->rejected) {
+        /* Not processed: the client may retry it (RFC 9114 §4.1.1). */
+        hstream_abort(hs, H3G_H3_REQUEST_REJECTED, "H3_REQUEST_REJECTED");
+        return 0;
+    }
+    if (s->cfg->max_request_body > 0 && hs->req.content_length > 0 &&
+        (uint64_t)hs->req.content_length > s->cfg->max_request_body) {
+        /* Not dispatched.  The 413 goes out once the body crosses the limit
+         * (or ends): clients keep sending until then, and answering before
+         * the body starts leaves some (curl) waiting forever. */
+        hs->body_limited = 1;
+        hs->too_large = 0;
+        hs->deferred = 1;
+        return 0;
+    }
     dispatch(s, hs);
     return 0;
 }
@@ -415,8 +483,23 @@ static int on_recv_data(nghttp3_conn *conn, int64_t sid, const uint8_t *data, si
     struct session *s = conn_ud;
     struct h3g_exchange *hs = stream_ud;
     H3G_UNUSED(conn);
+    if (hs == NULL)
+        return 0;
+    hs->body_bytes += datalen;
+    if (hs->body_limited) {
+        if (!hs->responded && hs->body_bytes > s->cfg->max_request_body)
+            send_413(s, hs);
+        else if (hs->body_bytes > s->cfg->max_request_body + DISCARD_MAX)
+            h3g_qconn_stop_reading(s->qc, sid);
+        return 0;
+    }
+    if (s->cfg->max_request_body > 0 && hs->body_bytes > s->cfg->max_request_body) {
+        hs->body_limited = 1;
+        send_413(s, hs);
+        return 0;
+    }
     /* Handlers without a request_body callback (static files) discard it. */
-    if (hs == NULL || hs->xops == NULL || hs->xops->request_body == NULL || hs->released)
+    if (hs->xops == NULL || hs->xops->request_body == NULL || hs->released)
         return 0;
     if (hs->xops->request_body(hs->xctx, data, datalen, 0) == H3G_EAGAIN)
         h3g_qconn_pause_read(s->qc, sid, 1); /* QUIC flow control holds the client */
@@ -428,8 +511,10 @@ static int on_end_stream(nghttp3_conn *conn, int64_t sid, void *conn_ud, void *s
     struct h3g_exchange *hs = stream_ud;
     H3G_UNUSED(conn);
     H3G_UNUSED(sid);
-    H3G_UNUSED(conn_ud);
-    if (hs != NULL && hs->xops != NULL && hs->xops->request_body != NULL && !hs->released)
+    if (hs != NULL && hs->body_limited && !hs->responded)
+        send_413(conn_ud, hs); /* the body ended below its announced length */
+    if (hs != NULL && hs->xops != NULL && hs->xops->request_body != NULL && !hs->released &&
+        !hs->body_limited)
         hs->xops->request_body(hs->xctx, NULL, 0, 1);
     return 0;
 }
@@ -636,6 +721,8 @@ static void *h3_conn_ready(h3g_qconn *qc, void *engine_arg)
     return s;
 }
 
+static struct h3g_exchange *find_hs(struct session *s, int64_t sid);
+
 static int h3_stream_data(h3g_qconn *qc, int64_t sid, const uint8_t *data, size_t len, int fin,
                           void *conn_arg)
 {
@@ -644,6 +731,15 @@ static int h3_stream_data(h3g_qconn *qc, int64_t sid, const uint8_t *data, size_
     /* nghttp3 checks stream ids in PRIORITY_UPDATE (Chromium sends them) and
      * GOAWAY against this; it only grows. */
     nghttp3_conn_set_max_client_streams_bidi(s->h3, h3g_qconn_peer_bidi_limit(qc));
+    if (s->limited > 0) {
+        struct h3g_exchange *hs = find_hs(s, sid);
+        if (hs != NULL && hs->body_limited && hs->responded) {
+            hs->body_bytes += len;
+            if (hs->body_bytes > s->cfg->max_request_body + DISCARD_MAX)
+                h3g_qconn_stop_reading(qc, sid);
+            return 0;
+        }
+    }
     rv = nghttp3_conn_read_stream(s->h3, sid, data, len, fin);
     if (rv < 0) {
         close_conn_ng(s, (int)rv, "read_stream");
@@ -812,11 +908,16 @@ void h3g_exchange_attach(h3g_exchange *ex, const struct h3g_exchange_ops *ops, v
     ex->xctx = ctx;
 }
 
+void h3g_exchange_set_rules(h3g_exchange *ex, const struct h3g_header_rules *rules)
+{
+    ex->rules = rules;
+}
+
 int h3g_exchange_respond(h3g_exchange *ex, struct h3g_response *resp)
 {
     struct session *s = ex->sess;
     int rv;
-    if (!ex->deferred || ex->responded || ex->complete)
+    if (!ex->deferred || ex->responded || ex->complete || ex->body_limited)
         return H3G_EINVAL;
     rv = submit_response(s, ex, resp);
     if (rv != 0) {

@@ -14,6 +14,8 @@
 struct h3g_h3_config {
     size_t max_field_section_size; /* request header bytes (RFC 9114 §4.2.2 accounting) */
     size_t max_header_fields;
+    uint64_t max_request_body;     /* 0 = no limit */
+    size_t max_streams;            /* concurrent requests per connection */
     h3g_handler_fn handler;
     void *handler_ctx;
 };

@@ -37,5 +37,9 @@ void h3g_exchange_abort(h3g_exchange *ex, uint64_t h3_code, const char *why);
 /* For the access log: a note such as the upstream address and its timings. */
 void h3g_exchange_set_note(h3g_exchange *ex, const char *note);
 const char *h3g_exchange_peer(const h3g_exchange *ex);
+struct h3g_header_rules;
+/* Response fields to add and remove (a route's), applied to whatever response
+ * the exchange sends; rules must outlive the exchange. */
+void h3g_exchange_set_rules(h3g_exchange *ex, const struct h3g_header_rules *rules);
 
 #endif

@@ -14,6 +14,7 @@ struct route {
     size_t prefix_len;
     h3g_handler_fn fn;
     void *ctx;
+    const struct h3g_header_rules *rules;
 };
 
 struct h3g_router {
@@ -40,7 +41,7 @@ void h3g_router_free(h3g_router *r)
 }
 
 int h3g_router_add(h3g_router *r, const char *const *hosts, size_t nhosts, const char *prefix,
-                   h3g_handler_fn fn, void *ctx)
+                   h3g_handler_fn fn, void *ctx, const struct h3g_header_rules *rules)
 {
     struct route *rt;
     if (nhosts > MAX_HOSTS || prefix == NULL || prefix[0] != '/')
@@ -63,6 +64,7 @@ int h3g_router_add(h3g_router *r, const char *const *hosts, size_t nhosts, const
     rt->prefix_len = strlen(prefix);
     rt->fn = fn;
     rt->ctx = ctx;
+    rt->rules = rules;
     r->n++;
     return 0;
 }
@@ -141,5 +143,7 @@ int h3g_router_handle(void *router, const struct h3g_request *req, struct h3g_re
             return H3G_ENOMEM;
         return h3g_response_error(resp, 404);
     }
+    if (r->routes[i].rules != NULL && ex != NULL)
+        h3g_exchange_set_rules(ex, r->routes[i].rules);
     return r->routes[i].fn(r->routes[i].ctx, req, resp, ex);
 }

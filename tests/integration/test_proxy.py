@@ -16,7 +16,7 @@ from origins import FaultOrigin, Nginx
 
 class Proxy:
     def __init__(self, binary, certs, tmp, upstream_servers, extra="", upstream_extra="",
-                 args=()):
+                 route_extra="", args=()):
         self.port = free_udp_port()
         self.access_log = os.path.join(tmp, "proxy-access-%d.log" % self.port)
         conf = os.path.join(tmp, "proxy-%d.conf" % self.port)
@@ -25,9 +25,9 @@ class Proxy:
             f.write("listen 127.0.0.1:%d;\naccess_log %s;\n"
                     "certificate { cert %s; key %s; }\n"
                     "upstream app {\n%s%s}\n"
-                    "route { upstream app; }\n%s"
+                    "route { upstream app;%s }\n%s"
                     % (self.port, self.access_log, certs["cert"], certs["key"], servers,
-                       upstream_extra, extra))
+                       upstream_extra, route_extra, extra))
         self.stderr = open(os.path.join(tmp, "proxy-%d.err" % self.port), "w+")
         self.proc = subprocess.Popen([binary, "-c", conf] + list(args),
                                      stdout=subprocess.DEVNULL, stderr=self.stderr)
@@ -329,6 +329,68 @@ def test_1gib_upload_through_proxy_bounded_memory(proxies, client):
     print("\n1 GiB upload via proxy: %.1f s, h3gate peak RSS %.1f MiB" % (dt, rss / 1024))
     assert rss < _rss_limit_kib(), rss
     o.stop()
+
+
+def test_route_header_rules(proxies, nginx, client):
+    px = proxies(["127.0.0.1:%d" % nginx.port],
+                 route_extra=" add_header x-edge h3gate; remove_header server;")
+    r = client.get(px.url("/small.txt"))
+    assert r.status == 200 and r.header("x-edge") == "h3gate" and r.header("server") is None
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+def test_request_body_limit_is_413(proxies, client, chunked):
+    o = FaultOrigin("echo")
+    px = proxies(["127.0.0.1:%d" % o.port],
+                 extra="limits { request_body_size 1m; }\nidle_timeout 3s;\n")
+    try:
+        r = _upload(client, px.url("/upload"), os.urandom(2 << 20), chunked)
+        assert r.status == 413
+    except pycurl.error:
+        # curl sometimes stops a chunked upload without ending its stream once
+        # it has the 413; h3gate's idle timeout then closes the connection.
+        assert chunked
+    r = _upload(client, px.url("/upload"), os.urandom(1 << 20), chunked)
+    assert r.status == 200  # exactly the limit is fine
+    px.stop()
+    assert re.search(r'path="/upload" status=413 .* error=request body too large', px.access())
+    assert o.bodies and all(n <= 1 << 20 for _, n, _ in o.bodies)  # nothing over-limit went through
+    o.stop()
+
+
+def test_request_timeout(proxies, client):
+    o = FaultOrigin("slow-drip", interval=0.5)
+    px = proxies(["127.0.0.1:%d" % o.port], upstream_extra="    request_timeout 1s;\n")
+    r = client.get(px.url("/x"), raise_errors=False)
+    assert r.error is not None and r.size < 10  # headers came, the body was cut: a reset
+    o.stop()
+
+
+def test_streams_per_connection_limit(proxies, nginx, origin_root, client):
+    px = proxies(["127.0.0.1:%d" % nginx.port], extra="limits { streams_per_connection 2; }\n")
+    want = hashlib.sha256(origin_root[1]["3m.bin"]).hexdigest()
+    c = []
+    m = pycurl.CurlMulti()
+    m.setopt(pycurl.M_PIPELINING, 2)
+    m.setopt(pycurl.M_MAX_HOST_CONNECTIONS, 1)
+    for _ in range(6):
+        h, st = client.handle(px.url("/3m.bin"), keep_body=False)
+        h.setopt(pycurl.PIPEWAIT, 1)
+        m.add_handle(h)
+        c.append((h, st))
+    n = len(c)
+    while n:
+        _, n = m.perform()
+        m.select(0.2)
+    done = [client.result(h, st) for h, st in c]
+    for h, _ in c:
+        m.remove_handle(h)
+        h.close()
+    m.close()
+    ok = [r for r in done if r.status == 200 and r.sha256 == want]
+    assert ok, "some requests are served"
+    px.stop()
+    assert "error=H3_REQUEST_REJECTED" in px.access(), "the limit turned requests away"
 
 
 def test_config_check_upstream_errors(h3gate_bin, tmp_path):

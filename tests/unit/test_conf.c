@@ -151,11 +151,11 @@ int main(void)
     /* router: exact host > wildcard > any, then the longest prefix */
     h3g_router *r = h3g_router_new();
     const char *exact[] = {"www.example"}, *wild[] = {"*.example"};
-    CHECK(h3g_router_add(r, NULL, 0, "/", dummy, NULL) == 0);          /* 0 */
-    CHECK(h3g_router_add(r, NULL, 0, "/static/", dummy, NULL) == 0);   /* 1 */
-    CHECK(h3g_router_add(r, wild, 1, "/", dummy, NULL) == 0);          /* 2 */
-    CHECK(h3g_router_add(r, exact, 1, "/", dummy, NULL) == 0);         /* 3 */
-    CHECK(h3g_router_add(r, exact, 1, "/api/", dummy, NULL) == 0);     /* 4 */
+    CHECK(h3g_router_add(r, NULL, 0, "/", dummy, NULL, NULL) == 0);          /* 0 */
+    CHECK(h3g_router_add(r, NULL, 0, "/static/", dummy, NULL, NULL) == 0);   /* 1 */
+    CHECK(h3g_router_add(r, wild, 1, "/", dummy, NULL, NULL) == 0);          /* 2 */
+    CHECK(h3g_router_add(r, exact, 1, "/", dummy, NULL, NULL) == 0);         /* 3 */
+    CHECK(h3g_router_add(r, exact, 1, "/api/", dummy, NULL, NULL) == 0);     /* 4 */
     CHECK(h3g_router_match(r, "other.test", "/x") == 0);
     CHECK(h3g_router_match(r, "other.test:443", "/static/a.css") == 1);
     CHECK(h3g_router_match(r, "img.example", "/a") == 2);
@@ -164,7 +164,7 @@ int main(void)
     CHECK(h3g_router_match(r, "www.example", "/api/v1") == 4);
     CHECK(h3g_router_match(r, "example", "/") == 0); /* *.example needs a label */
     CHECK(h3g_router_match(r, NULL, "/") == 0);
-    CHECK(h3g_router_add(r, NULL, 0, "relative", dummy, NULL) == H3G_EINVAL);
+    CHECK(h3g_router_add(r, NULL, 0, "relative", dummy, NULL, NULL) == H3G_EINVAL);
     h3g_router_free(r);
     return TEST_RESULT();
 }

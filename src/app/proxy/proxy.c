@@ -42,7 +42,10 @@ struct pxreq {
     h3g_io io;
     int io_on;
     h3g_timer timer;
+    h3g_timer total;        /* the whole exchange (request_timeout) */
+    int counted;            /* holds one of origin->active */
     int attempts;
+    int busy;
     int reused_conn;
     int idempotent;
     int head_method;
@@ -94,8 +97,16 @@ static void io_set(struct pxreq *r, int events)
     h3g_io_modify(r->px->loop, &r->io, events);
 }
 
+static void uncount(struct pxreq *r)
+{
+    if (r->counted && r->origin != NULL)
+        r->origin->active--;
+    r->counted = 0;
+}
+
 static void close_fd(struct pxreq *r)
 {
+    uncount(r);
     if (r->fd < 0)
         return;
     if (r->io_on)
@@ -122,6 +133,7 @@ static void clear_fields(struct pxreq *r)
 static void px_fail(struct pxreq *r, int status, const char *why)
 {
     h3g_timer_stop(r->px->loop, &r->timer);
+    h3g_timer_stop(r->px->loop, &r->total);
     r->failed = 1;
     r->state = PX_DONE;
     close_fd(r);
@@ -150,6 +162,14 @@ static void arm(struct pxreq *r, uint64_t ms)
 }
 
 static void on_io(h3g_io *io, int revents, void *arg);
+
+static void on_total_timer(h3g_timer *t, void *arg)
+{
+    struct pxreq *r = arg;
+    H3G_UNUSED(t);
+    if (r->state != PX_DONE)
+        px_fail(r, 504, "request timeout");
+}
 static int start_connection(struct pxreq *r, struct h3g_origin *skip);
 
 static void on_timer(h3g_timer *t, void *arg)
@@ -442,9 +462,11 @@ static void px_read(struct pxreq *r)
         r->state = PX_DONE;
         px_note(r);
         /* The connection is clean and whole: back to the pool. */
+        h3g_timer_stop(r->px->loop, &r->total);
         if (r->reusable && r->fd >= 0) {
             h3g_io_stop(r->px->loop, &r->io);
             r->io_on = 0;
+            uncount(r);
             h3g_origin_put_idle(r->origin, r->fd, r->px->up->conf.max_idle);
             r->fd = -1;
         } else {
@@ -487,8 +509,13 @@ static void on_io(h3g_io *io, int revents, void *arg)
 
 static int start_connection(struct pxreq *r, struct h3g_origin *skip)
 {
+    uncount(r);
     r->origin = h3g_upstream_pick(r->px->up, h3g_now_ms(), skip);
     r->attempts++;
+    if (r->origin == NULL) {
+        r->busy = 1; /* every origin is at its connection limit */
+        return H3G_ELIMIT;
+    }
     r->reused_conn = 0;
     r->got_bytes = 0;
     llhttp_init(&r->parser, HTTP_RESPONSE, &g_settings);
@@ -506,7 +533,10 @@ static int start_connection(struct pxreq *r, struct h3g_origin *skip)
         }
         r->state = PX_CONNECTING;
     }
+    r->origin->active++;
+    r->counted = 1;
     if (h3g_io_start(r->px->loop, &r->io, r->fd, H3G_IO_READ | H3G_IO_WRITE, on_io, r) != 0) {
+        uncount(r);
         close(r->fd);
         r->fd = -1;
         return H3G_ERR;
@@ -547,6 +577,7 @@ static void px_release(void *ctx, int aborted)
     struct pxreq *r = ctx;
     H3G_UNUSED(aborted);
     h3g_timer_stop(r->px->loop, &r->timer);
+    h3g_timer_stop(r->px->loop, &r->total);
     /* A cancelled exchange leaves the origin connection in an unknown state:
      * closed, never pooled. */
     close_fd(r);
@@ -620,6 +651,7 @@ int h3g_proxy_handle(void *ctx, const struct h3g_request *req, struct h3g_respon
     r->fd = -1;
     r->t_start = h3g_now_us();
     h3g_timer_init(&r->timer, on_timer, r);
+    h3g_timer_init(&r->total, on_total_timer, r);
     r->head_method = method_is(req->method, "HEAD");
     r->idempotent = method_is(req->method, "GET") || r->head_method ||
                     method_is(req->method, "OPTIONS") || method_is(req->method, "PUT") ||
@@ -641,7 +673,7 @@ int h3g_proxy_handle(void *ctx, const struct h3g_request *req, struct h3g_respon
     h3g_exchange_attach(ex, &px_ops, r);
     if (start_connection(r, NULL) != 0) {
         /* The first origin refused at once: try the others before a 502. */
-        while (r->attempts < (int)px->up->norigins && r->fd < 0)
+        while (!r->busy && r->attempts < (int)px->up->norigins && r->fd < 0)
             if (start_connection(r, r->origin) == 0)
                 break;
         if (r->fd < 0) {
@@ -649,8 +681,11 @@ int h3g_proxy_handle(void *ctx, const struct h3g_request *req, struct h3g_respon
             r->state = PX_DONE;
             px_note(r);
             h3g_response_add(resp, "server", "h3gate");
-            return h3g_response_error(resp, 502);
+            /* all at their limit: 503, the origins are fine but busy */
+            return h3g_response_error(resp, r->busy ? 503 : 502);
         }
     }
+    if (px->up->conf.request_timeout_ms > 0)
+        h3g_timer_start(px->loop, &r->total, px->up->conf.request_timeout_ms);
     return H3G_EAGAIN;
 }

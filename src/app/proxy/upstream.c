@@ -89,6 +89,8 @@ struct h3g_origin *h3g_upstream_pick(h3g_upstream *u, uint64_t now_ms, struct h3
         struct h3g_origin *o = &u->origins[(u->next + k) % u->norigins];
         if (o == skip && u->norigins > 1)
             continue;
+        if (u->conf.max_connections > 0 && o->active >= u->conf.max_connections)
+            continue;
         if (o->down_until_ms <= now_ms) {
             u->next = (u->next + k + 1) % u->norigins;
             return o;
@@ -97,7 +99,7 @@ struct h3g_origin *h3g_upstream_pick(h3g_upstream *u, uint64_t now_ms, struct h3
             soonest = o;
     }
     /* Everyone is marked down: try the one that recovers first rather than fail. */
-    return soonest != NULL ? soonest : &u->origins[0];
+    return soonest;
 }
 
 void h3g_upstream_mark_failed(h3g_upstream *u, struct h3g_origin *o, uint64_t now_ms)

@@ -17,6 +17,7 @@ struct h3g_origin {
     int idle[64];                   /* pooled keep-alive sockets */
     size_t nidle;
     uint64_t connections_opened;    /* for tests and metrics */
+    size_t active;                  /* connections serving a request now */
 };
 
 typedef struct h3g_upstream {
@@ -30,7 +31,8 @@ typedef struct h3g_upstream {
 int h3g_upstream_init(h3g_upstream *u, const struct h3g_upstream_conf *conf, char *err,
                       size_t errlen);
 void h3g_upstream_close(h3g_upstream *u);
-/* The next origin not marked down (all down: the one that comes back first). */
+/* The next origin not marked down (all down: the one that comes back first);
+ * origins at their connection limit are passed over; NULL if all are. */
 struct h3g_origin *h3g_upstream_pick(h3g_upstream *u, uint64_t now_ms, struct h3g_origin *skip);
 void h3g_upstream_mark_failed(h3g_upstream *u, struct h3g_origin *o, uint64_t now_ms);
 /* A pooled connection (fd) that still looks alive, or -1. */
