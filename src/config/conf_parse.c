@@ -36,6 +36,22 @@ static int lex_error(struct lexer *lx, int line, const char *fmt, ...)
 
 enum tok { T_EOF, T_WORD, T_SEMI, T_OPEN, T_CLOSE, T_ERR };
 
+/* Appends c to the growing word; 0, or -1 (and the word freed) without memory. */
+static int push_char(char **w, size_t *n, size_t *cap, char c)
+{
+    if (*n + 2 > *cap) {
+        char *b = realloc(*w, *cap *= 2);
+        if (b == NULL) {
+            free(*w);
+            *w = NULL;
+            return -1;
+        }
+        *w = b;
+    }
+    (*w)[(*n)++] = c;
+    return 0;
+}
+
 /* Reads the next token; a word is returned malloc'ed in *word. */
 static enum tok next(struct lexer *lx, char **word, int *line)
 {
@@ -79,15 +95,8 @@ static enum tok next(struct lexer *lx, char **word, int *line)
                 break;
             if (c == '\\' && lx->p < lx->end && (*lx->p == '"' || *lx->p == '\\'))
                 c = *lx->p++;
-            if (n + 2 > cap) {
-                char *b = realloc(w, cap *= 2);
-                if (b == NULL) {
-                    free(w);
-                    return T_ERR;
-                }
-                w = b;
-            }
-            w[n++] = c;
+            if (push_char(&w, &n, &cap, c) != 0)
+                return T_ERR;
         }
     } else {
         while (lx->p < lx->end) {
@@ -105,15 +114,8 @@ static enum tok next(struct lexer *lx, char **word, int *line)
                 lex_error(lx, *line, "control character in the file");
                 return T_ERR;
             }
-            if (n + 2 > cap) {
-                char *b = realloc(w, cap *= 2);
-                if (b == NULL) {
-                    free(w);
-                    return T_ERR;
-                }
-                w = b;
-            }
-            w[n++] = c;
+            if (push_char(&w, &n, &cap, c) != 0)
+                return T_ERR;
             lx->p++;
         }
     }

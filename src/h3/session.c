@@ -155,30 +155,44 @@ static void session_write(struct session *s);
 
 /* ---- response body ---- */
 
-/* Body bytes from a handler that produces them over time (the proxy). */
-static nghttp3_ssize read_source(struct h3g_exchange *hs, nghttp3_vec *vec, size_t veccnt,
-                                 uint32_t *pflags)
+/* The next body bytes: a count, 0 at the end, H3G_EAGAIN for "not yet" (a
+ * handler producing them over time), another negative code when it failed. */
+static ssize_t body_next(struct h3g_exchange *hs, uint8_t *buf, size_t cap)
 {
+    if (hs->body.kind == H3G_BODY_SOURCE)
+        return hs->xops->response_body(hs->xctx, buf, cap);
+    if (hs->body.remaining == 0)
+        return 0;
+    ssize_t r = h3g_body_read(&hs->body, buf, cap);
+    return r > 0 ? r : H3G_ERR; /* the file failed or shrank */
+}
+
+static nghttp3_ssize read_body(nghttp3_conn *conn, int64_t sid, nghttp3_vec *vec, size_t veccnt,
+                               uint32_t *pflags, void *conn_ud, void *stream_ud)
+{
+    struct h3g_exchange *hs = stream_ud;
     size_t n = 0;
+    H3G_UNUSED(conn);
+    H3G_UNUSED(conn_ud);
+    H3G_UNUSED(sid);
+    if (hs == NULL || hs->body_failed)
+        return NGHTTP3_ERR_WOULDBLOCK;
     while (n < veccnt && !hs->source_eof) {
         if (hs->nchunks >= BODY_CHUNKS_MAX) {
             hs->blocked_on_chunks = 1;
             break;
         }
         struct chunk *c = malloc(sizeof(*c));
-        if (c == NULL) {
-            hs->body_failed = 1;
-            hs->sess->pending_fail = 1;
-            break;
-        }
-        ssize_t r = hs->xops->response_body(hs->xctx, c->data, sizeof(c->data));
+        ssize_t r = c != NULL ? body_next(hs, c->data, sizeof(c->data)) : H3G_ENOMEM;
         if (r <= 0) {
             free(c);
-            if (r == 0)
+            if (r == 0) {
                 hs->source_eof = 1;
-            else if (r == H3G_EAGAIN)
+            } else if (r == H3G_EAGAIN) {
                 hs->source_blocked = 1;
-            else {
+            } else {
+                /* The client must see a reset, never a short body that looks
+                 * complete. */
                 hs->body_failed = 1;
                 hs->sess->pending_fail = 1;
             }
@@ -202,60 +216,6 @@ static nghttp3_ssize read_source(struct h3g_exchange *hs, nghttp3_vec *vec, size
         return (nghttp3_ssize)n;
     }
     return n == 0 ? NGHTTP3_ERR_WOULDBLOCK : (nghttp3_ssize)n;
-}
-
-static nghttp3_ssize read_body(nghttp3_conn *conn, int64_t sid, nghttp3_vec *vec, size_t veccnt,
-                               uint32_t *pflags, void *conn_ud, void *stream_ud)
-{
-    struct h3g_exchange *hs = stream_ud;
-    size_t n = 0;
-    H3G_UNUSED(conn);
-    H3G_UNUSED(conn_ud);
-    H3G_UNUSED(sid);
-    if (hs == NULL || hs->body_failed)
-        return NGHTTP3_ERR_WOULDBLOCK;
-    if (hs->body.kind == H3G_BODY_SOURCE)
-        return read_source(hs, vec, veccnt, pflags);
-    while (n < veccnt && hs->body.remaining > 0) {
-        if (hs->nchunks >= BODY_CHUNKS_MAX) {
-            hs->blocked_on_chunks = 1;
-            break;
-        }
-        struct chunk *c = malloc(sizeof(*c));
-        if (c == NULL) {
-            hs->body_failed = 1;
-            hs->sess->pending_fail = 1;
-            break;
-        }
-        ssize_t r = h3g_body_read(&hs->body, c->data, sizeof(c->data));
-        if (r <= 0) {
-            /* The file failed or shrank: the client must see a reset, never a
-             * short body that looks complete. */
-            free(c);
-            hs->body_failed = 1;
-            hs->sess->pending_fail = 1;
-            break;
-        }
-        c->len = (size_t)r;
-        c->acked = 0;
-        c->next = NULL;
-        if (hs->chunks_tail != NULL)
-            hs->chunks_tail->next = c;
-        else
-            hs->chunks = c;
-        hs->chunks_tail = c;
-        hs->nchunks++;
-        vec[n].base = c->data;
-        vec[n].len = c->len;
-        n++;
-    }
-    if (hs->body.remaining == 0 && !hs->body_failed) {
-        *pflags |= NGHTTP3_DATA_FLAG_EOF;
-        return (nghttp3_ssize)n;
-    }
-    if (n == 0)
-        return NGHTTP3_ERR_WOULDBLOCK;
-    return (nghttp3_ssize)n;
 }
 
 static int on_acked_stream_data(nghttp3_conn *conn, int64_t sid, uint64_t datalen, void *conn_ud,
