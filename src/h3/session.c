@@ -153,6 +153,15 @@ static void hstream_abort(struct h3g_exchange *hs, uint64_t code, const char *wh
 
 static void session_write(struct session *s);
 
+/* Records why a stream ended, by HTTP/3 error name, unless already known. */
+static void note_code(struct h3g_exchange *hs, uint64_t code, const char *fallback)
+{
+    if (hs != NULL && hs->error == NULL) {
+        const char *name = h3g_h3_error_name(code);
+        hs->error = name ? name : fallback;
+    }
+}
+
 /* ---- response body ---- */
 
 /* The next body bytes: a count, 0 at the end, H3G_EAGAIN for "not yet" (a
@@ -488,10 +497,8 @@ static int on_stream_close(nghttp3_conn *conn, int64_t sid, uint64_t code, void 
     H3G_UNUSED(conn_ud);
     if (hs == NULL)
         return 0;
-    if (hs->error == NULL && code != H3G_H3_NO_ERROR) {
-        const char *name = h3g_h3_error_name(code);
-        hs->error = name ? name : "reset";
-    }
+    if (code != H3G_H3_NO_ERROR)
+        note_code(hs, code, "reset");
     hstream_log(hs);
     hstream_free(hs);
     return 0;
@@ -514,10 +521,7 @@ static int on_ng_reset_stream(nghttp3_conn *conn, int64_t sid, uint64_t code, vo
     struct session *s = conn_ud;
     struct h3g_exchange *hs = stream_ud;
     H3G_UNUSED(conn);
-    if (hs != NULL && hs->error == NULL) {
-        const char *name = h3g_h3_error_name(code);
-        hs->error = name ? name : "reset";
-    }
+    note_code(hs, code, "reset");
     g_stats.resets++;
     h3g_qconn_reset(s->qc, sid, code);
     return 0;
@@ -725,9 +729,7 @@ static int h3_stream_reset(h3g_qconn *qc, int64_t sid, uint64_t code, void *conn
     nghttp3_conn_shutdown_stream_read(s->h3, sid);
     if (hs != NULL && !hs->complete) {
         /* The client abandoned the request: abandon the response too. */
-        const char *name = h3g_h3_error_name(code);
-        if (hs->error == NULL)
-            hs->error = name ? name : "reset by client";
+        note_code(hs, code, "reset by client");
         hstream_abort(hs, H3G_H3_REQUEST_CANCELLED, hs->error);
     }
     session_write(s);

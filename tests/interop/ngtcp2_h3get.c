@@ -27,6 +27,8 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
+#include "ngtcp2_common.h"
+
 #if defined(USE_OSSL)
 #include <ngtcp2/ngtcp2_crypto_ossl.h>
 #else
@@ -34,7 +36,7 @@
 #endif
 
 struct client {
-    ngtcp2_crypto_conn_ref conn_ref;
+    struct ng_base b; /* first: the user data of ngtcp2 and nghttp3 */
     int fd;
     struct sockaddr_storage local, remote;
     socklen_t locallen, remotelen;
@@ -43,47 +45,14 @@ struct client {
 #if defined(USE_OSSL)
     ngtcp2_crypto_ossl_ctx *ossl_ctx;
 #endif
-    ngtcp2_conn *conn;
-    nghttp3_conn *h3;
     int64_t req_id;
     int status;
     int done, failed;
     uint64_t bytes;
     EVP_MD_CTX *sha;
-    ngtcp2_ccerr last_error;
     const char *host, *path;
     char authority[300];
 };
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * NGTCP2_SECONDS + (uint64_t)ts.tv_nsec;
-}
-
-static ngtcp2_conn *get_conn(ngtcp2_crypto_conn_ref *ref)
-{
-    return ((struct client *)ref->user_data)->conn;
-}
-
-static void rand_cb(uint8_t *dest, size_t len, const ngtcp2_rand_ctx *ctx)
-{
-    (void)ctx;
-    if (RAND_bytes(dest, (int)len) != 1)
-        abort();
-}
-
-static int new_cid_cb(ngtcp2_conn *conn, ngtcp2_cid *cid, ngtcp2_stateless_reset_token *token,
-                      size_t cidlen, void *ud)
-{
-    (void)conn, (void)ud;
-    if (RAND_bytes(cid->data, (int)cidlen) != 1 ||
-        RAND_bytes(token->data, sizeof(token->data)) != 1)
-        return NGTCP2_ERR_CALLBACK_FAILURE;
-    cid->datalen = cidlen;
-    return 0;
-}
 
 /* ---- HTTP/3 ---- */
 
@@ -105,17 +74,8 @@ static int h3_recv_data(nghttp3_conn *h3, int64_t sid, const uint8_t *data, size
     (void)h3, (void)sud;
     c->bytes += len;
     EVP_DigestUpdate(c->sha, data, len);
-    ngtcp2_conn_extend_max_stream_offset(c->conn, sid, len);
-    ngtcp2_conn_extend_max_offset(c->conn, len);
-    return 0;
-}
-
-static int h3_deferred_consume(nghttp3_conn *h3, int64_t sid, size_t n, void *ud, void *sud)
-{
-    struct client *c = ud;
-    (void)h3, (void)sud;
-    ngtcp2_conn_extend_max_stream_offset(c->conn, sid, n);
-    ngtcp2_conn_extend_max_offset(c->conn, n);
+    ngtcp2_conn_extend_max_stream_offset(c->b.conn, sid, len);
+    ngtcp2_conn_extend_max_offset(c->b.conn, len);
     return 0;
 }
 
@@ -125,22 +85,6 @@ static int h3_end_stream(nghttp3_conn *h3, int64_t sid, void *ud, void *sud)
     (void)h3, (void)sud;
     if (sid == c->req_id)
         c->done = 1;
-    return 0;
-}
-
-static int h3_reset_stream(nghttp3_conn *h3, int64_t sid, uint64_t code, void *ud, void *sud)
-{
-    struct client *c = ud;
-    (void)h3, (void)sud;
-    ngtcp2_conn_shutdown_stream_write(c->conn, 0, sid, code);
-    return 0;
-}
-
-static int h3_stop_sending(nghttp3_conn *h3, int64_t sid, uint64_t code, void *ud, void *sud)
-{
-    struct client *c = ud;
-    (void)h3, (void)sud;
-    ngtcp2_conn_shutdown_stream_read(c->conn, 0, sid, code);
     return 0;
 }
 
@@ -157,16 +101,16 @@ static int setup_h3(struct client *c)
     nghttp3_settings settings;
     int64_t ctrl, qenc, qdec;
     nghttp3_settings_default(&settings);
-    if (nghttp3_conn_client_new(&c->h3, &cbs, &settings, NULL, c) != 0)
+    if (nghttp3_conn_client_new(&c->b.h3, &cbs, &settings, NULL, c) != 0)
         return -1;
-    if (ngtcp2_conn_open_uni_stream(c->conn, &ctrl, NULL) != 0 ||
-        ngtcp2_conn_open_uni_stream(c->conn, &qenc, NULL) != 0 ||
-        ngtcp2_conn_open_uni_stream(c->conn, &qdec, NULL) != 0)
+    if (ngtcp2_conn_open_uni_stream(c->b.conn, &ctrl, NULL) != 0 ||
+        ngtcp2_conn_open_uni_stream(c->b.conn, &qenc, NULL) != 0 ||
+        ngtcp2_conn_open_uni_stream(c->b.conn, &qdec, NULL) != 0)
         return -1;
-    if (nghttp3_conn_bind_control_stream(c->h3, ctrl) != 0 ||
-        nghttp3_conn_bind_qpack_streams(c->h3, qenc, qdec) != 0)
+    if (nghttp3_conn_bind_control_stream(c->b.h3, ctrl) != 0 ||
+        nghttp3_conn_bind_qpack_streams(c->b.h3, qenc, qdec) != 0)
         return -1;
-    if (ngtcp2_conn_open_bidi_stream(c->conn, &c->req_id, NULL) != 0)
+    if (ngtcp2_conn_open_bidi_stream(c->b.conn, &c->req_id, NULL) != 0)
         return -1;
     const nghttp3_nv nva[] = {
         {(uint8_t *)":method", (uint8_t *)"GET", 7, 3, NGHTTP3_NV_FLAG_NONE},
@@ -176,40 +120,10 @@ static int setup_h3(struct client *c)
         {(uint8_t *)":path", (uint8_t *)c->path, 5, strlen(c->path), NGHTTP3_NV_FLAG_NONE},
         {(uint8_t *)"user-agent", (uint8_t *)"ngtcp2_h3get", 10, 12, NGHTTP3_NV_FLAG_NONE},
     };
-    return nghttp3_conn_submit_request(c->h3, c->req_id, nva, 5, NULL, NULL) == 0 ? 0 : -1;
+    return nghttp3_conn_submit_request(c->b.h3, c->req_id, nva, 5, NULL, NULL) == 0 ? 0 : -1;
 }
 
 /* ---- QUIC ---- */
-
-static int q_recv_stream_data(ngtcp2_conn *conn, uint32_t flags, int64_t sid, uint64_t offset,
-                              const uint8_t *data, size_t len, void *ud, void *sud)
-{
-    struct client *c = ud;
-    (void)offset, (void)sud;
-    if (c->h3 == NULL)
-        return 0;
-    nghttp3_ssize n = nghttp3_conn_read_stream(c->h3, sid, data, len,
-                                               flags & NGTCP2_STREAM_DATA_FLAG_FIN);
-    if (n < 0) {
-        fprintf(stderr, "ngtcp2_h3get: nghttp3_conn_read_stream: %s\n", nghttp3_strerror((int)n));
-        ngtcp2_ccerr_set_application_error(&c->last_error,
-                                           nghttp3_err_infer_quic_app_error_code((int)n), NULL, 0);
-        return NGTCP2_ERR_CALLBACK_FAILURE;
-    }
-    ngtcp2_conn_extend_max_stream_offset(conn, sid, (uint64_t)n);
-    ngtcp2_conn_extend_max_offset(conn, (uint64_t)n);
-    return 0;
-}
-
-static int q_acked(ngtcp2_conn *conn, int64_t sid, uint64_t offset, uint64_t len, void *ud,
-                   void *sud)
-{
-    struct client *c = ud;
-    (void)conn, (void)offset, (void)sud;
-    if (c->h3 != NULL && nghttp3_conn_add_ack_offset(c->h3, sid, len) != 0)
-        return NGTCP2_ERR_CALLBACK_FAILURE;
-    return 0;
-}
 
 static int q_stream_close(ngtcp2_conn *conn, uint32_t flags, int64_t sid, uint64_t code, void *ud,
                           void *sud)
@@ -223,89 +137,22 @@ static int q_stream_close(ngtcp2_conn *conn, uint32_t flags, int64_t sid, uint64
                 (unsigned long long)code);
         c->failed = 1;
     }
-    if (c->h3 != NULL) {
-        int rv = nghttp3_conn_close_stream(c->h3, sid, code);
+    if (c->b.h3 != NULL) {
+        int rv = nghttp3_conn_close_stream(c->b.h3, sid, code);
         if (rv != 0 && rv != NGHTTP3_ERR_STREAM_NOT_FOUND)
             return NGTCP2_ERR_CALLBACK_FAILURE;
     }
     return 0;
 }
 
-static int q_stream_reset(ngtcp2_conn *conn, int64_t sid, uint64_t final_size, uint64_t code,
-                          void *ud, void *sud)
+static int send_pkt(struct ng_base *b, const uint8_t *d, size_t n)
 {
-    struct client *c = ud;
-    (void)conn, (void)final_size, (void)code, (void)sud;
-    if (c->h3 != NULL && nghttp3_conn_shutdown_stream_read(c->h3, sid) != 0)
-        return NGTCP2_ERR_CALLBACK_FAILURE;
-    return 0;
-}
-
-static int q_extend_max_stream_data(ngtcp2_conn *conn, int64_t sid, uint64_t max, void *ud,
-                                    void *sud)
-{
-    struct client *c = ud;
-    (void)conn, (void)max, (void)sud;
-    if (c->h3 != NULL && nghttp3_conn_unblock_stream(c->h3, sid) != 0)
-        return NGTCP2_ERR_CALLBACK_FAILURE;
-    return 0;
-}
-
-static int send_pkt(struct client *c, const uint8_t *d, size_t n)
-{
+    struct client *c = (struct client *)b;
     ssize_t w;
     do {
         w = send(c->fd, d, n, 0);
     } while (w < 0 && errno == EINTR);
     return w < 0 ? -1 : 0;
-}
-
-static int write_streams(struct client *c)
-{
-    uint8_t buf[1452];
-    ngtcp2_path_storage ps;
-    ngtcp2_pkt_info pi;
-    ngtcp2_path_storage_zero(&ps);
-    for (;;) {
-        nghttp3_vec vec[16];
-        int64_t sid = -1;
-        int fin = 0;
-        nghttp3_ssize cnt = 0;
-        ngtcp2_ssize ndatalen = -1;
-        if (c->h3 != NULL && ngtcp2_conn_get_max_data_left(c->conn)) {
-            cnt = nghttp3_conn_writev_stream(c->h3, &sid, &fin, vec, 16);
-            if (cnt < 0)
-                return -1;
-        }
-        uint32_t flags = NGTCP2_WRITE_STREAM_FLAG_MORE | (fin ? NGTCP2_WRITE_STREAM_FLAG_FIN : 0);
-        ngtcp2_ssize n = ngtcp2_conn_writev_stream(c->conn, &ps.path, &pi, buf, sizeof(buf),
-                                                   &ndatalen, flags, sid, (ngtcp2_vec *)vec,
-                                                   (size_t)cnt, now_ns());
-        if (n < 0) {
-            if (n == NGTCP2_ERR_STREAM_DATA_BLOCKED) {
-                nghttp3_conn_block_stream(c->h3, sid);
-                continue;
-            }
-            if (n == NGTCP2_ERR_STREAM_SHUT_WR) {
-                nghttp3_conn_shutdown_stream_write(c->h3, sid);
-                continue;
-            }
-            if (n == NGTCP2_ERR_WRITE_MORE) {
-                if (nghttp3_conn_add_write_offset(c->h3, sid, (size_t)ndatalen) != 0)
-                    return -1;
-                continue;
-            }
-            fprintf(stderr, "ngtcp2_h3get: writev_stream: %s\n", ngtcp2_strerror((int)n));
-            ngtcp2_ccerr_set_liberr(&c->last_error, (int)n, NULL, 0);
-            return -1;
-        }
-        if (ndatalen >= 0 && nghttp3_conn_add_write_offset(c->h3, sid, (size_t)ndatalen) != 0)
-            return -1;
-        if (n == 0)
-            return 0;
-        if (send_pkt(c, buf, (size_t)n) != 0)
-            return -1;
-    }
 }
 
 static int read_pkts(struct client *c)
@@ -323,14 +170,14 @@ static int read_pkts(struct client *c)
             .remote = {.addr = (struct sockaddr *)&from, .addrlen = fromlen},
         };
         ngtcp2_pkt_info pi = {0};
-        int rv = ngtcp2_conn_read_pkt(c->conn, &path, &pi, buf, (size_t)n, now_ns());
+        int rv = ngtcp2_conn_read_pkt(c->b.conn, &path, &pi, buf, (size_t)n, now_ns());
         if (rv != 0) {
             fprintf(stderr, "ngtcp2_h3get: read_pkt: %s\n", ngtcp2_strerror(rv));
             if (rv == NGTCP2_ERR_CRYPTO)
-                ngtcp2_ccerr_set_tls_alert(&c->last_error, ngtcp2_conn_get_tls_alert(c->conn),
+                ngtcp2_ccerr_set_tls_alert(&c->b.last_error, ngtcp2_conn_get_tls_alert(c->b.conn),
                                            NULL, 0);
-            else if (c->last_error.error_code == 0)
-                ngtcp2_ccerr_set_liberr(&c->last_error, rv, NULL, 0);
+            else if (c->b.last_error.error_code == 0)
+                ngtcp2_ccerr_set_liberr(&c->b.last_error, rv, NULL, 0);
             return -1;
         }
     }
@@ -361,7 +208,7 @@ static int init_tls(struct client *c, const char *cafile)
     if (ngtcp2_crypto_ossl_configure_client_session(c->ssl) != 0)
         return -1;
 #endif
-    SSL_set_app_data(c->ssl, &c->conn_ref);
+    SSL_set_app_data(c->ssl, &c->b.conn_ref);
     SSL_set_connect_state(c->ssl);
     SSL_set_alpn_protos(c->ssl, alpn, sizeof(alpn));
     SSL_set_tlsext_host_name(c->ssl, "localhost");
@@ -413,15 +260,15 @@ static int init_quic(struct client *c)
     params.initial_max_stream_data_uni = 1 << 20;
     params.initial_max_data = 4 << 20;
     params.max_idle_timeout = 30 * NGTCP2_SECONDS;
-    if (ngtcp2_conn_client_new(&c->conn, &dcid, &scid, &path, NGTCP2_PROTO_VER_V1, &cbs,
+    if (ngtcp2_conn_client_new(&c->b.conn, &dcid, &scid, &path, NGTCP2_PROTO_VER_V1, &cbs,
                                &settings, &params, NULL, c) != 0)
         return -1;
 #if defined(USE_OSSL)
     if (ngtcp2_crypto_ossl_ctx_new(&c->ossl_ctx, c->ssl) != 0)
         return -1;
-    ngtcp2_conn_set_tls_native_handle(c->conn, c->ossl_ctx);
+    ngtcp2_conn_set_tls_native_handle(c->b.conn, c->ossl_ctx);
 #else
-    ngtcp2_conn_set_tls_native_handle(c->conn, c->ssl);
+    ngtcp2_conn_set_tls_native_handle(c->b.conn, c->ssl);
 #endif
     return 0;
 }
@@ -442,8 +289,9 @@ int main(int argc, char **argv)
     c.req_id = -1;
     c.host = argv[1];
     c.path = argv[3];
-    c.conn_ref.get_conn = get_conn;
-    c.conn_ref.user_data = &c;
+    c.b.conn_ref.get_conn = get_conn;
+    c.b.conn_ref.user_data = &c.b;
+    c.b.send = send_pkt;
     c.sha = EVP_MD_CTX_new();
     EVP_DigestInit_ex(c.sha, EVP_sha256(), NULL);
     snprintf(c.authority, sizeof(c.authority), "localhost:%s", argv[2]);
@@ -463,26 +311,26 @@ int main(int argc, char **argv)
         goto out;
     }
     while (!c.done && !c.failed && now_ns() < deadline) {
-        if (c.h3 == NULL && ngtcp2_conn_get_handshake_completed(c.conn) && setup_h3(&c) != 0) {
+        if (c.b.h3 == NULL && ngtcp2_conn_get_handshake_completed(c.b.conn) && setup_h3(&c) != 0) {
             fprintf(stderr, "ngtcp2_h3get: HTTP/3 set-up failed\n");
             goto out;
         }
-        if (write_streams(&c) != 0)
+        if (write_streams(&c.b) != 0)
             goto close;
-        ngtcp2_tstamp expiry = ngtcp2_conn_get_expiry(c.conn), now = now_ns();
+        ngtcp2_tstamp expiry = ngtcp2_conn_get_expiry(c.b.conn), now = now_ns();
         int wait_ms = expiry <= now ? 0 : (int)H3MIN((expiry - now) / 1000000 + 1, 1000);
         struct pollfd pfd = {.fd = c.fd, .events = POLLIN};
         poll(&pfd, 1, wait_ms);
         if ((pfd.revents & POLLIN) && read_pkts(&c) != 0)
             goto close;
-        if (ngtcp2_conn_get_expiry(c.conn) <= now_ns()) {
-            int rv = ngtcp2_conn_handle_expiry(c.conn, now_ns());
+        if (ngtcp2_conn_get_expiry(c.b.conn) <= now_ns()) {
+            int rv = ngtcp2_conn_handle_expiry(c.b.conn, now_ns());
             if (rv != 0) {
                 fprintf(stderr, "ngtcp2_h3get: %s\n", ngtcp2_strerror(rv));
                 goto out;
             }
         }
-        if (ngtcp2_conn_in_closing_period(c.conn) || ngtcp2_conn_in_draining_period(c.conn)) {
+        if (ngtcp2_conn_in_closing_period(c.b.conn) || ngtcp2_conn_in_draining_period(c.b.conn)) {
             fprintf(stderr, "ngtcp2_h3get: the server closed the connection\n");
             goto out;
         }
@@ -496,25 +344,25 @@ int main(int argc, char **argv)
             printf("%02x", md[i]);
         printf("\n");
         rc = 0;
-        ngtcp2_ccerr_set_application_error(&c.last_error, NGHTTP3_H3_NO_ERROR, NULL, 0);
+        ngtcp2_ccerr_set_application_error(&c.b.last_error, NGHTTP3_H3_NO_ERROR, NULL, 0);
     } else if (!c.done) {
         fprintf(stderr, "ngtcp2_h3get: no complete response\n");
     }
 close:
-    if (c.conn != NULL && !ngtcp2_conn_in_closing_period(c.conn) &&
-        !ngtcp2_conn_in_draining_period(c.conn)) {
+    if (c.b.conn != NULL && !ngtcp2_conn_in_closing_period(c.b.conn) &&
+        !ngtcp2_conn_in_draining_period(c.b.conn)) {
         uint8_t buf[1452];
         ngtcp2_path_storage ps;
         ngtcp2_pkt_info pi;
         ngtcp2_path_storage_zero(&ps);
-        ngtcp2_ssize n = ngtcp2_conn_write_connection_close(c.conn, &ps.path, &pi, buf, sizeof(buf),
-                                                            &c.last_error, now_ns());
+        ngtcp2_ssize n = ngtcp2_conn_write_connection_close(c.b.conn, &ps.path, &pi, buf, sizeof(buf),
+                                                            &c.b.last_error, now_ns());
         if (n > 0)
-            send_pkt(&c, buf, (size_t)n);
+            send_pkt(&c.b, buf, (size_t)n);
     }
 out:
-    nghttp3_conn_del(c.h3);
-    ngtcp2_conn_del(c.conn);
+    nghttp3_conn_del(c.b.h3);
+    ngtcp2_conn_del(c.b.conn);
     if (c.ssl != NULL) {
         SSL_set_app_data(c.ssl, NULL); /* ngtcp2 callbacks may run during SSL_free */
         SSL_free(c.ssl);

@@ -24,6 +24,8 @@
 #include <openssl/err.h>
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
+#include "ngtcp2_common.h"
+
 #if defined(USE_OSSL)
 #include <ngtcp2/ngtcp2_crypto_ossl.h>
 #else
@@ -42,22 +44,18 @@ struct req {
 };
 
 struct server {
+    struct ng_base b; /* first: the user data of ngtcp2 and nghttp3 */
     int fd;
     struct sockaddr_storage local;
     socklen_t locallen;
     SSL_CTX *ctx;
-    /* the current connection */
-    ngtcp2_crypto_conn_ref conn_ref;
     SSL *ssl;
 #if defined(USE_OSSL)
     ngtcp2_crypto_ossl_ctx *ossl_ctx;
 #endif
-    ngtcp2_conn *conn;
-    nghttp3_conn *h3;
     struct sockaddr_storage peer;
     socklen_t peerlen;
     struct req reqs[MAX_REQ];
-    ngtcp2_ccerr last_error;
 };
 
 static volatile sig_atomic_t g_stop;
@@ -66,36 +64,6 @@ static void on_term(int sig)
 {
     (void)sig;
     g_stop = 1;
-}
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * NGTCP2_SECONDS + (uint64_t)ts.tv_nsec;
-}
-
-static ngtcp2_conn *get_conn(ngtcp2_crypto_conn_ref *ref)
-{
-    return ((struct server *)ref->user_data)->conn;
-}
-
-static void rand_cb(uint8_t *dest, size_t len, const ngtcp2_rand_ctx *ctx)
-{
-    (void)ctx;
-    if (RAND_bytes(dest, (int)len) != 1)
-        abort();
-}
-
-static int new_cid_cb(ngtcp2_conn *conn, ngtcp2_cid *cid, ngtcp2_stateless_reset_token *token,
-                      size_t cidlen, void *ud)
-{
-    (void)conn, (void)ud;
-    if (RAND_bytes(cid->data, (int)cidlen) != 1 ||
-        RAND_bytes(token->data, sizeof(token->data)) != 1)
-        return NGTCP2_ERR_CALLBACK_FAILURE;
-    cid->datalen = cidlen;
-    return 0;
 }
 
 static struct req *find_req(struct server *s, int64_t id, int create)
@@ -150,8 +118,8 @@ static int h3_recv_data(nghttp3_conn *h3, int64_t sid, const uint8_t *data, size
     struct server *s = ud;
     struct req *r = find_req(s, sid, 0);
     (void)h3, (void)sud;
-    ngtcp2_conn_extend_max_stream_offset(s->conn, sid, len);
-    ngtcp2_conn_extend_max_offset(s->conn, len);
+    ngtcp2_conn_extend_max_stream_offset(s->b.conn, sid, len);
+    ngtcp2_conn_extend_max_offset(s->b.conn, len);
     if (r == NULL || r->len + len > MAX_BODY)
         return NGHTTP3_ERR_CALLBACK_FAILURE;
     if (r->len + len > r->cap) {
@@ -166,15 +134,6 @@ static int h3_recv_data(nghttp3_conn *h3, int64_t sid, const uint8_t *data, size
     }
     memcpy(r->body + r->len, data, len);
     r->len += len;
-    return 0;
-}
-
-static int h3_deferred_consume(nghttp3_conn *h3, int64_t sid, size_t n, void *ud, void *sud)
-{
-    struct server *s = ud;
-    (void)h3, (void)sud;
-    ngtcp2_conn_extend_max_stream_offset(s->conn, sid, n);
-    ngtcp2_conn_extend_max_offset(s->conn, n);
     return 0;
 }
 
@@ -224,22 +183,6 @@ static int h3_end_stream(nghttp3_conn *h3, int64_t sid, void *ud, void *sud)
                : NGHTTP3_ERR_CALLBACK_FAILURE;
 }
 
-static int h3_reset_stream(nghttp3_conn *h3, int64_t sid, uint64_t code, void *ud, void *sud)
-{
-    struct server *s = ud;
-    (void)h3, (void)sud;
-    ngtcp2_conn_shutdown_stream_write(s->conn, 0, sid, code);
-    return 0;
-}
-
-static int h3_stop_sending(nghttp3_conn *h3, int64_t sid, uint64_t code, void *ud, void *sud)
-{
-    struct server *s = ud;
-    (void)h3, (void)sud;
-    ngtcp2_conn_shutdown_stream_read(s->conn, 0, sid, code);
-    return 0;
-}
-
 static int setup_h3(struct server *s)
 {
     nghttp3_callbacks cbs = {
@@ -254,16 +197,16 @@ static int setup_h3(struct server *s)
     nghttp3_settings settings;
     int64_t ctrl, qenc, qdec;
     nghttp3_settings_default(&settings);
-    if (nghttp3_conn_server_new(&s->h3, &cbs, &settings, NULL, s) != 0)
+    if (nghttp3_conn_server_new(&s->b.h3, &cbs, &settings, NULL, s) != 0)
         return -1;
     nghttp3_conn_set_max_client_streams_bidi(
-        s->h3, ngtcp2_conn_get_local_transport_params(s->conn)->initial_max_streams_bidi);
-    if (ngtcp2_conn_open_uni_stream(s->conn, &ctrl, NULL) != 0 ||
-        ngtcp2_conn_open_uni_stream(s->conn, &qenc, NULL) != 0 ||
-        ngtcp2_conn_open_uni_stream(s->conn, &qdec, NULL) != 0)
+        s->b.h3, ngtcp2_conn_get_local_transport_params(s->b.conn)->initial_max_streams_bidi);
+    if (ngtcp2_conn_open_uni_stream(s->b.conn, &ctrl, NULL) != 0 ||
+        ngtcp2_conn_open_uni_stream(s->b.conn, &qenc, NULL) != 0 ||
+        ngtcp2_conn_open_uni_stream(s->b.conn, &qdec, NULL) != 0)
         return -1;
-    return nghttp3_conn_bind_control_stream(s->h3, ctrl) == 0 &&
-                   nghttp3_conn_bind_qpack_streams(s->h3, qenc, qdec) == 0
+    return nghttp3_conn_bind_control_stream(s->b.h3, ctrl) == 0 &&
+                   nghttp3_conn_bind_qpack_streams(s->b.h3, qenc, qdec) == 0
                ? 0
                : -1;
 }
@@ -276,35 +219,6 @@ static int q_handshake_completed(ngtcp2_conn *conn, void *ud)
     return setup_h3(ud) == 0 ? 0 : NGTCP2_ERR_CALLBACK_FAILURE;
 }
 
-static int q_recv_stream_data(ngtcp2_conn *conn, uint32_t flags, int64_t sid, uint64_t offset,
-                              const uint8_t *data, size_t len, void *ud, void *sud)
-{
-    struct server *s = ud;
-    (void)offset, (void)sud;
-    if (s->h3 == NULL)
-        return NGTCP2_ERR_CALLBACK_FAILURE;
-    nghttp3_ssize n = nghttp3_conn_read_stream(s->h3, sid, data, len,
-                                               flags & NGTCP2_STREAM_DATA_FLAG_FIN);
-    if (n < 0) {
-        ngtcp2_ccerr_set_application_error(&s->last_error,
-                                           nghttp3_err_infer_quic_app_error_code((int)n), NULL, 0);
-        return NGTCP2_ERR_CALLBACK_FAILURE;
-    }
-    ngtcp2_conn_extend_max_stream_offset(conn, sid, (uint64_t)n);
-    ngtcp2_conn_extend_max_offset(conn, (uint64_t)n);
-    return 0;
-}
-
-static int q_acked(ngtcp2_conn *conn, int64_t sid, uint64_t offset, uint64_t len, void *ud,
-                   void *sud)
-{
-    struct server *s = ud;
-    (void)conn, (void)offset, (void)sud;
-    return s->h3 != NULL && nghttp3_conn_add_ack_offset(s->h3, sid, len) != 0
-               ? NGTCP2_ERR_CALLBACK_FAILURE
-               : 0;
-}
-
 static int q_stream_close(ngtcp2_conn *conn, uint32_t flags, int64_t sid, uint64_t code, void *ud,
                           void *sud)
 {
@@ -313,8 +227,8 @@ static int q_stream_close(ngtcp2_conn *conn, uint32_t flags, int64_t sid, uint64
     (void)conn, (void)sud;
     if (!(flags & NGTCP2_STREAM_CLOSE_FLAG_APP_ERROR_CODE_SET))
         code = NGHTTP3_H3_NO_ERROR;
-    if (s->h3 != NULL) {
-        int rv = nghttp3_conn_close_stream(s->h3, sid, code);
+    if (s->b.h3 != NULL) {
+        int rv = nghttp3_conn_close_stream(s->b.h3, sid, code);
         if (rv != 0 && rv != NGHTTP3_ERR_STREAM_NOT_FOUND)
             return NGTCP2_ERR_CALLBACK_FAILURE;
     }
@@ -325,80 +239,14 @@ static int q_stream_close(ngtcp2_conn *conn, uint32_t flags, int64_t sid, uint64
     return 0;
 }
 
-static int q_stream_reset(ngtcp2_conn *conn, int64_t sid, uint64_t final_size, uint64_t code,
-                          void *ud, void *sud)
+static int send_pkt(struct ng_base *b, const uint8_t *d, size_t n)
 {
-    struct server *s = ud;
-    (void)conn, (void)final_size, (void)code, (void)sud;
-    return s->h3 != NULL && nghttp3_conn_shutdown_stream_read(s->h3, sid) != 0
-               ? NGTCP2_ERR_CALLBACK_FAILURE
-               : 0;
-}
-
-static int q_extend_max_stream_data(ngtcp2_conn *conn, int64_t sid, uint64_t max, void *ud,
-                                    void *sud)
-{
-    struct server *s = ud;
-    (void)conn, (void)max, (void)sud;
-    return s->h3 != NULL && nghttp3_conn_unblock_stream(s->h3, sid) != 0
-               ? NGTCP2_ERR_CALLBACK_FAILURE
-               : 0;
-}
-
-static int send_pkt(struct server *s, const uint8_t *d, size_t n)
-{
+    struct server *s = (struct server *)b;
     ssize_t w;
     do {
         w = sendto(s->fd, d, n, 0, (struct sockaddr *)&s->peer, s->peerlen);
     } while (w < 0 && errno == EINTR);
     return w < 0 ? -1 : 0;
-}
-
-static int write_streams(struct server *s)
-{
-    uint8_t buf[1452];
-    ngtcp2_path_storage ps;
-    ngtcp2_pkt_info pi;
-    ngtcp2_path_storage_zero(&ps);
-    for (;;) {
-        nghttp3_vec vec[16];
-        int64_t sid = -1;
-        int fin = 0;
-        nghttp3_ssize cnt = 0;
-        ngtcp2_ssize ndatalen = -1;
-        if (s->h3 != NULL && ngtcp2_conn_get_max_data_left(s->conn)) {
-            cnt = nghttp3_conn_writev_stream(s->h3, &sid, &fin, vec, 16);
-            if (cnt < 0)
-                return -1;
-        }
-        uint32_t flags = NGTCP2_WRITE_STREAM_FLAG_MORE | (fin ? NGTCP2_WRITE_STREAM_FLAG_FIN : 0);
-        ngtcp2_ssize n = ngtcp2_conn_writev_stream(s->conn, &ps.path, &pi, buf, sizeof(buf),
-                                                   &ndatalen, flags, sid, (ngtcp2_vec *)vec,
-                                                   (size_t)cnt, now_ns());
-        if (n < 0) {
-            if (n == NGTCP2_ERR_STREAM_DATA_BLOCKED) {
-                nghttp3_conn_block_stream(s->h3, sid);
-                continue;
-            }
-            if (n == NGTCP2_ERR_STREAM_SHUT_WR) {
-                nghttp3_conn_shutdown_stream_write(s->h3, sid);
-                continue;
-            }
-            if (n == NGTCP2_ERR_WRITE_MORE) {
-                if (nghttp3_conn_add_write_offset(s->h3, sid, (size_t)ndatalen) != 0)
-                    return -1;
-                continue;
-            }
-            ngtcp2_ccerr_set_liberr(&s->last_error, (int)n, NULL, 0);
-            return -1;
-        }
-        if (ndatalen >= 0 && nghttp3_conn_add_write_offset(s->h3, sid, (size_t)ndatalen) != 0)
-            return -1;
-        if (n == 0)
-            return 0;
-        if (send_pkt(s, buf, (size_t)n) != 0)
-            return -1;
-    }
 }
 
 static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
@@ -414,10 +262,10 @@ static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outle
 
 static void drop_conn(struct server *s)
 {
-    nghttp3_conn_del(s->h3);
-    s->h3 = NULL;
-    ngtcp2_conn_del(s->conn);
-    s->conn = NULL;
+    nghttp3_conn_del(s->b.h3);
+    s->b.h3 = NULL;
+    ngtcp2_conn_del(s->b.conn);
+    s->b.conn = NULL;
     if (s->ssl != NULL) {
         SSL_set_app_data(s->ssl, NULL);
         SSL_set_shutdown(s->ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
@@ -430,7 +278,7 @@ static void drop_conn(struct server *s)
 #endif
     for (int i = 0; i < MAX_REQ; i++)
         free_req(&s->reqs[i]);
-    memset(&s->last_error, 0, sizeof(s->last_error));
+    memset(&s->b.last_error, 0, sizeof(s->b.last_error));
 }
 
 static int accept_conn(struct server *s, const uint8_t *pkt, size_t len, ngtcp2_path *path)
@@ -483,19 +331,20 @@ static int accept_conn(struct server *s, const uint8_t *pkt, size_t len, ngtcp2_
     if (ngtcp2_crypto_ossl_configure_server_session(s->ssl) != 0)
         return -1;
 #endif
-    s->conn_ref.get_conn = get_conn;
-    s->conn_ref.user_data = s;
-    SSL_set_app_data(s->ssl, &s->conn_ref);
+    s->b.conn_ref.get_conn = get_conn;
+    s->b.conn_ref.user_data = &s->b;
+    s->b.send = send_pkt;
+    SSL_set_app_data(s->ssl, &s->b.conn_ref);
     SSL_set_accept_state(s->ssl);
-    if (ngtcp2_conn_server_new(&s->conn, &hd.scid, &scid, path, hd.version, &cbs, &settings,
+    if (ngtcp2_conn_server_new(&s->b.conn, &hd.scid, &scid, path, hd.version, &cbs, &settings,
                                &params, NULL, s) != 0)
         return -1;
 #if defined(USE_OSSL)
     if (ngtcp2_crypto_ossl_ctx_new(&s->ossl_ctx, s->ssl) != 0)
         return -1;
-    ngtcp2_conn_set_tls_native_handle(s->conn, s->ossl_ctx);
+    ngtcp2_conn_set_tls_native_handle(s->b.conn, s->ossl_ctx);
 #else
-    ngtcp2_conn_set_tls_native_handle(s->conn, s->ssl);
+    ngtcp2_conn_set_tls_native_handle(s->b.conn, s->ssl);
 #endif
     return 0;
 }
@@ -542,8 +391,8 @@ int main(int argc, char **argv)
 
     while (!g_stop) {
         int wait_ms = 1000;
-        if (s.conn != NULL) {
-            ngtcp2_tstamp exp = ngtcp2_conn_get_expiry(s.conn), now = now_ns();
+        if (s.b.conn != NULL) {
+            ngtcp2_tstamp exp = ngtcp2_conn_get_expiry(s.b.conn), now = now_ns();
             wait_ms = exp <= now ? 0 : (int)((exp - now) / 1000000 + 1);
             if (wait_ms > 1000)
                 wait_ms = 1000;
@@ -561,7 +410,7 @@ int main(int argc, char **argv)
                 .local = {.addr = (struct sockaddr *)&s.local, .addrlen = s.locallen},
                 .remote = {.addr = (struct sockaddr *)&from, .addrlen = fromlen},
             };
-            if (s.conn == NULL) {
+            if (s.b.conn == NULL) {
                 memcpy(&s.peer, &from, fromlen);
                 s.peerlen = fromlen;
                 if (accept_conn(&s, buf, (size_t)n, &path) != 0) {
@@ -570,7 +419,7 @@ int main(int argc, char **argv)
                 }
             }
             ngtcp2_pkt_info pi = {0};
-            int rv = ngtcp2_conn_read_pkt(s.conn, &path, &pi, buf, (size_t)n, now_ns());
+            int rv = ngtcp2_conn_read_pkt(s.b.conn, &path, &pi, buf, (size_t)n, now_ns());
             if (rv == NGTCP2_ERR_DRAINING || rv == NGTCP2_ERR_CLOSING) {
                 drop_conn(&s);
                 break;
@@ -578,34 +427,34 @@ int main(int argc, char **argv)
             if (rv != 0) {
                 fprintf(stderr, "ngtcp2_h3server: read_pkt: %s\n", ngtcp2_strerror(rv));
                 if (rv == NGTCP2_ERR_CRYPTO)
-                    ngtcp2_ccerr_set_tls_alert(&s.last_error, ngtcp2_conn_get_tls_alert(s.conn),
+                    ngtcp2_ccerr_set_tls_alert(&s.b.last_error, ngtcp2_conn_get_tls_alert(s.b.conn),
                                                NULL, 0);
-                else if (s.last_error.error_code == 0)
-                    ngtcp2_ccerr_set_liberr(&s.last_error, rv, NULL, 0);
+                else if (s.b.last_error.error_code == 0)
+                    ngtcp2_ccerr_set_liberr(&s.b.last_error, rv, NULL, 0);
                 uint8_t out[1452];
                 ngtcp2_path_storage ps;
                 ngtcp2_pkt_info opi;
                 ngtcp2_path_storage_zero(&ps);
-                ngtcp2_ssize w = ngtcp2_conn_write_connection_close(s.conn, &ps.path, &opi, out,
-                                                                    sizeof(out), &s.last_error,
+                ngtcp2_ssize w = ngtcp2_conn_write_connection_close(s.b.conn, &ps.path, &opi, out,
+                                                                    sizeof(out), &s.b.last_error,
                                                                     now_ns());
                 if (w > 0)
-                    send_pkt(&s, out, (size_t)w);
+                    send_pkt(&s.b, out, (size_t)w);
                 drop_conn(&s);
                 break;
             }
         }
-        if (s.conn == NULL)
+        if (s.b.conn == NULL)
             continue;
-        if (ngtcp2_conn_get_expiry(s.conn) <= now_ns() &&
-            ngtcp2_conn_handle_expiry(s.conn, now_ns()) != 0) {
+        if (ngtcp2_conn_get_expiry(s.b.conn) <= now_ns() &&
+            ngtcp2_conn_handle_expiry(s.b.conn, now_ns()) != 0) {
             drop_conn(&s); /* idle timeout or a dead peer */
             continue;
         }
-        if (write_streams(&s) != 0)
+        if (write_streams(&s.b) != 0)
             drop_conn(&s);
     }
-    if (s.conn != NULL)
+    if (s.b.conn != NULL)
         drop_conn(&s);
     SSL_CTX_free(s.ctx);
     freeaddrinfo(ai);
