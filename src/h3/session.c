@@ -169,7 +169,7 @@ static void note_code(struct h3g_exchange *hs, uint64_t code, const char *fallba
 static ssize_t body_next(struct h3g_exchange *hs, uint8_t *buf, size_t cap)
 {
     if (hs->body.kind == H3G_BODY_SOURCE)
-        return hs->xops->response_body(hs->xctx, buf, cap);
+        return hs->released ? H3G_ERR : hs->xops->response_body(hs->xctx, buf, cap);
     if (hs->body.remaining == 0)
         return 0;
     ssize_t r = h3g_body_read(&hs->body, buf, cap);
@@ -312,6 +312,12 @@ static void send_413(struct session *s, struct h3g_exchange *hs)
         nghttp3_conn_shutdown_stream_read(s->h3, hs->id);
         hstream_abort(hs, H3G_H3_EXCESSIVE_LOAD, "request body too large");
         return;
+    }
+    /* A handler already working on it (the proxy) lets go now: its origin
+     * will not get the rest. */
+    if (hs->xops != NULL && !hs->released) {
+        hs->released = 1;
+        hs->xops->release(hs->xctx, 1);
     }
     /* nghttp3 stops judging the rest (a client may end the body early once it
      * has the answer); QUIC keeps reading it, dropped (h3_stream_data counts). */

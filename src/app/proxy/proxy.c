@@ -428,8 +428,10 @@ static void px_read(struct pxreq *r)
         }
         if (n <= 0) {
             /* EOF or reset from the origin */
-            if (!r->got_bytes && r->reused_conn && r->idempotent && r->attempts == 1) {
-                /* a pooled connection the origin had closed: once more, fresh */
+            if (!r->got_bytes && r->reused_conn && r->idempotent && r->attempts == 1 &&
+                r->soff == 0) {
+                /* a pooled connection the origin had closed: once more, fresh
+                 * (only while no body byte was consumed, so all can be resent) */
                 close_fd(r);
                 r->head_off = 0;
                 if (start_connection(r, NULL) != 0)
