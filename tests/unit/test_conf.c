@@ -130,11 +130,15 @@ int main(void)
     }
     /* the command line overrides the file */
     {
-        const char *f = "/tmp/h3g-test-conf.conf";
-        FILE *fp = fopen(f, "w");
+        char f[] = "/tmp/h3g-test-conf-XXXXXX";
+        int fd = mkstemp(f);
+        FILE *fp = fd >= 0 ? fdopen(fd, "w") : NULL;
+        CHECK(fp != NULL);
+        if (fp == NULL)
+            return TEST_RESULT();
         fputs("listen 127.0.0.1:9000;\nroot /srv;\nidle_timeout 5s;\n", fp);
         fclose(fp);
-        char *argv[] = {"h3gate", "--idle-timeout", "7", "-c", (char *)f, NULL};
+        char *argv[] = {"h3gate", "--idle-timeout", "7", "-c", f, NULL};
         h3g_config_defaults(&c);
         CHECK(h3g_config_parse_args(&c, 5, argv, err, sizeof(err)) == H3G_CONFIG_OK);
         CHECK(c.idle_timeout_ms == 7000 && c.nlisten == 1);
