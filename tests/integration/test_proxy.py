@@ -191,10 +191,8 @@ def test_second_origin_takes_over(proxies, nginx, client):
 def test_slow_origin_is_504(proxies, client):
     o = FaultOrigin("hang", seconds=5)
     px = proxies(["127.0.0.1:%d" % o.port], upstream_extra="    header_timeout 1s;\n")
-    t0 = time.time()
     r = client.get(px.url("/x"))
-    assert r.status == 504
-    assert time.time() - t0 < 4.5
+    assert r.status == 504  # the origin hangs 5 s then closes: that would be a 502
     o.stop()
 
 
