@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds h3gate (and its tests) into build/, or build-asan/ with --sanitize.
+# Builds h3gate (and its tests) into build/, or build-asan/ with --sanitize, or
+# the libFuzzer targets into build-fuzz/ with --fuzz (clang).
 # Installs missing dependencies first (scripts/setup-deps.sh).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -8,7 +9,8 @@ extra=()
 for a in "$@"; do
     case $a in
         --sanitize) dir=build-asan; extra+=(-DH3G_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug) ;;
-        *) echo "usage: $0 [--sanitize]" >&2; exit 2 ;;
+        --fuzz) dir=build-fuzz; export CC=clang; extra+=(-DH3G_FUZZ=ON) ;;
+        *) echo "usage: $0 [--sanitize|--fuzz]" >&2; exit 2 ;;
     esac
 done
 openssl_prefix=$("$here/scripts/setup-deps.sh" | tail -n1)

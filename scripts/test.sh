@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test: installs what the tests need, builds h3gate normally and with
-# ASan+UBSan, and runs the whole CTest suite (unit + integration) on both.
+# ASan+UBSan, and runs the whole CTest suite (unit + integration) on both, then
+# each libFuzzer target for a short while (H3G_FUZZ_SECONDS, default 15).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 "$here/scripts/build.sh"
@@ -17,4 +18,8 @@ echo "== tests: ASan+UBSan build (leak checking on)" >&2
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:halt_on_error=1 \
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 H3G_SANITIZE=1 \
     ctest --output-on-failure --timeout 1800) || status=1
+echo "== fuzz targets (libFuzzer, ${H3G_FUZZ_SECONDS:-15} s each)" >&2
+"$here/scripts/build.sh" --fuzz
+cmake -S "$here" -B "$here/build-fuzz" -DH3G_FUZZ_SECONDS="${H3G_FUZZ_SECONDS:-15}" >/dev/null
+(cd "$here/build-fuzz" && ctest --output-on-failure --timeout 900) || status=1
 exit $status

@@ -101,11 +101,15 @@ int h3g_config_parse_listen(const char *text, struct h3g_listen_addr *out, char 
     }
     memset(&hints, 0, sizeof(hints));
     hints.ai_socktype = SOCK_DGRAM;
-    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    /* Addresses only: a listener never waits on DNS (and a config check
+     * never sends a query). */
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV | AI_NUMERICHOST;
     const char *h = host;
     if (strcmp(host, "*") == 0 || host[0] == '\0') {
         h = NULL;
         hints.ai_family = AF_INET;
+    } else if (strcmp(host, "localhost") == 0) {
+        h = "127.0.0.1";
     }
     rc = getaddrinfo(h, port, &hints, &res);
     if (rc != 0 || res == NULL) {
