@@ -257,16 +257,21 @@ static int on_acked_stream_data(nghttp3_conn *conn, int64_t sid, uint64_t datale
 
 static int submit_response(struct session *s, struct h3g_exchange *hs, struct h3g_response *resp)
 {
-    nghttp3_nv nva[32];
     char status[4];
     size_t n = 0, pos = 0;
     const char *name, *value;
     nghttp3_data_reader dr = {.read_data = read_body};
     int rv;
+    /* Every field the handler gave (a proxied response may carry many), the
+     * route's additions and :status. */
+    nghttp3_nv *nva = malloc((resp->nheaders + (hs->rules ? hs->rules->nadd : 0) + 1) *
+                             sizeof(*nva));
+    if (nva == NULL)
+        return NGHTTP3_ERR_NOMEM;
 
     snprintf(status, sizeof(status), "%03d", resp->status);
     nva[n++] = (nghttp3_nv){(uint8_t *)":status", (uint8_t *)status, 7, 3, NGHTTP3_NV_FLAG_NONE};
-    while (n < H3G_ARRAY_LEN(nva) && h3g_response_next(resp, &pos, &name, &value)) {
+    while (h3g_response_next(resp, &pos, &name, &value)) {
         int drop = 0;
         for (size_t i = 0; hs->rules != NULL && i < hs->rules->nremove; i++)
             if (strcmp(hs->rules->remove[i], name) == 0)
@@ -275,7 +280,7 @@ static int submit_response(struct session *s, struct h3g_exchange *hs, struct h3
             nva[n++] = (nghttp3_nv){(uint8_t *)name, (uint8_t *)value, strlen(name), strlen(value),
                                     NGHTTP3_NV_FLAG_NONE};
     }
-    for (size_t i = 0; hs->rules != NULL && i < hs->rules->nadd && n < H3G_ARRAY_LEN(nva); i++)
+    for (size_t i = 0; hs->rules != NULL && i < hs->rules->nadd; i++)
         nva[n++] = (nghttp3_nv){(uint8_t *)hs->rules->add_name[i],
                                 (uint8_t *)hs->rules->add_value[i], strlen(hs->rules->add_name[i]),
                                 strlen(hs->rules->add_value[i]), NGHTTP3_NV_FLAG_NONE};
@@ -293,7 +298,9 @@ static int submit_response(struct session *s, struct h3g_exchange *hs, struct h3
         hs->body.kind = H3G_BODY_NONE; /* the handler sends nothing for HEAD */
         has_body = 0;
     }
+    /* nghttp3 copies the fields */
     rv = nghttp3_conn_submit_response(s->h3, hs->id, nva, n, has_body ? &dr : NULL);
+    free(nva);
     return rv;
 }
 

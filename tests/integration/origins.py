@@ -185,6 +185,9 @@ class FaultOrigin:
                     part = bytes([65 + i % 26]) * 1000
                     c.sendall(b"%x\r\n%s\r\n" % (len(part), part))
                 c.sendall(b"0\r\n\r\n")
+            elif mode == "many-fields":
+                fields = b"".join(b"X-Field-%d: v%d\r\n" % (i, i) for i in range(60))
+                c.sendall(b"HTTP/1.1 200 OK\r\n" + fields + b"Content-Length: 2\r\n\r\nok")
             elif mode == "interim":
                 c.sendall(b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n"
                           b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfinal")

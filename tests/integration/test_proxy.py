@@ -226,6 +226,15 @@ def test_chunked_and_close_delimited_responses(proxies, client, mode, size):
     o.stop()
 
 
+def test_every_origin_field_is_forwarded(proxies, client):
+    o = FaultOrigin("many-fields")
+    px = proxies(["127.0.0.1:%d" % o.port])
+    r = client.get(px.url("/x"))
+    assert r.status == 200 and r.body == b"ok"
+    assert all(r.header("x-field-%d" % i) == "v%d" % i for i in range(60)), r.headers
+    o.stop()
+
+
 def test_interim_responses_are_skipped(proxies, client):
     o = FaultOrigin("interim")
     px = proxies(["127.0.0.1:%d" % o.port])
