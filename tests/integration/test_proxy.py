@@ -377,24 +377,7 @@ def test_request_timeout(proxies, client):
 def test_streams_per_connection_limit(proxies, nginx, origin_root, client):
     px = proxies(["127.0.0.1:%d" % nginx.port], extra="limits { streams_per_connection 2; }\n")
     want = hashlib.sha256(origin_root[1]["3m.bin"]).hexdigest()
-    c = []
-    m = pycurl.CurlMulti()
-    m.setopt(pycurl.M_PIPELINING, 2)
-    m.setopt(pycurl.M_MAX_HOST_CONNECTIONS, 1)
-    for _ in range(6):
-        h, st = client.handle(px.url("/3m.bin"), keep_body=False)
-        h.setopt(pycurl.PIPEWAIT, 1)
-        m.add_handle(h)
-        c.append((h, st))
-    n = len(c)
-    while n:
-        _, n = m.perform()
-        m.select(0.2)
-    done = [client.result(h, st) for h, st in c]
-    for h, _ in c:
-        m.remove_handle(h)
-        h.close()
-    m.close()
+    done = client.parallel([px.url("/3m.bin")] * 6, connections=1)  # six streams at once
     ok = [r for r in done if r.status == 200 and r.sha256 == want]
     assert ok, "some requests are served"
     px.stop()

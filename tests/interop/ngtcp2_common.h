@@ -77,6 +77,20 @@ static int h3_stop_sending(nghttp3_conn *h3, int64_t sid, uint64_t code, void *u
     return 0;
 }
 
+/* Opens our control and QPACK streams and gives them to nghttp3. */
+static int bind_h3_streams(struct ng_base *b)
+{
+    int64_t ctrl, qenc, qdec;
+    if (ngtcp2_conn_open_uni_stream(b->conn, &ctrl, NULL) != 0 ||
+        ngtcp2_conn_open_uni_stream(b->conn, &qenc, NULL) != 0 ||
+        ngtcp2_conn_open_uni_stream(b->conn, &qdec, NULL) != 0)
+        return -1;
+    return nghttp3_conn_bind_control_stream(b->h3, ctrl) == 0 &&
+                   nghttp3_conn_bind_qpack_streams(b->h3, qenc, qdec) == 0
+               ? 0
+               : -1;
+}
+
 /* ---- ngtcp2 → nghttp3 ---- */
 
 static int q_recv_stream_data(ngtcp2_conn *conn, uint32_t flags, int64_t sid, uint64_t offset,

@@ -99,16 +99,10 @@ static int setup_h3(struct client *c)
         .stop_sending = h3_stop_sending,
     };
     nghttp3_settings settings;
-    int64_t ctrl, qenc, qdec;
     nghttp3_settings_default(&settings);
     if (nghttp3_conn_client_new(&c->b.h3, &cbs, &settings, NULL, c) != 0)
         return -1;
-    if (ngtcp2_conn_open_uni_stream(c->b.conn, &ctrl, NULL) != 0 ||
-        ngtcp2_conn_open_uni_stream(c->b.conn, &qenc, NULL) != 0 ||
-        ngtcp2_conn_open_uni_stream(c->b.conn, &qdec, NULL) != 0)
-        return -1;
-    if (nghttp3_conn_bind_control_stream(c->b.h3, ctrl) != 0 ||
-        nghttp3_conn_bind_qpack_streams(c->b.h3, qenc, qdec) != 0)
+    if (bind_h3_streams(&c->b) != 0)
         return -1;
     if (ngtcp2_conn_open_bidi_stream(c->b.conn, &c->req_id, NULL) != 0)
         return -1;

@@ -195,20 +195,12 @@ static int setup_h3(struct server *s)
         .stop_sending = h3_stop_sending,
     };
     nghttp3_settings settings;
-    int64_t ctrl, qenc, qdec;
     nghttp3_settings_default(&settings);
     if (nghttp3_conn_server_new(&s->b.h3, &cbs, &settings, NULL, s) != 0)
         return -1;
     nghttp3_conn_set_max_client_streams_bidi(
         s->b.h3, ngtcp2_conn_get_local_transport_params(s->b.conn)->initial_max_streams_bidi);
-    if (ngtcp2_conn_open_uni_stream(s->b.conn, &ctrl, NULL) != 0 ||
-        ngtcp2_conn_open_uni_stream(s->b.conn, &qenc, NULL) != 0 ||
-        ngtcp2_conn_open_uni_stream(s->b.conn, &qdec, NULL) != 0)
-        return -1;
-    return nghttp3_conn_bind_control_stream(s->b.h3, ctrl) == 0 &&
-                   nghttp3_conn_bind_qpack_streams(s->b.h3, qenc, qdec) == 0
-               ? 0
-               : -1;
+    return bind_h3_streams(&s->b);
 }
 
 /* ---- QUIC ---- */
