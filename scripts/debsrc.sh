@@ -17,23 +17,28 @@ debsrc_mirror() {
     echo "${m:-http://deb.debian.org/debian}"
 }
 
+debsrc_write_list() { # file mirror "suites"
+    local s
+    : > "$1"
+    for s in $3; do
+        case $s in
+            *-security) echo "deb-src ${2%/debian}/debian-security $s main" >> "$1" ;;
+            *) echo "deb-src $2 $s main" >> "$1" ;;
+        esac
+    done
+}
+
 debsrc_fetch() {
     local pkg=$1 min=$2 suites=$3 dest=$4
     shift 4
     local cache=${H3GATE_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/h3gate}
-    local key lists sl mirror s v listed cands=() tried=()
+    local key lists sl mirror v listed cands=() tried=()
     key=$(echo "$suites" | tr ' ' '_')
     lists="$cache/apt-lists-$key"
     sl="$cache/sources-$key.list"
     mirror=$(debsrc_mirror)
     mkdir -p "$lists/partial" "$dest"
-    : > "$sl"
-    for s in $suites; do
-        case $s in
-            *-security) echo "deb-src ${mirror%/debian}/debian-security $s main" >> "$sl" ;;
-            *) echo "deb-src $mirror $s main" >> "$sl" ;;
-        esac
-    done
+    debsrc_write_list "$sl" "$mirror" "$suites"
     local aptopts=(-o "Dir::Etc::sourcelist=$sl" -o Dir::Etc::sourceparts=- -o "Dir::State::Lists=$lists"
                    -o APT::Sandbox::User=root)
     # An existing download is reused.
@@ -55,5 +60,52 @@ debsrc_fetch() {
         echo "debsrc: $pkg $v is listed but could not be downloaded; trying the next candidate" >&2
     done
     echo "debsrc: error: could not download $pkg >= $min from $suites (tried: ${tried[*]-none})" >&2
+    return 1
+}
+
+# debsrc_fetch_orig PKG MIN_VERSION "SUITES" DEST_DIR [CANDIDATES...]
+# Like debsrc_fetch, but settles for the upstream tarball (PKG_UPSTREAM.orig.tar.*)
+# when the archive's pool has lost the .dsc or the Debian part of a version while
+# still holding its upstream tarball (seen for nghttp2, nghttp3, nginx and haproxy
+# in trixie and sid).  apt checks each file against the signed index's hashes
+# before keeping it, so a tarball found here is the one Debian signed.  Debian's
+# patches are then not available: callers build upstream source and say so.
+# Prints the upstream version fetched.
+debsrc_fetch_orig() {
+    local pkg=$1 min=$2 suites=$3 dest=$4
+    shift 4
+    local cache=${H3GATE_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/h3gate}
+    local key lists sl mirror v up listed cands=() tried=()
+    key=$(echo "$suites" | tr ' ' '_')
+    lists="$cache/apt-lists-$key"
+    sl="$cache/sources-$key.list"
+    mirror=$(debsrc_mirror)
+    mkdir -p "$lists/partial" "$dest"
+    debsrc_write_list "$sl" "$mirror" "$suites"
+    local aptopts=(-o "Dir::Etc::sourcelist=$sl" -o Dir::Etc::sourceparts=- -o "Dir::State::Lists=$lists"
+                   -o APT::Sandbox::User=root)
+    debsrc_have_orig() { ls "$dest/${pkg}_$1".orig.tar.* 2>/dev/null | grep -qv '\.asc$'; }
+    for v in $(ls "$dest"/"${pkg}"_*.orig.tar.* 2>/dev/null | grep -v '\.asc$' \
+               | sed "s|.*/${pkg}_||; s|\.orig\.tar\..*$||" | sort -Vr); do
+        if dpkg --compare-versions "$v" ge "$min"; then echo "$v"; return 0; fi
+    done
+    apt-get "${aptopts[@]}" update -qq >&2 || echo "debsrc: warning: some source indexes could not be fetched" >&2
+    listed=$(apt-cache "${aptopts[@]}" showsrc "$pkg" 2>/dev/null | awk '/^Version:/{print $2}' || true)
+    for v in $listed "$@"; do
+        case " ${cands[*]-} " in *" $v "*) ;; *) cands+=("$v") ;; esac
+    done
+    for v in $(printf '%s\n' "${cands[@]}" | sort -Vr); do
+        up=${v#*:}; up=${up%-*}; up=${up%%+dfsg*}
+        dpkg --compare-versions "$up" ge "$min" || continue
+        tried+=("$v")
+        # The download stops at the first file the pool lacks; what came before stays.
+        (cd "$dest" && apt-get "${aptopts[@]}" source --download-only "$pkg=$v" >/dev/null 2>&1) || true
+        if debsrc_have_orig "$up"; then
+            echo "$up"
+            return 0
+        fi
+        echo "debsrc: $pkg $v is listed but its upstream tarball could not be downloaded; trying the next candidate" >&2
+    done
+    echo "debsrc: error: could not download the upstream tarball of $pkg >= $min from $suites (tried: ${tried[*]-none})" >&2
     return 1
 }

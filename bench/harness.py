@@ -1,0 +1,670 @@
+#!/usr/bin/python3
+"""h3gate side by side with nginx and HAProxy over HTTP/3; see docs/benchmarking.md.
+
+Run through bench/run, which builds what is missing and passes the binaries:
+
+    harness.py --h3gate BIN --h2load BIN --nginx BIN --haproxy BIN [SCENARIO...]
+
+Scenarios: small, bulk, handshake, idle, proxy (default: all).  Every server runs
+pinned to one core and the load client to the other; servers take turns, several
+rounds, and each round also gives the ratio of h3gate to each peer.
+"""
+import argparse
+import datetime
+import os
+import platform
+import re
+import resource
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+SCENARIOS = ["small", "bulk", "handshake", "idle", "proxy"]
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def die(msg):
+    sys.stderr.write("bench: error: %s\n" % msg)
+    sys.exit(1)
+
+
+def note(msg):
+    sys.stderr.write("bench: %s\n" % msg)
+    sys.stderr.flush()
+
+
+def free_port(kind=socket.SOCK_DGRAM):
+    # A port free for both UDP and TCP, so that each server can take either.
+    for _ in range(100):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+            u.bind(("127.0.0.1", 0))
+            port = u.getsockname()[1]
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
+                try:
+                    t.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+                return port
+    die("no free port")
+
+
+# --- per-process accounting ---------------------------------------------------
+
+def cpu_ns(pid):
+    """CPU time of all threads of pid (user + system), in ns, from schedstat."""
+    total = 0
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/schedstat" % (pid, tid)) as f:
+                total += int(f.read().split()[0])
+        except FileNotFoundError:
+            pass
+    return total
+
+
+def status_kib(pid, field):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def reset_peak_rss(pid):
+    # Writing 5 to clear_refs resets VmHWM (Linux >= 4.0).
+    try:
+        with open("/proc/%d/clear_refs" % pid, "w") as f:
+            f.write("5")
+    except OSError:
+        pass
+
+
+# --- servers ------------------------------------------------------------------
+
+class Server:
+    """One server process (or nginx's single worker) under test."""
+
+    name = "?"
+
+    def __init__(self, bench, port):
+        self.bench, self.port, self.proc = bench, port, None
+        self.dir = tempfile.mkdtemp(prefix=self.key + "-", dir=bench.work)
+
+    def spawn(self, argv):
+        log = open(os.path.join(self.dir, "stderr.log"), "wb")
+        self.proc = subprocess.Popen(["taskset", "-c", str(self.bench.server_cpu)] + argv,
+                                     stdout=log, stderr=subprocess.STDOUT, cwd=self.dir,
+                                     start_new_session=True)
+
+    def measured_pid(self):
+        return self.proc.pid
+
+    def wait_ready(self):
+        # Ready when an HTTP/3 request succeeds (h2load, one request).
+        deadline = time.time() + 15
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                die("%s exited at start-up (%s); its log:\n%s" % (self.name, self.proc.returncode, self.log_tail()))
+            r = self.bench.h2load(["-n", "1", "-c", "1"], self.url("/1k.bin"), check=False, timeout=10)
+            if r and r["succeeded"] == 1:
+                return
+            time.sleep(0.2)
+        die("%s did not answer over HTTP/3 on port %d; its log:\n%s" % (self.name, self.port, self.log_tail()))
+
+    def log_tail(self):
+        try:
+            with open(os.path.join(self.dir, "stderr.log"), errors="replace") as f:
+                return "".join(f.readlines()[-20:])
+        except OSError:
+            return ""
+
+    def url(self, path):
+        return "https://127.0.0.1:%d%s" % (self.port, path)
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+
+
+class H3gate(Server):
+    key = "h3gate"
+
+    def __init__(self, bench, port, mode, retry=False):
+        self.retry = retry
+        super().__init__(bench, port)
+        self.name = "h3gate" + (" (Retry on)" if retry else "")
+        b = bench
+        argv = [b.args.h3gate, "--listen", "127.0.0.1:%d" % port, "--cert", b.cert, "--key", b.keyfile,
+                "--log-level", "warn", "--address-validation", "on" if retry else "off"]
+        if mode == "proxy":
+            argv += ["--upstream", "http://127.0.0.1:%d" % b.origin_port]
+        else:
+            argv += ["--root", b.www]
+        self.spawn(argv)
+
+
+class Nginx(Server):
+    key = "nginx"
+
+    def __init__(self, bench, port, mode):
+        super().__init__(bench, port)
+        self.name = "nginx " + bench.versions["nginx"]
+        b = bench
+        if mode == "proxy":
+            location = ("location / { proxy_pass http://origin; proxy_http_version 1.1; "
+                        "proxy_set_header Connection \"\"; }")
+            upstream = "upstream origin { server 127.0.0.1:%d; keepalive 64; }" % b.origin_port
+        else:
+            location, upstream = "location / { }", ""
+        conf = NGINX_CONF.format(dir=self.dir, body="""
+    ssl_certificate {cert};
+    ssl_certificate_key {key};
+    ssl_protocols TLSv1.3;
+    {upstream}
+    server {{
+        listen 127.0.0.1:{port} quic reuseport;
+        http3 on;
+        root {www};
+        {location}
+    }}""".format(cert=b.cert, key=b.keyfile, port=port, www=b.www, location=location, upstream=upstream))
+        path = os.path.join(self.dir, "nginx.conf")
+        with open(path, "w") as f:
+            f.write(conf)
+        self.spawn([b.args.nginx, "-p", self.dir, "-c", path])
+
+    def measured_pid(self):
+        # The single worker does the work; the master only supervises.
+        for _ in range(50):
+            kids = subprocess.run(["pgrep", "-P", str(self.proc.pid)], capture_output=True, text=True).stdout.split()
+            if kids:
+                return int(kids[0])
+            time.sleep(0.1)
+        die("nginx started no worker:\n" + self.log_tail())
+
+
+NGINX_CONF = """worker_processes 1;
+daemon off;
+error_log {dir}/error.log warn;
+pid {dir}/nginx.pid;
+events {{ worker_connections 8192; }}
+http {{
+    access_log off;
+    default_type application/octet-stream;
+    keepalive_requests 100000000;
+    keepalive_timeout 120s;
+    client_body_temp_path {dir}/tmp;
+    proxy_temp_path {dir}/tmp;
+{body}
+}}
+"""
+
+
+class Haproxy(Server):
+    key = "haproxy"
+
+    def __init__(self, bench, port, mode):
+        super().__init__(bench, port)
+        self.name = "HAProxy " + bench.versions["haproxy"]
+        b = bench
+        if mode == "proxy":
+            action = "default_backend origin"
+            backend = ("backend origin\n    http-reuse always\n"
+                       "    server o 127.0.0.1:%d\n" % b.origin_port)
+        else:
+            # HAProxy serves no files: it answers from memory with the file's bytes.
+            action = ("http-request return status 200 content-type application/octet-stream file %s"
+                      % os.path.join(b.www, "1k.bin"))
+            backend = ""
+        conf = """global
+    limited-quic
+    nbthread 1
+    maxconn 4000
+defaults
+    mode http
+    timeout connect 5s
+    timeout client 120s
+    timeout server 120s
+    timeout http-keep-alive 120s
+frontend fe
+    bind quic4@127.0.0.1:{port} ssl crt {pem} alpn h3
+    {action}
+{backend}""".format(port=port, pem=b.pem, action=action, backend=backend)
+        path = os.path.join(self.dir, "haproxy.cfg")
+        with open(path, "w") as f:
+            f.write(conf)
+        self.spawn([b.args.haproxy, "-db", "-f", path])
+
+
+class Origin:
+    """The HTTP/1.1 origin of the proxy scenario: the same nginx, plain TCP."""
+
+    def __init__(self, bench, port):
+        self.dir = tempfile.mkdtemp(prefix="origin-", dir=bench.work)
+        conf = NGINX_CONF.format(dir=self.dir, body="""
+    server {{
+        listen 127.0.0.1:{port} backlog=4096;
+        root {www};
+    }}""".format(port=port, www=bench.www))
+        path = os.path.join(self.dir, "nginx.conf")
+        with open(path, "w") as f:
+            f.write(conf)
+        log = open(os.path.join(self.dir, "stderr.log"), "wb")
+        self.proc = subprocess.Popen(["taskset", "-c", str(bench.server_cpu), bench.args.nginx,
+                                      "-p", self.dir, "-c", path], stdout=log, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), 0.5).close()
+                return
+            except OSError:
+                time.sleep(0.1)
+        die("the origin nginx did not start")
+
+    def stop(self):
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            self.proc.wait(10)
+
+
+# --- the bench ----------------------------------------------------------------
+
+H2LOAD_FINISHED = re.compile(r"finished in ([\d.]+)(m?s), ([\d.]+) req/s")
+H2LOAD_REQS = re.compile(r"requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, "
+                         r"(\d+) failed, (\d+) errored, (\d+) timeout")
+H2LOAD_STATUS = re.compile(r"status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx")
+H2LOAD_TRAFFIC = re.compile(r"traffic: \S+ \((\d+)\) total, \S+ \((\d+)\) headers.*?, \S+ \((\d+)\) data")
+
+
+class Bench:
+    def __init__(self, args):
+        self.args = args
+        self.server_cpu, self.client_cpu = args.server_cpu, args.client_cpu
+        self.work = tempfile.mkdtemp(prefix="h3gate-bench-")
+        os.chmod(self.work, 0o755)  # nginx workers may run unprivileged
+        self.www = os.path.join(self.work, "www")
+        os.mkdir(self.www)
+        os.chmod(self.www, 0o755)
+        with open(os.path.join(self.www, "1k.bin"), "wb") as f:
+            f.write(os.urandom(1024))
+        self.bulk_size = args.bulk_mb * 1000 * 1000
+        with open(os.path.join(self.www, "bulk.bin"), "wb") as f:
+            chunk = os.urandom(1 << 20)
+            left = self.bulk_size
+            while left:
+                f.write(chunk[:min(left, len(chunk))])
+                left -= min(left, len(chunk))
+        for n in os.listdir(self.www):
+            os.chmod(os.path.join(self.www, n), 0o644)
+        self.cert = os.path.join(self.work, "cert.pem")
+        self.keyfile = os.path.join(self.work, "key.pem")
+        self.pem = os.path.join(self.work, "cert+key.pem")
+        subprocess.run([args.openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                        "-nodes", "-keyout", self.keyfile, "-out", self.cert, "-days", "2", "-subj", "/CN=localhost",
+                        "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+                       check=True, capture_output=True)
+        for p in (self.cert, self.keyfile):
+            os.chmod(p, 0o644)
+        with open(self.pem, "w") as out:
+            for p in (self.cert, self.keyfile):
+                with open(p) as f:
+                    out.write(f.read())
+        self.origin_port = None
+        self.versions = {
+            "h3gate": ", ".join(run_text([args.h3gate, "--version"]).splitlines()),
+            "nginx": first_line([args.nginx, "-v"]).split("/")[-1],
+            "haproxy": first_line([args.haproxy, "-v"]).split()[2].split("-")[0],
+            "h2load": first_line([args.h2load, "--version"]),
+        }
+        self.lines = []
+
+    def cleanup(self):
+        shutil.rmtree(self.work, ignore_errors=True)
+
+    def out(self, line=""):
+        print(line, flush=True)
+        self.lines.append(line)
+
+    def h2load(self, opts, url, check=True, timeout=600):
+        argv = ["taskset", "-c", str(self.client_cpu), self.args.h2load, "--alpn-list=h3"] + opts + [url]
+        try:
+            p = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            if check:
+                die("h2load timed out: %s" % " ".join(argv))
+            return None
+        m, r, t = H2LOAD_FINISHED.search(p.stdout), H2LOAD_REQS.search(p.stdout), H2LOAD_TRAFFIC.search(p.stdout)
+        st = H2LOAD_STATUS.search(p.stdout)
+        if not (m and r and t and st):
+            if check:
+                die("h2load failed (%d): %s\n%s%s" % (p.returncode, " ".join(argv), p.stdout[-2000:], p.stderr[-2000:]))
+            return None
+        secs = float(m.group(1)) / (1000.0 if m.group(2) == "ms" else 1.0)
+        total, started, done, ok, failed, errored, tmo = map(int, r.groups())
+        # h2load counts any complete response as succeeded; only a 2xx is a served request here.
+        ok = min(ok, int(st.group(1)))
+        return {"secs": secs, "done": done, "succeeded": ok, "failed": done - ok,
+                "bytes": int(t.group(1)), "data": int(t.group(3))}
+
+    # One measured run of h2load against one server.
+    def measure(self, srv, opts, path):
+        pid = srv.pid
+        reset_peak_rss(pid)
+        c0 = cpu_ns(pid)
+        r = self.h2load(opts, srv.url(path))
+        r["cpu_s"] = (cpu_ns(pid) - c0) / 1e9
+        r["hwm_kib"] = status_kib(pid, "VmHWM")
+        if r["failed"]:
+            note("%s: %d of %d requests failed (%s)" % (srv.name, r["failed"], r["done"], " ".join(opts)))
+        return r
+
+    def start(self, kinds, mode):
+        servers = []
+        for k in kinds:
+            port = free_port()
+            if k == "h3gate":
+                s = H3gate(self, port, mode)
+            elif k == "h3gate-retry":
+                s = H3gate(self, port, mode, retry=True)
+            elif k == "nginx":
+                s = Nginx(self, port, mode)
+            else:
+                s = Haproxy(self, port, mode)
+            servers.append(s)
+        try:
+            for s in servers:
+                s.wait_ready()
+                s.pid = s.measured_pid()
+        except SystemExit:
+            for s in servers:
+                s.stop()
+            raise
+        return servers
+
+    # Runs `fn(server) -> metrics` for every server, rounds times, servers in a
+    # rotating order so that none always runs first or last.
+    def rounds(self, servers, fn):
+        results = {s.name: [] for s in servers}
+        for r in range(self.args.rounds):
+            order = servers[r % len(servers):] + servers[:r % len(servers)]
+            for s in order:
+                results[s.name].append(fn(s))
+        return results
+
+    def table(self, title, servers, results, columns, ratio_keys):
+        """columns: [(header, key, fmt)]; ratio_keys: [(header, key)] per-round ratios to h3gate."""
+        self.out("### " + title)
+        self.out()
+        hdr = ["server"] + [c[0] for c in columns] + ["h3gate ÷ this: " + r[0] for r in ratio_keys]
+        self.out("| " + " | ".join(hdr) + " |")
+        self.out("|" + "---|" * len(hdr))
+        base = results.get("h3gate")
+        for s in servers:
+            rows = results[s.name]
+            cells = [s.name]
+            for _, key, fmt in columns:
+                vals = [row[key] for row in rows if row.get(key) is not None]
+                cells.append(spread(vals, fmt))
+            for _, key in ratio_keys:
+                if base is None or s.name == "h3gate":
+                    cells.append("—")
+                    continue
+                rs = [a[key] / b[key] for a, b in zip(base, rows) if b.get(key)]
+                cells.append(spread(rs, "{:.2f}") if rs else "—")
+            self.out("| " + " | ".join(cells) + " |")
+        fails = [(s.name, sum(r.get("failed", 0) for r in results[s.name])) for s in servers]
+        for name, n in fails:
+            if n:
+                self.out("\n%s: %d failed requests in this scenario (see the note above the table)." % (name, n))
+        self.out()
+
+    # --- scenarios ---------------------------------------------------------
+
+    def small(self):
+        servers = self.start(["h3gate", "nginx", "haproxy"], "static")
+        try:
+            for streams in self.args.small_streams:
+                opts = ["-c", str(self.args.small_conns), "-m", str(streams), "-D", "%dms" % (self.args.duration * 1000)]
+
+                def run(s):
+                    r = self.measure(s, opts, "/1k.bin")
+                    return {"rps": r["succeeded"] / r["secs"], "cpu_us": r["cpu_s"] * 1e6 / max(r["succeeded"], 1),
+                            "rss": r["hwm_kib"] / 1024.0, "failed": r["failed"]}
+                res = self.rounds(servers, run)
+                self.table("small: 1 KiB, %d connections × %d streams, %s s per run"
+                           % (self.args.small_conns, streams, self.args.duration), servers, res,
+                           [("requests/s", "rps", "{:,.0f}"), ("server CPU µs/request", "cpu_us", "{:.1f}"),
+                            ("peak RSS MiB", "rss", "{:.1f}")],
+                           [("requests/s", "rps"), ("CPU/request", "cpu_us")])
+        finally:
+            for s in servers:
+                s.stop()
+
+    def bulk(self):
+        self.out("HAProxy has no bulk row: it serves no files, and its `http-request return` "
+                 "answers only bodies that fit in one buffer (16 KiB).")
+        self.out()
+        servers = self.start(["h3gate", "nginx"], "static")
+        try:
+            for conns in self.args.bulk_conns:
+                n = conns * self.args.bulk_per_conn
+                opts = ["-c", str(conns), "-m", "1", "-n", str(n)]
+
+                def run(s):
+                    r = self.measure(s, opts, "/bulk.bin")
+                    return {"mbps": r["data"] / r["secs"] / 1e6, "cpu_gb": r["cpu_s"] / (r["data"] / 1e9),
+                            "rss": r["hwm_kib"] / 1024.0, "failed": r["failed"]}
+                res = self.rounds(servers, run)
+                self.table("bulk: %d MB file, %d connection%s, %d downloads per run"
+                           % (self.args.bulk_mb, conns, "s" if conns > 1 else "", n), servers, res,
+                           [("MB/s", "mbps", "{:,.0f}"), ("server CPU s/GB", "cpu_gb", "{:.2f}"),
+                            ("peak RSS MiB", "rss", "{:.1f}")],
+                           [("MB/s", "mbps"), ("CPU/GB", "cpu_gb")])
+        finally:
+            for s in servers:
+                s.stop()
+
+    def handshake(self):
+        servers = self.start(["h3gate", "nginx", "haproxy", "h3gate-retry"], "static")
+        n = self.args.handshakes
+        # n clients, one request each: every request is a new connection.
+        opts = ["-c", str(n), "-n", str(n), "-m", "1"]
+        try:
+            def run(s):
+                r = self.measure(s, opts, "/1k.bin")
+                return {"cps": r["succeeded"] / r["secs"], "cpu_us": r["cpu_s"] * 1e6 / max(r["succeeded"], 1),
+                        "rss": r["hwm_kib"] / 1024.0, "failed": r["failed"]}
+            res = self.rounds(servers, run)
+            self.table("handshake: %d new connections per run, one 1 KiB request each "
+                       "(ECDSA P-256 certificate, OpenSSL's default key exchange)" % n, servers, res,
+                       [("connections/s", "cps", "{:,.0f}"), ("server CPU µs/connection", "cpu_us", "{:.0f}"),
+                        ("peak RSS MiB", "rss", "{:.1f}")],
+                       [("connections/s", "cps"), ("CPU/connection", "cpu_us")])
+        finally:
+            for s in servers:
+                s.stop()
+
+    def idle(self):
+        servers = self.start(["h3gate", "nginx", "haproxy"], "static")
+        n = self.args.idle_conns
+        try:
+            def run(s):
+                before = status_kib(s.pid, "VmRSS")
+                holder = subprocess.Popen(["taskset", "-c", str(self.client_cpu), sys.executable,
+                                           os.path.join(HERE, "idle_conns.py"), s.url("/1k.bin"), str(n)],
+                                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                line = holder.stdout.readline()
+                if not line.startswith("open "):
+                    holder.kill()
+                    die("idle client failed against %s: %s%s" % (s.name, line, holder.stderr.read()))
+                opened = int(line.split()[1])
+                time.sleep(1.0)
+                after = status_kib(s.pid, "VmRSS")
+                cpu_idle0 = cpu_ns(s.pid)
+                time.sleep(1.0)
+                idle_cpu = (cpu_ns(s.pid) - cpu_idle0) / 1e9
+                holder.stdin = None
+                holder.send_signal(signal.SIGTERM)
+                holder.wait(30)
+                time.sleep(0.5)
+                return {"opened": opened, "before": before / 1024.0, "after": after / 1024.0,
+                        "per_conn": (after - before) / max(opened, 1), "idle_cpu": idle_cpu * 100,
+                        "failed": n - opened}
+            res = self.rounds(servers, run)
+            self.table("idle: RSS with %d idle HTTP/3 connections (one request each, then quiet)" % n,
+                       servers, res,
+                       [("connections held", "opened", "{:.0f}"), ("RSS before MiB", "before", "{:.1f}"),
+                        ("RSS with them MiB", "after", "{:.1f}"), ("KiB per connection", "per_conn", "{:.1f}"),
+                        ("CPU % while idle", "idle_cpu", "{:.1f}")],
+                       [("KiB/connection", "per_conn")])
+        finally:
+            for s in servers:
+                s.stop()
+
+    def proxy(self):
+        self.origin_port = free_port()
+        origin = Origin(self, self.origin_port)
+        try:
+            servers = self.start(["h3gate", "nginx", "haproxy"], "proxy")
+            try:
+                opts = ["-c", str(self.args.small_conns), "-m", str(self.args.proxy_streams),
+                        "-D", "%dms" % (self.args.duration * 1000)]
+
+                def run(s):
+                    oc0 = cpu_ns(origin_worker(origin))
+                    r = self.measure(s, opts, "/1k.bin")
+                    ocpu = (cpu_ns(origin_worker(origin)) - oc0) / 1e9
+                    return {"rps": r["succeeded"] / r["secs"], "cpu_us": r["cpu_s"] * 1e6 / max(r["succeeded"], 1),
+                            "ocpu_us": ocpu * 1e6 / max(r["succeeded"], 1),
+                            "rss": r["hwm_kib"] / 1024.0, "failed": r["failed"]}
+                res = self.rounds(servers, run)
+                self.table("proxy: 1 KiB from an nginx HTTP/1.1 origin (same core as the proxy), "
+                           "%d connections × %d streams, %s s per run"
+                           % (self.args.small_conns, self.args.proxy_streams, self.args.duration),
+                           servers, res,
+                           [("requests/s", "rps", "{:,.0f}"), ("proxy CPU µs/request", "cpu_us", "{:.1f}"),
+                            ("origin CPU µs/request", "ocpu_us", "{:.1f}"), ("peak RSS MiB", "rss", "{:.1f}")],
+                           [("requests/s", "rps"), ("CPU/request", "cpu_us")])
+            finally:
+                for s in servers:
+                    s.stop()
+        finally:
+            origin.stop()
+
+
+def origin_worker(origin):
+    kids = subprocess.run(["pgrep", "-P", str(origin.proc.pid)], capture_output=True, text=True).stdout.split()
+    return int(kids[0]) if kids else origin.proc.pid
+
+
+def spread(vals, fmt):
+    if not vals:
+        return "—"
+    med = statistics.median(vals)
+    if len(vals) == 1:
+        return fmt.format(med)
+    return "%s (%s–%s)" % (fmt.format(med), fmt.format(min(vals)), fmt.format(max(vals)))
+
+
+def run_text(argv):
+    p = subprocess.run(argv, capture_output=True, text=True)
+    return (p.stdout + p.stderr).strip()
+
+
+def first_line(argv):
+    return run_text(argv).splitlines()[0]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("scenarios", nargs="*", metavar="SCENARIO", help=", ".join(SCENARIOS) + " (default: all)")
+    for b in ("h3gate", "h2load", "nginx", "haproxy"):
+        ap.add_argument("--" + b, required=True)
+    ap.add_argument("--openssl", default="openssl", help="openssl command, to make the test certificate")
+    ap.add_argument("--peers-note", default="", help="how the peers were built, for the header")
+    ap.add_argument("--out", help="also write the Markdown here")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--duration", type=float, default=3, help="seconds per timed run")
+    ap.add_argument("--server-cpu", type=int, default=0)
+    ap.add_argument("--client-cpu", type=int, default=1)
+    ap.add_argument("--small-conns", type=int, default=10)
+    ap.add_argument("--small-streams", type=lambda s: [int(x) for x in s.split(",")], default=[1, 10, 32])
+    ap.add_argument("--proxy-streams", type=int, default=10)
+    ap.add_argument("--bulk-mb", type=int, default=100)
+    ap.add_argument("--bulk-conns", type=lambda s: [int(x) for x in s.split(",")], default=[1, 2])
+    ap.add_argument("--bulk-per-conn", type=int, default=3, help="downloads per connection and run")
+    ap.add_argument("--handshakes", type=int, default=500)
+    ap.add_argument("--idle-conns", type=int, default=1000)
+    ap.add_argument("--smoke", action="store_true",
+                    help="one short round of everything: checks that each scenario runs, measures nothing")
+    args = ap.parse_args()
+    for sc in args.scenarios:
+        if sc not in SCENARIOS:
+            ap.error("unknown scenario %r (choose from %s)" % (sc, ", ".join(SCENARIOS)))
+    if args.smoke:
+        args.rounds, args.duration, args.bulk_mb, args.bulk_per_conn = 1, 0.5, 5, 1
+        args.handshakes, args.idle_conns, args.small_streams, args.bulk_conns = 20, 20, [1, 10], [1]
+    if os.cpu_count() < 2:
+        die("needs two CPUs: one for the servers, one for the load client")
+    # Each idle connection is a client socket; h2load opens one per connection.
+    # HAProxy (maxconn 4000, a socket per QUIC connection) needs about 8,000.
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = max(max(args.idle_conns, args.handshakes) * 2 + 1024, 10000)
+    if soft < want:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (want, max(hard, want)))  # root may raise both
+        except (ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (min(want, hard), hard))
+
+    b = Bench(args)
+    try:
+        started = time.time()
+        b.out("## h3gate benchmark, %s" % datetime.datetime.now().strftime("%Y-%m-%d %H:%M"))
+        b.out()
+        b.out("- machine: %d cores (%s), %s, Linux %s" % (
+            os.cpu_count(), cpu_model(), "%.0f GiB RAM" % (os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30),
+            platform.release()))
+        b.out("- servers pinned to CPU %d, the load client to CPU %d; %d round%s, servers in rotating order"
+              % (args.server_cpu, args.client_cpu, args.rounds, "s" if args.rounds > 1 else ""))
+        b.out("- %s; nginx %s; HAProxy %s (limited-quic); load client %s with HTTP/3"
+              % (b.versions["h3gate"], b.versions["nginx"], b.versions["haproxy"], b.versions["h2load"]))
+        if args.peers_note:
+            b.out("- peers: " + args.peers_note)
+        b.out("- cells: median (min–max) over the rounds; ratios are h3gate ÷ the peer in the same round "
+              "(above 1 means h3gate is higher: better for rates, worse for CPU and memory)")
+        if args.smoke:
+            b.out("- SMOKE RUN: one short round per scenario; the figures mean nothing")
+        b.out()
+        for sc in args.scenarios or SCENARIOS:
+            note("scenario %s" % sc)
+            getattr(b, sc)()
+        b.out("_whole run: %.0f s_" % (time.time() - started))
+    finally:
+        b.cleanup()
+    if args.out:
+        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+        with open(args.out, "w") as f:
+            f.write("\n".join(b.lines) + "\n")
+        note("wrote %s" % args.out)
+
+
+def cpu_model():
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.machine()
+
+
+if __name__ == "__main__":
+    main()
