@@ -85,8 +85,6 @@ int h3g_qconn_open_uni(h3g_qconn *qc, int64_t *sid);
  * full (stream_writable follows), H3G_ECLOSED when the stream cannot be written. */
 int h3g_qconn_write(h3g_qconn *qc, int64_t sid, const h3g_iovec *vec, size_t n, int fin,
                     size_t *written);
-/* Bytes the stream would accept now; 0 when it cannot be written at all. */
-uint64_t h3g_qconn_write_capacity(h3g_qconn *qc, int64_t sid);
 /* Abandons a stream in both directions with an application error code. */
 int h3g_qconn_reset(h3g_qconn *qc, int64_t sid, uint64_t app_code);
 /* Ends the receive side: further peer data is discarded (STOP_SENDING). */

@@ -29,6 +29,10 @@
 #define READ_CHUNK 16384
 /* Reads per stream per pass: keeps one fast sender from starving the others. */
 #define READS_PER_PASS 8
+/* Send-buffer bound per stream (see stream_send_budget) and the free space that
+ * wakes a blocked writer. */
+#define STREAM_SEND_BUF (512 * 1024)
+#define STREAM_SEND_LOW (STREAM_SEND_BUF / 4)
 
 struct qstream {
     int64_t id;
@@ -260,6 +264,21 @@ static void conn_accept_streams(h3g_engine *eng, h3g_qconn *qc)
     H3G_UNUSED(eng);
 }
 
+/* Bytes h3gate lets OpenSSL buffer for the stream now.  OpenSSL takes whatever
+ * the peer's flow control allows, growing the stream's buffer (by exactly the
+ * shortfall of each write, copying it every time) up to 6 MiB, so a peer that
+ * grants large windows would cost both memory and copies; h3gate stops at
+ * STREAM_SEND_BUF instead and resumes once acknowledgements free a quarter. */
+static uint64_t stream_send_budget(struct qstream *s)
+{
+    uint64_t used = 0;
+    if (SSL_get_stream_write_buf_used(s->ssl, &used) != 1) {
+        ERR_clear_error();
+        return 0;
+    }
+    return used < STREAM_SEND_BUF ? STREAM_SEND_BUF - used : 0;
+}
+
 static void conn_process(h3g_engine *eng, h3g_qconn *qc)
 {
     SSL_CONN_CLOSE_INFO info;
@@ -299,10 +318,7 @@ static void conn_process(h3g_engine *eng, h3g_qconn *qc)
         if (qc->close_requested)
             break;
         if (s->want_write && !s->write_done) {
-            uint64_t avail = 0;
-            if (SSL_get_stream_write_buf_avail(s->ssl, &avail) != 1)
-                ERR_clear_error();
-            if (avail > 0) {
+            if (stream_send_budget(s) >= STREAM_SEND_LOW) {
                 s->want_write = 0;
                 eng->cbs.stream_writable(qc, s->id, qc->uarg);
             }
@@ -660,17 +676,28 @@ int h3g_qconn_write(h3g_qconn *qc, int64_t sid, const h3g_iovec *vec, size_t n, 
 {
     struct qstream *s = stream_find(qc, sid);
     size_t total = 0;
+    uint64_t budget;
     *written = 0;
     if (s == NULL || s->write_done || qc->close_requested || qc->state != QC_READY)
         return H3G_ECLOSED;
     qc->eng->dirty = 1;
     qc->last_activity_ms = h3g_now_ms();
+    budget = stream_send_budget(s);
     for (size_t i = 0; i < n; i++) {
         uint64_t flags = (fin && i == n - 1) ? SSL_WRITE_FLAG_CONCLUDE : 0;
-        size_t w = 0;
-        if (vec[i].len == 0)
+        size_t w = 0, len = vec[i].len;
+        if (len == 0)
             continue;
-        if (SSL_write_ex2(s->ssl, vec[i].base, vec[i].len, flags, &w) != 1) {
+        if (len > budget) {
+            len = (size_t)budget;
+            flags = 0;
+            if (len == 0) {
+                *written = total;
+                s->want_write = 1;
+                return H3G_EAGAIN;
+            }
+        }
+        if (SSL_write_ex2(s->ssl, vec[i].base, len, flags, &w) != 1) {
             int err = SSL_get_error(s->ssl, 0);
             *written = total;
             if (err == SSL_ERROR_WANT_WRITE) {
@@ -690,6 +717,7 @@ int h3g_qconn_write(h3g_qconn *qc, int64_t sid, const h3g_iovec *vec, size_t n, 
             return H3G_ECLOSED;
         }
         total += w;
+        budget -= w;
         if (w < vec[i].len) {
             *written = total;
             s->want_write = 1;
@@ -708,21 +736,6 @@ int h3g_qconn_write(h3g_qconn *qc, int64_t sid, const h3g_iovec *vec, size_t n, 
         s->write_done = 1;
     }
     return 0;
-}
-
-uint64_t h3g_qconn_write_capacity(h3g_qconn *qc, int64_t sid)
-{
-    struct qstream *s = stream_find(qc, sid);
-    uint64_t avail = 0;
-    if (s == NULL || s->write_done || qc->close_requested || qc->state != QC_READY)
-        return 0;
-    if (SSL_get_stream_write_state(s->ssl) != SSL_STREAM_STATE_OK)
-        return 0;
-    if (SSL_get_stream_write_buf_avail(s->ssl, &avail) != 1) {
-        ERR_clear_error();
-        return 0;
-    }
-    return avail;
 }
 
 int h3g_qconn_reset(h3g_qconn *qc, int64_t sid, uint64_t app_code)
