@@ -280,6 +280,7 @@ int main(int argc, char **argv)
     srv.h3cfg.max_header_fields = srv.cfg.max_header_fields;
     srv.h3cfg.max_request_body = srv.cfg.max_request_body;
     srv.h3cfg.max_streams = srv.cfg.max_streams;
+    srv.h3cfg.max_requests = srv.cfg.max_requests;
     srv.h3cfg.handler = h3g_router_handle;
     srv.h3cfg.handler_ctx = srv.router;
     struct h3g_engine_config ecfg = {.idle_timeout_ms = srv.cfg.idle_timeout_ms,

@@ -22,6 +22,10 @@ void h3g_config_defaults(struct h3g_config *cfg)
     cfg->max_header_fields = 128;
     cfg->max_request_body = 0;
     cfg->max_streams = 100; /* OpenSSL 3.5 grants clients 100 streams */
+    /* OpenSSL 3.5 keeps ~300 bytes per finished request stream until the
+     * connection ends (docs/architecture.md), so connections are recycled, as
+     * nginx's keepalive_requests does by default. */
+    cfg->max_requests = 1000;
 }
 
 void h3g_upstream_conf_defaults(struct h3g_upstream_conf *u)
@@ -64,6 +68,7 @@ void h3g_config_usage(FILE *f)
           "  --address-validation on|off\n"
           "                          QUIC Retry for unvalidated clients (default on)\n"
           "  --max-connections N     refuse handshakes beyond N connections (default 10000)\n"
+          "  --max-requests N        requests per connection, then GOAWAY (default 1000; 0 = no limit)\n"
           "  --max-header-size BYTES largest request field section (default 65536)\n"
           "  --help, --version\n",
           f);
@@ -155,7 +160,7 @@ static int parse_size(const char *opt, const char *v, size_t min, size_t max, si
 int h3g_config_parse_args(struct h3g_config *cfg, int argc, char **argv, char *err, size_t errlen)
 {
     enum { O_CONFIG = 'c', O_TEST = 't', O_UPSTREAM = 255, O_ROOT = 256, O_LISTEN, O_CERT, O_KEY, O_IDLE, O_DRAIN, O_ALOG, O_LEVEL, O_AV,
-           O_MAXCONN, O_MAXHDR, O_HELP, O_VERSION };
+           O_MAXCONN, O_MAXHDR, O_MAXREQ, O_HELP, O_VERSION };
     static const struct option opts[] = {
         {"config", required_argument, NULL, O_CONFIG},
         {"test", no_argument, NULL, O_TEST},
@@ -171,6 +176,7 @@ int h3g_config_parse_args(struct h3g_config *cfg, int argc, char **argv, char *e
         {"address-validation", required_argument, NULL, O_AV},
         {"max-connections", required_argument, NULL, O_MAXCONN},
         {"max-header-size", required_argument, NULL, O_MAXHDR},
+        {"max-requests", required_argument, NULL, O_MAXREQ},
         {"help", no_argument, NULL, O_HELP},
         {"version", no_argument, NULL, O_VERSION},
         {NULL, 0, NULL, 0},
@@ -274,6 +280,12 @@ int h3g_config_parse_args(struct h3g_config *cfg, int argc, char **argv, char *e
             rc = parse_size("--max-header-size", optarg, 1024, 1 << 20,
                             &cfg->max_field_section_size, err, errlen);
             break;
+        case O_MAXREQ: {
+            size_t v = 0;
+            rc = parse_size("--max-requests", optarg, 0, 1000000000, &v, err, errlen);
+            cfg->max_requests = v;
+            break;
+        }
         case 'h':
         case O_HELP:
             cfg->show_help = 1;

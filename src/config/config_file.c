@@ -299,9 +299,14 @@ static int limits(struct ctx *c, const struct h3g_conf_node *b)
             if (number(c, n, 0, 1, 100, &v) != 0)
                 return H3G_CONFIG_ERROR;
             c->cfg->max_streams = (size_t)v;
+        } else if (strcmp(n->name, "requests_per_connection") == 0) {
+            if (number(c, n, 0, 0, 1000000000, &v) != 0)
+                return H3G_CONFIG_ERROR;
+            c->cfg->max_requests = v;
         } else {
             return bad(c, n, "unknown limit (request_header_size, request_header_fields, "
-                             "request_body_size, streams_per_connection, connections)");
+                             "request_body_size, streams_per_connection, requests_per_connection, "
+                             "connections)");
         }
     }
     return H3G_CONFIG_OK;

@@ -16,6 +16,10 @@
  * memory whatever the file size (review lesson 4). */
 #define BODY_CHUNKS_MAX 4
 #define WRITEV_MAX 16
+/* After a max_requests GOAWAY, how long the client gets to close the idle
+ * connection itself: closing at once races its next request (curl then fails
+ * it instead of moving it to a new connection). */
+#define RECYCLE_GRACE_MS 2000
 
 struct chunk {
     struct chunk *next;
@@ -64,6 +68,7 @@ struct session {
     uint64_t requests;
     uint64_t start_us;
     int shutting_down;
+    int recycling;          /* GOAWAY for max_requests, not for a server shutdown */
     int in_write;
     int pending_fail;       /* streams with body_failed wait for reset */
     size_t active;          /* request streams with an open exchange */
@@ -722,6 +727,13 @@ static int h3_stream_data(h3g_qconn *qc, int64_t sid, const uint8_t *data, size_
         close_conn_ng(s, (int)rv, "read_stream");
         return -1;
     }
+    if (s->cfg->max_requests > 0 && s->requests >= s->cfg->max_requests && !s->shutting_down) {
+        /* Enough requests on this connection: GOAWAY, finish what was sent,
+         * close; the client continues on a new connection (RFC 9114 §5.2). */
+        h3g_h3_begin_shutdown(qc, s, NULL);
+        s->recycling = s->shutting_down;
+        return 0;
+    }
     session_write(s);
     return 0;
 }
@@ -787,8 +799,12 @@ static int h3_stream_closed(h3g_qconn *qc, int64_t sid, uint64_t code, void *con
             hstream_free(hs);
         }
     }
-    if (s->shutting_down && nghttp3_conn_is_drained(s->h3))
-        h3g_qconn_close(s->qc, H3G_H3_NO_ERROR, "shutdown");
+    if (s->shutting_down && nghttp3_conn_is_drained(s->h3)) {
+        if (s->recycling) /* the client closes it once it has read the GOAWAY */
+            h3g_qconn_close_after(s->qc, RECYCLE_GRACE_MS, H3G_H3_NO_ERROR, "max requests");
+        else
+            h3g_qconn_close(s->qc, H3G_H3_NO_ERROR, "shutdown");
+    }
     return 0;
 }
 
@@ -847,8 +863,14 @@ void h3g_h3_begin_shutdown(h3g_qconn *qc, void *conn_arg, void *unused)
         h3g_qconn_close(qc, H3G_H3_NO_ERROR, "shutting down"); /* still in its handshake */
         return;
     }
-    if (s->shutting_down)
+    if (s->shutting_down) {
+        if (s->recycling) { /* the server is stopping: no grace any more */
+            s->recycling = 0;
+            if (nghttp3_conn_is_drained(s->h3))
+                h3g_qconn_close(qc, H3G_H3_NO_ERROR, "shutdown");
+        }
         return;
+    }
     s->shutting_down = 1;
     /* GOAWAY naming the next stream id: requests already sent still run, new
      * ones go elsewhere (RFC 9114 §5.2). */

@@ -95,6 +95,9 @@ void h3g_qconn_pause_read(h3g_qconn *qc, int64_t sid, int paused);
 /* Closes the connection with an application error code.  With H3_NO_ERROR the
  * data already written is delivered first; any other code closes at once. */
 void h3g_qconn_close(h3g_qconn *qc, uint64_t app_code, const char *reason);
+/* h3g_qconn_close in delay_ms unless the peer closes first (or a close comes
+ * sooner): lets a client see a GOAWAY before the connection goes. */
+void h3g_qconn_close_after(h3g_qconn *qc, uint64_t delay_ms, uint64_t app_code, const char *reason);
 /* Closes at once without waiting for written data to be acknowledged, also
  * when a graceful close is already under way. */
 void h3g_qconn_abort(h3g_qconn *qc, uint64_t app_code, const char *reason);

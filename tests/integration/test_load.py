@@ -153,3 +153,42 @@ def test_idle_timeout_closes_and_logs(start_server, client, site):
     m.close()
     line = [l for l in srv.access().splitlines() if " close " in l][0]
     assert "by=server error=idle_timeout" in line, line
+
+
+def test_connection_recycled_after_max_requests(start_server, client, site):
+    """--max-requests N: GOAWAY after the Nth request; curl finishes it and moves
+    the following requests to a new connection, none is lost."""
+    srv = start_server(["--max-requests", "5"], root=site[0])
+    c, _ = client.handle(srv.url("/index.html"), keep_body=False)
+    statuses, connects = [], 0
+    for _ in range(12):
+        c.perform()
+        statuses.append(c.getinfo(pycurl.RESPONSE_CODE))
+        connects += c.getinfo(pycurl.NUM_CONNECTS)
+    c.close()
+    assert statuses == [200] * 12
+    assert connects == 3, connects
+    srv.stop()
+    log = srv.access().splitlines()
+    reqs = [l for l in log if " request " in l]
+    assert len(reqs) == 12
+    clients = [re.search(r"client=(\S+)", l).group(1) for l in reqs]
+    assert [clients.count(x) for x in dict.fromkeys(clients)] == [5, 5, 2]
+    closes = [l for l in log if " close " in l]
+    assert sorted(int(re.search(r"requests=(\d+)", l).group(1)) for l in closes) == [2, 5, 5], closes
+
+
+def test_recycled_connection_closed_by_server_when_client_stays(start_server, client, site):
+    """A client that ignores the GOAWAY is closed after the grace, with H3_NO_ERROR."""
+    srv = start_server(["--max-requests", "1"], root=site[0])
+    c, _ = client.handle(srv.url("/hello.txt"), keep_body=False)
+    c.perform()
+    assert c.getinfo(pycurl.RESPONSE_CODE) == 200
+    deadline = time.time() + 10
+    closes = []
+    while time.time() < deadline and not closes:  # curl sits idle: it never reads the GOAWAY
+        time.sleep(0.5)
+        closes = [l for l in srv.access().splitlines() if " close " in l]
+    c.close()
+    assert closes, "the server did not close the recycled connection"
+    assert "by=server" in closes[0] and "H3_NO_ERROR" in closes[0] and 'reason="max requests"' in closes[0], closes

@@ -74,7 +74,8 @@ int main(void)
         "    names a.example *.a.example;\n"
         "}\n"
         "certificate { cert b.pem; key b.key; default; }\n"
-        "limits { request_header_size 32k; request_header_fields 50; connections 500; }\n"
+        "limits { request_header_size 32k; request_header_fields 50; connections 500;\n"
+        "         requests_per_connection 20000; }\n"
         "route { host static.example; path /assets/; root /srv/assets; }\n"
         "root /srv/www;\n";
     CHECK(load(&c, full, err) == H3G_CONFIG_OK);
@@ -87,7 +88,7 @@ int main(void)
     CHECK_STR(c.certs[0].names[1], "*.a.example");
     CHECK(c.certs[0].line == 10 && c.certs[1].line == 14);
     CHECK(c.max_field_section_size == 32768 && c.max_header_fields == 50);
-    CHECK(c.max_connections == 500);
+    CHECK(c.max_connections == 500 && c.max_requests == 20000);
     CHECK(c.nroutes == 1 && c.routes[0].nhosts == 1);
     CHECK_STR(c.routes[0].path_prefix, "/assets/");
     CHECK_STR(c.root, "/srv/www");
@@ -115,6 +116,7 @@ int main(void)
     expect_error("unknown_sni maybe;\n", "'maybe': expected default or reject");
     expect_error("limits { request_header_size 10; }\n", "is not a size (like 64k, 10m) from 1024");
     expect_error("limits { connections 1k; }\n", "is not a whole number");
+    expect_error("limits { requests_per_connection -5; }\n", "is not a whole number");
     expect_error("log_level chatty;\n", "expected error, warn, info or debug");
     expect_error("address_validation sometimes;\n", "expected on or off");
     expect_error("a b c d e f g h i j k l m n o p q r s t u v w x y z 1 2 3 4 5 6 7 8 9 10 11 12 "

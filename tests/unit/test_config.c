@@ -54,5 +54,12 @@ int main(void)
     CHECK(parse(&c, err, "--version", NULL, NULL, NULL, NULL) == H3G_CONFIG_OK && c.show_version);
     CHECK(parse(&c, err, "--help", NULL, NULL, NULL, NULL) == H3G_CONFIG_OK && c.show_help);
     CHECK(parse(&c, err, "--root", "/srv", "--max-header-size", "10", NULL) == H3G_CONFIG_ERROR);
+    CHECK(parse(&c, err, "--root", "/srv", NULL, NULL, NULL) == H3G_CONFIG_OK && c.max_requests == 1000);
+    CHECK(parse(&c, err, "--root", "/srv", "--max-requests", "0", NULL) == H3G_CONFIG_OK &&
+          c.max_requests == 0);
+    CHECK(parse(&c, err, "--root", "/srv", "--max-requests", "25", NULL) == H3G_CONFIG_OK &&
+          c.max_requests == 25);
+    CHECK(parse(&c, err, "--root", "/srv", "--max-requests", "-1", NULL) == H3G_CONFIG_ERROR);
+    CHECK(strstr(err, "--max-requests") != NULL);
     return TEST_RESULT();
 }

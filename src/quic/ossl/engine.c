@@ -67,6 +67,9 @@ struct h3g_qconn {
     uint64_t close_code;
     char close_reason[64];
     uint64_t last_activity_ms;
+    uint64_t close_deadline_ms; /* 0 = none; see h3g_qconn_close_after */
+    uint64_t deadline_code;
+    char deadline_reason[64];
     uint64_t bidi_accepted;
     struct qstream *buckets[STREAM_BUCKETS];
     struct qstream *streams;
@@ -184,6 +187,18 @@ void h3g_qconn_close(h3g_qconn *qc, uint64_t app_code, const char *reason)
     snprintf(qc->close_reason, sizeof(qc->close_reason), "%s", reason ? reason : "");
     qc->eng->dirty = 1;
     qc->eng->more = 1;
+}
+
+void h3g_qconn_close_after(h3g_qconn *qc, uint64_t delay_ms, uint64_t app_code, const char *reason)
+{
+    uint64_t at = h3g_now_ms() + delay_ms;
+    if (qc->state == QC_CLOSING || qc->close_requested)
+        return;
+    if (qc->close_deadline_ms == 0 || at < qc->close_deadline_ms) {
+        qc->close_deadline_ms = at;
+        qc->deadline_code = app_code;
+        snprintf(qc->deadline_reason, sizeof(qc->deadline_reason), "%s", reason ? reason : "");
+    }
 }
 
 void h3g_qconn_abort(h3g_qconn *qc, uint64_t app_code, const char *reason)
@@ -337,6 +352,8 @@ static void conn_process(h3g_engine *eng, h3g_qconn *qc)
             eng->cbs.stream_closed(qc, id, code, qc->uarg);
         }
     }
+    if (qc->close_deadline_ms != 0 && !qc->close_requested && h3g_now_ms() >= qc->close_deadline_ms)
+        h3g_qconn_close(qc, qc->deadline_code, qc->deadline_reason);
     if (eng->cfg.idle_timeout_ms > 0 && !qc->close_requested &&
         h3g_now_ms() - qc->last_activity_ms >= eng->cfg.idle_timeout_ms) {
         qc->idle_close = 1;
@@ -474,8 +491,8 @@ static int64_t engine_prepare(void *arg)
         h3g_io_modify(eng->loop, &l->io,
                       H3G_IO_READ | (SSL_net_write_desired(l->ssl) ? H3G_IO_WRITE : 0));
     }
-    if (eng->cfg.idle_timeout_ms > 0 && eng->conns != NULL) {
-        /* Wake up for our own idle deadline at least once a second. */
+    if (eng->conns != NULL) {
+        /* Wake up for our own idle and close deadlines at least once a second. */
         if (wait < 0 || wait > 1000)
             wait = 1000;
     }
