@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: installs what the tests need, builds h3gate normally and with
 # ASan+UBSan, and runs the whole CTest suite (unit + integration) on both, then
-# each libFuzzer target for a short while (H3G_FUZZ_SECONDS, default 15).
+# each libFuzzer target for a short while (H3G_FUZZ_SECONDS, default 15), then a
+# smoke run of the benchmark harness.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 "$here/scripts/build.sh"
@@ -22,4 +23,8 @@ echo "== fuzz targets (libFuzzer, ${H3G_FUZZ_SECONDS:-15} s each)" >&2
 "$here/scripts/build.sh" --fuzz
 cmake -S "$here" -B "$here/build-fuzz" -DH3G_FUZZ_SECONDS="${H3G_FUZZ_SECONDS:-15}" >/dev/null
 (cd "$here/build-fuzz" && ctest --output-on-failure --timeout 900) || status=1
+# The benchmark harness must keep working: one short round of every scenario
+# (peers built into the cache on first use); it measures nothing.
+echo "== benchmark smoke run (bench/run --smoke)" >&2
+"$here/bench/run" --smoke --out "$here/build/bench/smoke.md" || status=1
 exit $status

@@ -230,6 +230,11 @@ static void conn_drive_close(h3g_engine *eng, h3g_qconn *qc)
 static void stream_read(h3g_engine *eng, h3g_qconn *qc, struct qstream *s)
 {
     uint8_t buf[READ_CHUNK];
+    /* Most streams have nothing new in most passes (a client's control and QPACK
+     * streams almost never): SSL_has_pending (data, FIN, reset, or a connection
+     * event) is far cheaper than a read that ends in WANT_READ. */
+    if (!SSL_has_pending(s->ssl))
+        return;
     for (int i = 0; i < READS_PER_PASS; i++) {
         size_t n = 0;
         if (SSL_read_ex(s->ssl, buf, sizeof(buf), &n) == 1) {
