@@ -313,6 +313,7 @@ int main(int argc, char **argv)
     rc = h3g_loop_run(srv.loop) == 0 ? 0 : 1;
 out:
     h3g_engine_free(srv.engine);
+    h3g_h3_cleanup();
     for (size_t i = 0; i < srv.nproxies; i++)
         h3g_proxy_free(srv.proxies[i]);
     for (size_t i = 0; i < srv.nupstreams; i++)

@@ -35,5 +35,7 @@ void h3g_h3_begin_shutdown(h3g_qconn *qc, void *conn_arg, void *unused);
 /* Abandons whatever is still running (drain timeout) and closes with H3_NO_ERROR. */
 void h3g_h3_force_close(h3g_qconn *qc, void *conn_arg, void *unused);
 const struct h3g_h3_stats *h3g_h3_stats(void);
+/* Frees what the layer keeps between connections (at exit). */
+void h3g_h3_cleanup(void);
 
 #endif

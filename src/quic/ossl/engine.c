@@ -400,10 +400,13 @@ static void free_peer_exdata(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int id
 static void listener_accept(h3g_engine *eng, struct listener *l)
 {
     SSL *c;
-    /* SSL_accept_connection ticks the engine when its queue is empty, which can
-     * create new connections: they must see this listener's peer filter. */
+    /* SSL_accept_connection ticks the whole engine (every connection) whenever
+     * its queue is empty, even with NO_BLOCK in explicit event mode: it is only
+     * called for connections already queued by the pass's own tick.  A tick can
+     * create connections, which must see this listener's peer filter. */
     eng->ticking = l;
-    while ((c = SSL_accept_connection(l->ssl, SSL_ACCEPT_CONNECTION_NO_BLOCK)) != NULL) {
+    while (SSL_get_accept_connection_queue_len(l->ssl) > 0 &&
+           (c = SSL_accept_connection(l->ssl, SSL_ACCEPT_CONNECTION_NO_BLOCK)) != NULL) {
         h3g_qconn *qc = calloc(1, sizeof(*qc));
         const char *peer = SSL_get_ex_data(c, eng->exidx);
         if (qc == NULL) {
