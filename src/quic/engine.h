@@ -59,6 +59,7 @@ struct h3g_engine_config {
     uint64_t idle_timeout_ms;   /* close connections idle this long (0 = QUIC default) */
     int address_validation;     /* send Retry to unvalidated clients */
     size_t max_connections;     /* refuse new handshakes beyond this many */
+    unsigned listeners_per_address; /* SO_REUSEPORT sockets per address (0 = 1) */
 };
 
 h3g_engine *h3g_engine_new(h3g_loop *loop, struct h3g_tls *tls, const struct h3g_engine_config *cfg,

@@ -131,3 +131,14 @@ def test_ipv6_and_two_listeners(start_server, client, site):
     assert c.getinfo(pycurl.RESPONSE_CODE) == 200 and c.getinfo(pycurl.INFO_HTTP_VERSION) == 30
     c.close()
     assert buf.getvalue() == b"hello, world\n"
+
+
+def test_port_of_a_running_h3gate_is_busy(h3gate_bin, start_server, client, site, tmp_path):
+    """h3gate's own sockets share their port among themselves (SO_REUSEPORT); a
+    second h3gate must still be refused instead of silently taking half the traffic."""
+    srv = start_server(root=site[0])
+    rc, _, err = run_h3gate(h3gate_bin, "--root", str(tmp_path), "--listen", "127.0.0.1:%d" % srv.port)
+    assert rc == 1
+    assert "127.0.0.1:%d" % srv.port in error_line(err) and "already in use" in error_line(err)
+    for _ in range(20):  # many client ports: all land on the first server's sockets
+        assert client.get(srv.url("/hello.txt")).status == 200

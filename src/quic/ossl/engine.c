@@ -46,11 +46,22 @@ struct qstream {
 
 enum qc_state { QC_HANDSHAKE, QC_READY, QC_CLOSING };
 
+/* OpenSSL 3.5 ticks every connection of a listener whenever it ticks the
+ * listener, so an event costs O(connections of that listener).  Each listen
+ * address is served by several listeners on SO_REUSEPORT sockets (the kernel
+ * keeps a client's datagrams on one socket) and a pass ticks and services only
+ * the listeners that have something to do. */
 struct listener {
     SSL *ssl;
     BIO *bio;
     int fd;
     h3g_io io;
+    h3g_engine *eng;
+    int io_ready;           /* the socket became readable or writable */
+    int dirty;              /* output queued since the last tick */
+    int more;               /* its connections have work left: no sleeping */
+    int due;                /* serviced in this pass */
+    uint64_t deadline_ms;   /* OpenSSL's next timer for it; 0 = none */
     struct listener *next;
 };
 
@@ -89,8 +100,8 @@ struct h3g_engine {
     struct h3g_qconn *conns;
     size_t nconns;
     int accepting;
-    int dirty;      /* output queued since the last tick */
-    int more;       /* work left over: run the next pass without sleeping */
+    int more;       /* every listener's connections need a pass */
+    uint64_t next_sweep_ms; /* a pass over everything (our own idle timers) */
     int exidx;
     uint64_t refused;
 };
@@ -185,8 +196,8 @@ void h3g_qconn_close(h3g_qconn *qc, uint64_t app_code, const char *reason)
     qc->close_requested = 1;
     qc->close_code = app_code;
     snprintf(qc->close_reason, sizeof(qc->close_reason), "%s", reason ? reason : "");
-    qc->eng->dirty = 1;
-    qc->eng->more = 1;
+    qc->l->dirty = 1;
+    qc->l->more = 1;
 }
 
 void h3g_qconn_close_after(h3g_qconn *qc, uint64_t delay_ms, uint64_t app_code, const char *reason)
@@ -208,7 +219,7 @@ void h3g_qconn_abort(h3g_qconn *qc, uint64_t app_code, const char *reason)
     if (!qc->close_requested)
         h3g_qconn_close(qc, app_code, reason);
     qc->close_now = 1;
-    qc->eng->more = 1;
+    qc->l->more = 1;
 }
 
 static void conn_drive_close(h3g_engine *eng, h3g_qconn *qc)
@@ -222,7 +233,8 @@ static void conn_drive_close(h3g_engine *eng, h3g_qconn *qc)
         flags |= SSL_SHUTDOWN_FLAG_NO_STREAM_FLUSH;
     if (SSL_shutdown_ex(qc->ssl, flags, &args, sizeof(args)) < 0)
         ERR_clear_error();
-    eng->dirty = 1;
+    qc->l->dirty = 1;
+    H3G_UNUSED(eng);
 }
 
 /* ---- reading ---- */
@@ -261,7 +273,7 @@ static void stream_read(h3g_engine *eng, h3g_qconn *qc, struct qstream *s)
         }
         return;
     }
-    eng->more = 1;
+    qc->l->more = 1;
 }
 
 static void conn_accept_streams(h3g_engine *eng, h3g_qconn *qc)
@@ -449,13 +461,12 @@ static void listener_accept(h3g_engine *eng, struct listener *l)
 
 /* ---- the pass ---- */
 
-static void tick_all(h3g_engine *eng)
+static void tick(h3g_engine *eng, struct listener *l)
 {
-    for (struct listener *l = eng->listeners; l != NULL; l = l->next) {
-        eng->ticking = l;
-        if (!SSL_handle_events(l->ssl))
-            ERR_clear_error();
-    }
+    eng->ticking = l;
+    l->dirty = 0;
+    if (!SSL_handle_events(l->ssl))
+        ERR_clear_error();
     eng->ticking = NULL;
 }
 
@@ -463,14 +474,30 @@ static int64_t engine_prepare(void *arg)
 {
     h3g_engine *eng = arg;
     h3g_qconn *qc, *next;
+    struct listener *l;
     int64_t wait = -1;
+    uint64_t now = h3g_now_ms();
+    int all = eng->more;
 
     eng->more = 0;
-    tick_all(eng);
-    for (struct listener *l = eng->listeners; l != NULL; l = l->next)
-        listener_accept(eng, l);
+    if (now >= eng->next_sweep_ms) {
+        all = 1; /* idle timeouts and close deadlines are ours to check */
+        eng->next_sweep_ms = now + 1000;
+    }
+    for (l = eng->listeners; l != NULL; l = l->next) {
+        l->due = all || l->io_ready || l->dirty || l->more ||
+                 (l->deadline_ms != 0 && now >= l->deadline_ms);
+        l->io_ready = 0;
+        l->more = 0;
+        if (l->due) {
+            tick(eng, l);
+            listener_accept(eng, l);
+        }
+    }
     for (qc = eng->conns; qc != NULL; qc = next) {
         next = qc->next;
+        if (!qc->l->due)
+            continue;
         eng->ticking = qc->l; /* in case a call below ticks this connection's engine */
         conn_process(eng, qc);
         if (qc->state == QC_CLOSING) {
@@ -484,25 +511,29 @@ static int64_t engine_prepare(void *arg)
         }
     }
     eng->ticking = NULL;
-    if (eng->dirty) {
-        eng->dirty = 0;
-        tick_all(eng);
-    }
-    for (struct listener *l = eng->listeners; l != NULL; l = l->next) {
+    for (l = eng->listeners; l != NULL; l = l->next) {
         struct timeval tv;
         int inf = 1;
+        /* Output queued by this pass (responses, closes) goes out now. */
+        if (l->dirty)
+            tick(eng, l);
+        l->deadline_ms = 0;
         if (SSL_get_event_timeout(l->ssl, &tv, &inf) && !inf) {
             int64_t ms = (int64_t)tv.tv_sec * 1000 + (tv.tv_usec + 999) / 1000;
+            l->deadline_ms = now + (uint64_t)ms;
             if (wait < 0 || ms < wait)
                 wait = ms;
         }
         h3g_io_modify(eng->loop, &l->io,
                       H3G_IO_READ | (SSL_net_write_desired(l->ssl) ? H3G_IO_WRITE : 0));
+        if (l->more)
+            wait = 0;
     }
     if (eng->conns != NULL) {
         /* Wake up for our own idle and close deadlines at least once a second. */
-        if (wait < 0 || wait > 1000)
-            wait = 1000;
+        int64_t sweep = (int64_t)(eng->next_sweep_ms > now ? eng->next_sweep_ms - now : 0);
+        if (wait < 0 || wait > sweep)
+            wait = sweep;
     }
     if (eng->more)
         wait = 0;
@@ -511,10 +542,11 @@ static int64_t engine_prepare(void *arg)
 
 static void on_udp_ready(h3g_io *io, int revents, void *arg)
 {
-    /* Nothing to do here: the next pass ticks the listener. */
+    /* The next pass ticks the listener. */
+    struct listener *l = arg;
     H3G_UNUSED(io);
     H3G_UNUSED(revents);
-    H3G_UNUSED(arg);
+    l->io_ready = 1;
 }
 
 /* ---- public ---- */
@@ -578,15 +610,13 @@ static void fmt_sockaddr(const struct sockaddr *sa, char *buf, size_t len)
     BIO_ADDR_free(a);
 }
 
-int h3g_engine_listen(h3g_engine *eng, const struct sockaddr *sa, socklen_t salen, char *err,
-                      size_t errlen)
+static int listener_open(h3g_engine *eng, const struct sockaddr *sa, socklen_t salen, int reuseport,
+                         const char *where, char *err, size_t errlen)
 {
-    char where[80];
     struct listener *l = NULL;
     BIO *dgram = NULL;
     int fd, one = 1, bufsz = 4 << 20;
 
-    fmt_sockaddr(sa, where, sizeof(where));
     fd = socket(sa->sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         snprintf(err, errlen, "cannot create a UDP socket for %s: %s", where, strerror(errno));
@@ -594,6 +624,12 @@ int h3g_engine_listen(h3g_engine *eng, const struct sockaddr *sa, socklen_t sale
     }
     if (sa->sa_family == AF_INET6)
         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+    if (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0) {
+        snprintf(err, errlen, "cannot share the UDP port of %s (SO_REUSEPORT): %s", where,
+                 strerror(errno));
+        close(fd);
+        return H3G_ERR;
+    }
     /* Larger socket buffers absorb bursts between two passes. */
     setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bufsz, sizeof(bufsz));
     setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bufsz, sizeof(bufsz));
@@ -616,6 +652,7 @@ int h3g_engine_listen(h3g_engine *eng, const struct sockaddr *sa, socklen_t sale
         return H3G_ENOMEM;
     }
     l->fd = fd;
+    l->eng = eng;
     l->bio = h3g_peer_bio_new(dgram);
     l->ssl = SSL_new_listener(eng->ctx, eng->cfg.address_validation ? 0 : SSL_LISTENER_FLAG_NO_VALIDATE);
     if (l->bio == NULL || l->ssl == NULL) {
@@ -627,13 +664,12 @@ int h3g_engine_listen(h3g_engine *eng, const struct sockaddr *sa, socklen_t sale
         snprintf(err, errlen, "cannot start the QUIC listener on %s", where);
         goto fail;
     }
-    if (h3g_io_start(eng->loop, &l->io, fd, H3G_IO_READ, on_udp_ready, eng) != 0) {
+    if (h3g_io_start(eng->loop, &l->io, fd, H3G_IO_READ, on_udp_ready, l) != 0) {
         snprintf(err, errlen, "cannot watch the socket for %s", where);
         goto fail;
     }
     l->next = eng->listeners;
     eng->listeners = l;
-    h3g_info("listening on %s (QUIC, HTTP/3)", where);
     return 0;
 fail:
     ERR_clear_error();
@@ -645,6 +681,43 @@ fail:
         BIO_free(dgram);
     free(l);
     return H3G_ERR;
+}
+
+int h3g_engine_listen(h3g_engine *eng, const struct sockaddr *sa, socklen_t salen, char *err,
+                      size_t errlen)
+{
+    char where[80];
+    unsigned n = eng->cfg.listeners_per_address > 0 ? eng->cfg.listeners_per_address : 1;
+    int fd, rc;
+
+    fmt_sockaddr(sa, where, sizeof(where));
+    if (n > 1) {
+        /* SO_REUSEPORT would let this bind join another process's sockets on the
+         * port (same user) instead of failing: check with an exclusive bind first. */
+        fd = socket(sa->sa_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        if (fd >= 0) {
+            int one = 1;
+            if (sa->sa_family == AF_INET6)
+                setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+            rc = bind(fd, sa, salen);
+            int e = errno;
+            close(fd);
+            if (rc != 0) {
+                if (e == EADDRINUSE)
+                    snprintf(err, errlen, "cannot listen on %s: UDP port already in use", where);
+                else
+                    snprintf(err, errlen, "cannot listen on %s: %s", where, strerror(e));
+                return H3G_ERR;
+            }
+        }
+    }
+    for (unsigned i = 0; i < n; i++) {
+        rc = listener_open(eng, sa, salen, n > 1, where, err, errlen);
+        if (rc != 0)
+            return rc; /* the caller exits; h3g_engine_free closes what was opened */
+    }
+    h3g_info("listening on %s (QUIC, HTTP/3)", where);
+    return 0;
 }
 
 void h3g_engine_stop_accepting(h3g_engine *eng)
@@ -705,7 +778,7 @@ int h3g_qconn_write(h3g_qconn *qc, int64_t sid, const h3g_iovec *vec, size_t n, 
     *written = 0;
     if (s == NULL || s->write_done || qc->close_requested || qc->state != QC_READY)
         return H3G_ECLOSED;
-    qc->eng->dirty = 1;
+    qc->l->dirty = 1;
     qc->last_activity_ms = h3g_now_ms();
     budget = stream_send_budget(s);
     for (size_t i = 0; i < n; i++) {
@@ -772,7 +845,7 @@ int h3g_qconn_reset(h3g_qconn *qc, int64_t sid, uint64_t app_code)
         SSL_STREAM_RESET_ARGS args = {.quic_error_code = app_code};
         if (SSL_stream_reset(s->ssl, &args, sizeof(args)) != 1)
             ERR_clear_error();
-        qc->eng->dirty = 1;
+        qc->l->dirty = 1;
     }
     if (!s->reset) {
         s->reset = 1;
@@ -783,7 +856,7 @@ int h3g_qconn_reset(h3g_qconn *qc, int64_t sid, uint64_t app_code)
      * freed (3.5 has no way to choose its error code). */
     s->read_done = 1;
     s->want_write = 0;
-    qc->eng->more = 1;
+    qc->l->more = 1;
     return 0;
 }
 
@@ -792,7 +865,7 @@ void h3g_qconn_stop_reading(h3g_qconn *qc, int64_t sid)
     struct qstream *s = stream_find(qc, sid);
     if (s != NULL && !s->read_done) {
         s->read_done = 1;
-        qc->eng->more = 1;
+        qc->l->more = 1;
     }
 }
 
@@ -803,13 +876,13 @@ void h3g_qconn_pause_read(h3g_qconn *qc, int64_t sid, int paused)
         return;
     s->paused = paused != 0;
     if (!paused)
-        qc->eng->more = 1;
+        qc->l->more = 1;
 }
 
 void h3g_qconn_wake(h3g_qconn *qc)
 {
     qc->wake = 1;
-    qc->eng->more = 1;
+    qc->l->more = 1;
 }
 
 uint64_t h3g_qconn_peer_bidi_limit(h3g_qconn *qc)
