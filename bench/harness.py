@@ -150,7 +150,12 @@ class H3gate(Server):
                 # keepalive_requests is raised the same way.
                 "--max-requests", "0"]
         if mode == "proxy":
-            argv += ["--upstream", "http://127.0.0.1:%d" % b.origin_port]
+            # The same idle-connection pool as nginx's (keepalive 64).
+            conf = os.path.join(self.dir, "h3gate.conf")
+            with open(conf, "w") as f:
+                f.write("upstream origin { server 127.0.0.1:%d; keepalive 64; }\n"
+                        "route { upstream origin; }\n" % b.origin_port)
+            argv += ["-c", conf]
         else:
             argv += ["--root", b.www]
         self.spawn(argv)
@@ -626,6 +631,7 @@ def main():
         ap.add_argument("--" + b, required=True)
     ap.add_argument("--openssl", default="openssl", help="openssl command, to make the test certificate")
     ap.add_argument("--peers-note", default="", help="how the peers were built, for the header")
+    ap.add_argument("--net-note", default="", help="the network the run uses, for the header")
     ap.add_argument("--out", help="also write the Markdown here")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--duration", type=float, default=3, help="seconds per timed run")
@@ -671,6 +677,8 @@ def main():
             platform.release()))
         b.out("- servers pinned to CPU %d, the load client to CPU %d; %d round%s, servers in rotating order"
               % (args.server_cpu, args.client_cpu, args.rounds, "s" if args.rounds > 1 else ""))
+        if args.net_note:
+            b.out("- network: " + args.net_note)
         b.out("- %s; nginx %s; HAProxy %s (limited-quic); load client %s with HTTP/3"
               % (b.versions["h3gate"], b.versions["nginx"], b.versions["haproxy"], b.versions["h2load"]))
         if args.peers_note:
