@@ -56,7 +56,6 @@ struct listener {
     BIO *bio;
     int fd;
     h3g_io io;
-    h3g_engine *eng;
     int io_ready;           /* the socket became readable or writable */
     int dirty;              /* output queued since the last tick */
     int more;               /* its connections have work left: no sleeping */
@@ -652,7 +651,6 @@ static int listener_open(h3g_engine *eng, const struct sockaddr *sa, socklen_t s
         return H3G_ENOMEM;
     }
     l->fd = fd;
-    l->eng = eng;
     l->bio = h3g_peer_bio_new(dgram);
     l->ssl = SSL_new_listener(eng->ctx, eng->cfg.address_validation ? 0 : SSL_LISTENER_FLAG_NO_VALIDATE);
     if (l->bio == NULL || l->ssl == NULL) {
