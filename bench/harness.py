@@ -38,7 +38,7 @@ def note(msg):
     sys.stderr.flush()
 
 
-def free_port(kind=socket.SOCK_DGRAM):
+def free_port():
     # A port free for both UDP and TCP, so that each server can take either.
     for _ in range(100):
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
@@ -96,10 +96,10 @@ class Server:
         self.dir = tempfile.mkdtemp(prefix=self.key + "-", dir=bench.work)
 
     def spawn(self, argv):
-        log = open(os.path.join(self.dir, "stderr.log"), "wb")
-        self.proc = subprocess.Popen(["taskset", "-c", str(self.bench.server_cpu)] + argv,
-                                     stdout=log, stderr=subprocess.STDOUT, cwd=self.dir,
-                                     start_new_session=True)
+        with open(os.path.join(self.dir, "stderr.log"), "wb") as log:
+            self.proc = subprocess.Popen(["taskset", "-c", str(self.bench.server_cpu)] + argv,
+                                         stdout=log, stderr=subprocess.STDOUT, cwd=self.dir,
+                                         start_new_session=True)
 
     def measured_pid(self):
         return self.proc.pid
@@ -266,10 +266,10 @@ class Origin:
         path = os.path.join(self.dir, "nginx.conf")
         with open(path, "w") as f:
             f.write(conf)
-        log = open(os.path.join(self.dir, "stderr.log"), "wb")
-        self.proc = subprocess.Popen(["taskset", "-c", str(bench.server_cpu), bench.args.nginx,
-                                      "-p", self.dir, "-c", path], stdout=log, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
+        with open(os.path.join(self.dir, "stderr.log"), "wb") as log:
+            self.proc = subprocess.Popen(["taskset", "-c", str(bench.server_cpu), bench.args.nginx,
+                                          "-p", self.dir, "-c", path], stdout=log, stderr=subprocess.STDOUT,
+                                         start_new_session=True)
         deadline = time.time() + 10
         while time.time() < deadline:
             try:
@@ -322,8 +322,7 @@ class Bench:
                         "-nodes", "-keyout", self.keyfile, "-out", self.cert, "-days", "2", "-subj", "/CN=localhost",
                         "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
                        check=True, capture_output=True)
-        for p in (self.cert, self.keyfile):
-            os.chmod(p, 0o644)
+        os.chmod(self.cert, 0o644)  # the key stays private: the servers read it as root
         with open(self.pem, "w") as out:
             for p in (self.cert, self.keyfile):
                 with open(p) as f:
