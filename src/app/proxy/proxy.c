@@ -21,11 +21,32 @@
 #define MAX_RESPONSE_HEADER (64 * 1024)
 #define MAX_RESPONSE_FIELDS 100
 
+/* Response buffers are recycled: a 64 KiB malloc and free per request cost
+ * more than parsing the response (glibc consolidates chunks that large). */
+#define BUF_POOL_MAX 16
+
 struct h3g_proxy {
     h3g_loop *loop;
     h3g_upstream *up;
     h3g_static *files;
+    uint8_t *pool[BUF_POOL_MAX];
+    size_t npool;
 };
+
+static uint8_t *buf_get(h3g_proxy *px)
+{
+    return px->npool > 0 ? px->pool[--px->npool] : malloc(BUF_LIMIT);
+}
+
+static void buf_put(h3g_proxy *px, uint8_t *b)
+{
+    if (b == NULL)
+        return;
+    if (px->npool < BUF_POOL_MAX)
+        px->pool[px->npool++] = b;
+    else
+        free(b);
+}
 
 enum px_state { PX_CONNECTING, PX_SENDING, PX_WAITING, PX_BODY, PX_DONE };
 
@@ -586,7 +607,7 @@ static void px_release(void *ctx, int aborted)
     clear_fields(r);
     free(r->head);
     free(r->sbuf);
-    free(r->rbuf);
+    buf_put(r->px, r->rbuf);
     free(r);
 }
 
@@ -619,6 +640,10 @@ h3g_proxy *h3g_proxy_new(h3g_loop *loop, h3g_upstream *up, struct h3g_static *fi
 
 void h3g_proxy_free(h3g_proxy *px)
 {
+    if (px == NULL)
+        return;
+    while (px->npool > 0)
+        free(px->pool[--px->npool]);
     free(px);
 }
 
@@ -665,10 +690,10 @@ int h3g_proxy_handle(void *ctx, const struct h3g_request *req, struct h3g_respon
     r->chunked = r->has_body && req->content_length < 0;
     if (req->content_length == 0)
         r->has_body = 0;
-    r->rbuf = malloc(BUF_LIMIT);
+    r->rbuf = buf_get(px);
     if (r->rbuf == NULL ||
         h3g_http1_request_head(req, h3g_exchange_peer(ex), r->chunked, &r->head, &r->head_len) != 0) {
-        free(r->rbuf);
+        buf_put(px, r->rbuf);
         free(r);
         return H3G_ENOMEM;
     }
