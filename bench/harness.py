@@ -105,12 +105,13 @@ class Server:
         return self.proc.pid
 
     def wait_ready(self):
-        # Ready when an HTTP/3 request succeeds (h2load, one request).
-        deadline = time.time() + 15
+        # Ready when an HTTP/3 request succeeds (h2load, one request).  HAProxy
+        # 3.0 may drop a first Initial: the client retries after 1, 2, 4... s.
+        deadline = time.time() + 60
         while time.time() < deadline:
             if self.proc.poll() is not None:
                 die("%s exited at start-up (%s); its log:\n%s" % (self.name, self.proc.returncode, self.log_tail()))
-            r = self.bench.h2load(["-n", "1", "-c", "1"], self.url("/1k.bin"), check=False, timeout=10)
+            r = self.bench.h2load(["-n", "1", "-c", "1"], self.url("/1k.bin"), check=False, timeout=30)
             if r and r["succeeded"] == 1:
                 return
             time.sleep(0.2)
@@ -446,7 +447,8 @@ class Bench:
         for name, n in fails:
             if n:
                 self.out("\n%s: %d failed requests in this scenario." % (name, n))
-                self.failures += 1
+                if name.startswith("h3gate"):
+                    self.failures += 1  # a peer's own trouble (HAProxy's stalls) is only reported
         self.out()
 
     # --- scenarios ---------------------------------------------------------
@@ -699,7 +701,7 @@ def main():
             f.write("\n".join(b.lines) + "\n")
         note("wrote %s" % args.out)
     if args.smoke and b.failures:
-        die("smoke run: %d scenario table(s) with failed requests" % b.failures)
+        die("smoke run: %d scenario table(s) where h3gate failed requests" % b.failures)
 
 
 def cpu_model():
