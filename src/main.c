@@ -288,7 +288,7 @@ int main(int argc, char **argv)
                                      .max_connections = srv.cfg.max_connections,
                                      /* an event costs O(connections per listener):
                                       * docs/architecture.md */
-                                     .listeners_per_address = 8};
+                                     .listeners_per_address = 4};
     srv.engine = h3g_engine_new(srv.loop, srv.tls, &ecfg, &h3g_h3_engine_callbacks, &srv.h3cfg);
     if (srv.engine == NULL) {
         fprintf(stderr, "h3gate: cannot create the QUIC engine\n");
