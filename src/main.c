@@ -286,9 +286,7 @@ int main(int argc, char **argv)
     struct h3g_engine_config ecfg = {.idle_timeout_ms = srv.cfg.idle_timeout_ms,
                                      .address_validation = srv.cfg.address_validation,
                                      .max_connections = srv.cfg.max_connections,
-                                     /* an event costs O(connections per listener):
-                                      * docs/architecture.md */
-                                     .listeners_per_address = 4};
+                                     .listeners_per_address = (unsigned)srv.cfg.listen_sockets};
     srv.engine = h3g_engine_new(srv.loop, srv.tls, &ecfg, &h3g_h3_engine_callbacks, &srv.h3cfg);
     if (srv.engine == NULL) {
         fprintf(stderr, "h3gate: cannot create the QUIC engine\n");

@@ -26,6 +26,7 @@ void h3g_config_defaults(struct h3g_config *cfg)
      * connection ends (docs/architecture.md), so connections are recycled, as
      * nginx's keepalive_requests does by default. */
     cfg->max_requests = 1000;
+    cfg->listen_sockets = 4; /* docs/architecture.md: why 4 */
 }
 
 void h3g_upstream_conf_defaults(struct h3g_upstream_conf *u)
@@ -69,6 +70,7 @@ void h3g_config_usage(FILE *f)
           "                          QUIC Retry for unvalidated clients (default on)\n"
           "  --max-connections N     refuse handshakes beyond N connections (default 10000)\n"
           "  --max-requests N        requests per connection, then GOAWAY (default 1000; 0 = no limit)\n"
+          "  --listen-sockets N      UDP sockets (QUIC listeners) per listen address (default 4)\n"
           "  --max-header-size BYTES largest request field section (default 65536)\n"
           "  --help, --version\n",
           f);
@@ -160,7 +162,7 @@ static int parse_size(const char *opt, const char *v, size_t min, size_t max, si
 int h3g_config_parse_args(struct h3g_config *cfg, int argc, char **argv, char *err, size_t errlen)
 {
     enum { O_CONFIG = 'c', O_TEST = 't', O_UPSTREAM = 255, O_ROOT = 256, O_LISTEN, O_CERT, O_KEY, O_IDLE, O_DRAIN, O_ALOG, O_LEVEL, O_AV,
-           O_MAXCONN, O_MAXHDR, O_MAXREQ, O_HELP, O_VERSION };
+           O_MAXCONN, O_MAXHDR, O_MAXREQ, O_LSOCK, O_HELP, O_VERSION };
     static const struct option opts[] = {
         {"config", required_argument, NULL, O_CONFIG},
         {"test", no_argument, NULL, O_TEST},
@@ -177,6 +179,7 @@ int h3g_config_parse_args(struct h3g_config *cfg, int argc, char **argv, char *e
         {"max-connections", required_argument, NULL, O_MAXCONN},
         {"max-header-size", required_argument, NULL, O_MAXHDR},
         {"max-requests", required_argument, NULL, O_MAXREQ},
+        {"listen-sockets", required_argument, NULL, O_LSOCK},
         {"help", no_argument, NULL, O_HELP},
         {"version", no_argument, NULL, O_VERSION},
         {NULL, 0, NULL, 0},
@@ -279,6 +282,9 @@ int h3g_config_parse_args(struct h3g_config *cfg, int argc, char **argv, char *e
         case O_MAXHDR:
             rc = parse_size("--max-header-size", optarg, 1024, 1 << 20,
                             &cfg->max_field_section_size, err, errlen);
+            break;
+        case O_LSOCK:
+            rc = parse_size("--listen-sockets", optarg, 1, 64, &cfg->listen_sockets, err, errlen);
             break;
         case O_MAXREQ: {
             size_t v = 0;

@@ -82,6 +82,7 @@ struct h3g_config {
     uint64_t max_request_body;  /* bytes; 0 = no limit */
     size_t max_streams;         /* concurrent requests per connection */
     uint64_t max_requests;      /* requests per connection before GOAWAY; 0 = no limit */
+    size_t listen_sockets;      /* SO_REUSEPORT sockets (QUIC listeners) per address */
     struct h3g_cert_conf certs[H3G_MAX_CERTS];
     size_t ncerts;
     int sni_reject_unknown;     /* refuse handshakes for names no certificate has */

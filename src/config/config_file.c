@@ -374,6 +374,13 @@ static int top(struct ctx *c, const struct h3g_conf_node *n)
         cfg->log_level = n->args[0];
         return H3G_CONFIG_OK;
     }
+    if (strcmp(n->name, "listen_sockets") == 0) {
+        uint64_t v;
+        if (number(c, n, 0, 1, 64, &v) != 0)
+            return H3G_CONFIG_ERROR;
+        cfg->listen_sockets = (size_t)v;
+        return H3G_CONFIG_OK;
+    }
     if (strcmp(n->name, "address_validation") == 0) {
         if (want_args(c, n, 1, 1) != 0)
             return H3G_CONFIG_ERROR;

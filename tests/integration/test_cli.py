@@ -142,3 +142,10 @@ def test_port_of_a_running_h3gate_is_busy(h3gate_bin, start_server, client, site
     assert "127.0.0.1:%d" % srv.port in error_line(err) and "already in use" in error_line(err)
     for _ in range(20):  # many client ports: all land on the first server's sockets
         assert client.get(srv.url("/hello.txt")).status == 200
+
+
+@pytest.mark.parametrize("n", ["1", "16"])
+def test_listen_sockets(start_server, client, site, n):
+    srv = start_server(["--listen-sockets", n], root=site[0])
+    for _ in range(10):
+        assert client.get(srv.url("/hello.txt")).status == 200

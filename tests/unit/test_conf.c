@@ -68,6 +68,7 @@ int main(void)
         "access_log \"/var/log/h3 gate.log\";\n"
         "log_level debug;\n"
         "address_validation off;\n"
+        "listen_sockets 2;\n"
         "unknown_sni reject;\n"
         "certificate {\n"
         "    cert a.pem; key a.key;\n"
@@ -83,10 +84,10 @@ int main(void)
     CHECK(c.idle_timeout_ms == 10000 && c.drain_timeout_ms == 120000);
     CHECK_STR(c.access_log, "/var/log/h3 gate.log");
     CHECK_STR(c.log_level, "debug");
-    CHECK(c.address_validation == 0 && c.sni_reject_unknown == 1);
+    CHECK(c.address_validation == 0 && c.sni_reject_unknown == 1 && c.listen_sockets == 2);
     CHECK(c.ncerts == 2 && c.certs[0].nnames == 2 && c.certs[1].is_default);
     CHECK_STR(c.certs[0].names[1], "*.a.example");
-    CHECK(c.certs[0].line == 10 && c.certs[1].line == 14);
+    CHECK(c.certs[0].line == 11 && c.certs[1].line == 15);
     CHECK(c.max_field_section_size == 32768 && c.max_header_fields == 50);
     CHECK(c.max_connections == 500 && c.max_requests == 20000);
     CHECK(c.nroutes == 1 && c.routes[0].nhosts == 1);
@@ -117,6 +118,7 @@ int main(void)
     expect_error("limits { request_header_size 10; }\n", "is not a size (like 64k, 10m) from 1024");
     expect_error("limits { connections 1k; }\n", "is not a whole number");
     expect_error("limits { requests_per_connection -5; }\n", "is not a whole number");
+    expect_error("listen_sockets 100;\n", "listen_sockets");
     expect_error("log_level chatty;\n", "expected error, warn, info or debug");
     expect_error("address_validation sometimes;\n", "expected on or off");
     expect_error("a b c d e f g h i j k l m n o p q r s t u v w x y z 1 2 3 4 5 6 7 8 9 10 11 12 "

@@ -61,5 +61,11 @@ int main(void)
           c.max_requests == 25);
     CHECK(parse(&c, err, "--root", "/srv", "--max-requests", "-1", NULL) == H3G_CONFIG_ERROR);
     CHECK(strstr(err, "--max-requests") != NULL);
+    CHECK(parse(&c, err, "--root", "/srv", NULL, NULL, NULL) == H3G_CONFIG_OK && c.listen_sockets == 4);
+    CHECK(parse(&c, err, "--root", "/srv", "--listen-sockets", "1", NULL) == H3G_CONFIG_OK &&
+          c.listen_sockets == 1);
+    CHECK(parse(&c, err, "--root", "/srv", "--listen-sockets", "0", NULL) == H3G_CONFIG_ERROR);
+    CHECK(parse(&c, err, "--root", "/srv", "--listen-sockets", "65", NULL) == H3G_CONFIG_ERROR);
+    CHECK(strstr(err, "--listen-sockets") != NULL);
     return TEST_RESULT();
 }
