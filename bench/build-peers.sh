@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the benchmark peers from Debian source packages, all against the OpenSSL
-# h3gate uses, into a cache outside the checkout (reused while the sources, the
-# OpenSSL and this script are unchanged):
+# h3gate uses, into a cache outside the checkout (reused while the source versions,
+# the OpenSSL and each component's recipe number below are unchanged):
 #   h2load  nghttp2's load client with HTTP/3: nghttp2 >= 1.66 (ngtcp2's OpenSSL 3.5
 #           crypto backend), ngtcp2 >= 1.12 and nghttp3, with clang-19 + libc++
 #           (nghttp2's apps need C++23 <print>, which Debian 12's gcc 12 lacks);
