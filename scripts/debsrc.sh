@@ -29,38 +29,7 @@ debsrc_write_list() { # file mirror "suites"
 }
 
 debsrc_fetch() {
-    local pkg=$1 min=$2 suites=$3 dest=$4
-    shift 4
-    local cache=${H3GATE_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/h3gate}
-    local key lists sl mirror v listed cands=() tried=()
-    key=$(echo "$suites" | tr ' ' '_')
-    lists="$cache/apt-lists-$key"
-    sl="$cache/sources-$key.list"
-    mirror=$(debsrc_mirror)
-    mkdir -p "$lists/partial" "$dest"
-    debsrc_write_list "$sl" "$mirror" "$suites"
-    local aptopts=(-o "Dir::Etc::sourcelist=$sl" -o Dir::Etc::sourceparts=- -o "Dir::State::Lists=$lists"
-                   -o APT::Sandbox::User=root)
-    # An existing download is reused.
-    for v in $(ls "$dest"/"${pkg}"_*.dsc 2>/dev/null | sed "s|.*/${pkg}_||; s|\.dsc$||" | sort -Vr); do
-        if dpkg --compare-versions "${v%%-*}" ge "$min"; then echo "$v"; return 0; fi
-    done
-    apt-get "${aptopts[@]}" update -qq >&2 || echo "debsrc: warning: some source indexes could not be fetched" >&2
-    listed=$(apt-cache "${aptopts[@]}" showsrc "$pkg" 2>/dev/null | awk '/^Version:/{print $2}' || true)
-    for v in $listed "$@"; do
-        case " ${cands[*]-} " in *" $v "*) ;; *) cands+=("$v") ;; esac
-    done
-    for v in $(printf '%s\n' "${cands[@]}" | sort -Vr); do
-        dpkg --compare-versions "${v%%-*}" ge "$min" || continue
-        tried+=("$v")
-        if (cd "$dest" && apt-get "${aptopts[@]}" source --download-only "$pkg=$v" >/dev/null 2>&1); then
-            echo "$v"
-            return 0
-        fi
-        echo "debsrc: $pkg $v is listed but could not be downloaded; trying the next candidate" >&2
-    done
-    echo "debsrc: error: could not download $pkg >= $min from $suites (tried: ${tried[*]-none})" >&2
-    return 1
+    debsrc__get dsc "$@"
 }
 
 # debsrc_fetch_orig PKG MIN_VERSION "SUITES" DEST_DIR [CANDIDATES...]
@@ -72,8 +41,23 @@ debsrc_fetch() {
 # patches are then not available: callers build upstream source and say so.
 # Prints the upstream version fetched.
 debsrc_fetch_orig() {
-    local pkg=$1 min=$2 suites=$3 dest=$4
-    shift 4
+    debsrc__get orig "$@"
+}
+
+debsrc__upstream() { # Debian version -> upstream version
+    local up=${1#*:}
+    up=${up%-*}
+    echo "${up%%+dfsg*}"
+}
+
+debsrc__have_orig() { # dest pkg upstream
+    ls "$1/${2}_$3".orig.tar.* 2>/dev/null | grep -qv '\.asc$'
+}
+
+# debsrc__get dsc|orig PKG MIN_VERSION "SUITES" DEST_DIR [CANDIDATES...]
+debsrc__get() {
+    local mode=$1 pkg=$2 min=$3 suites=$4 dest=$5
+    shift 5
     local cache=${H3GATE_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/h3gate}
     local key lists sl mirror v up listed cands=() tried=()
     key=$(echo "$suites" | tr ' ' '_')
@@ -84,28 +68,36 @@ debsrc_fetch_orig() {
     debsrc_write_list "$sl" "$mirror" "$suites"
     local aptopts=(-o "Dir::Etc::sourcelist=$sl" -o Dir::Etc::sourceparts=- -o "Dir::State::Lists=$lists"
                    -o APT::Sandbox::User=root)
-    debsrc_have_orig() { ls "$dest/${pkg}_$1".orig.tar.* 2>/dev/null | grep -qv '\.asc$'; }
-    for v in $(ls "$dest"/"${pkg}"_*.orig.tar.* 2>/dev/null | grep -v '\.asc$' \
-               | sed "s|.*/${pkg}_||; s|\.orig\.tar\..*$||" | sort -Vr); do
-        if dpkg --compare-versions "$v" ge "$min"; then echo "$v"; return 0; fi
-    done
+    # An existing download is reused.
+    if [ "$mode" = dsc ]; then
+        for v in $(ls "$dest"/"${pkg}"_*.dsc 2>/dev/null | sed "s|.*/${pkg}_||; s|\.dsc$||" | sort -Vr); do
+            if dpkg --compare-versions "${v%%-*}" ge "$min"; then echo "$v"; return 0; fi
+        done
+    else
+        for v in $(ls "$dest"/"${pkg}"_*.orig.tar.* 2>/dev/null | grep -v '\.asc$' \
+                   | sed "s|.*/${pkg}_||; s|\.orig\.tar\..*$||" | sort -Vr); do
+            if dpkg --compare-versions "$v" ge "$min"; then echo "$v"; return 0; fi
+        done
+    fi
     apt-get "${aptopts[@]}" update -qq >&2 || echo "debsrc: warning: some source indexes could not be fetched" >&2
     listed=$(apt-cache "${aptopts[@]}" showsrc "$pkg" 2>/dev/null | awk '/^Version:/{print $2}' || true)
     for v in $listed "$@"; do
         case " ${cands[*]-} " in *" $v "*) ;; *) cands+=("$v") ;; esac
     done
     for v in $(printf '%s\n' "${cands[@]}" | sort -Vr); do
-        up=${v#*:}; up=${up%-*}; up=${up%%+dfsg*}
+        if [ "$mode" = dsc ]; then up=${v%%-*}; else up=$(debsrc__upstream "$v"); fi
         dpkg --compare-versions "$up" ge "$min" || continue
         tried+=("$v")
+        if (cd "$dest" && apt-get "${aptopts[@]}" source --download-only "$pkg=$v" >/dev/null 2>&1); then
+            [ "$mode" = dsc ] && { echo "$v"; return 0; }
+        fi
         # The download stops at the first file the pool lacks; what came before stays.
-        (cd "$dest" && apt-get "${aptopts[@]}" source --download-only "$pkg=$v" >/dev/null 2>&1) || true
-        if debsrc_have_orig "$up"; then
+        if [ "$mode" = orig ] && debsrc__have_orig "$dest" "$pkg" "$up"; then
             echo "$up"
             return 0
         fi
-        echo "debsrc: $pkg $v is listed but its upstream tarball could not be downloaded; trying the next candidate" >&2
+        echo "debsrc: $pkg $v is listed but $([ "$mode" = orig ] && echo "its upstream tarball" || echo "it") could not be downloaded; trying the next candidate" >&2
     done
-    echo "debsrc: error: could not download the upstream tarball of $pkg >= $min from $suites (tried: ${tried[*]-none})" >&2
+    echo "debsrc: error: could not download $pkg >= $min from $suites (tried: ${tried[*]-none})" >&2
     return 1
 }
