@@ -141,7 +141,6 @@ class H3gate(Server):
     key = "h3gate"
 
     def __init__(self, bench, port, mode, retry=False):
-        self.retry = retry
         super().__init__(bench, port)
         self.name = "h3gate" + (" (Retry on)" if retry else "")
         b = bench

@@ -221,7 +221,7 @@ void h3g_qconn_abort(h3g_qconn *qc, uint64_t app_code, const char *reason)
     qc->l->more = 1;
 }
 
-static void conn_drive_close(h3g_engine *eng, h3g_qconn *qc)
+static void conn_drive_close(h3g_qconn *qc)
 {
     SSL_SHUTDOWN_EX_ARGS args = {.quic_error_code = qc->close_code,
                                  .quic_reason = qc->close_reason};
@@ -233,7 +233,6 @@ static void conn_drive_close(h3g_engine *eng, h3g_qconn *qc)
     if (SSL_shutdown_ex(qc->ssl, flags, &args, sizeof(args)) < 0)
         ERR_clear_error();
     qc->l->dirty = 1;
-    H3G_UNUSED(eng);
 }
 
 /* ---- reading ---- */
@@ -322,7 +321,7 @@ static void conn_process(h3g_engine *eng, h3g_qconn *qc)
         return;
     }
     if (qc->close_requested) {
-        conn_drive_close(eng, qc);
+        conn_drive_close(qc);
         return;
     }
     if (qc->state == QC_HANDSHAKE) {
