@@ -20,6 +20,7 @@
 struct server {
     struct h3g_config cfg;
     h3g_loop *loop;
+    const struct h3g_engine_ops *engine_ops;
     h3g_engine *engine;
     h3g_static *statics[H3G_MAX_ROUTES + 1];
     size_t nstatics;
@@ -286,8 +287,16 @@ int main(int argc, char **argv)
     struct h3g_engine_config ecfg = {.idle_timeout_ms = srv.cfg.idle_timeout_ms,
                                      .address_validation = srv.cfg.address_validation,
                                      .max_connections = srv.cfg.max_connections,
-                                     .listeners_per_address = (unsigned)srv.cfg.listen_sockets};
-    srv.engine = h3g_engine_new(srv.loop, srv.tls, &ecfg, &h3g_h3_engine_callbacks, &srv.h3cfg);
+                                     .listeners_per_address = (unsigned)srv.cfg.listen_sockets,
+                                     .max_streams_bidi = srv.cfg.max_streams,
+                                     .cc = (enum h3g_cc)srv.cfg.cc};
+    srv.engine_ops = h3g_engine_find(srv.cfg.engine);
+    if (srv.engine_ops == NULL) {
+        fprintf(stderr, "h3gate: this build has no %s QUIC engine\n", srv.cfg.engine);
+        goto out;
+    }
+    srv.engine = h3g_engine_new(srv.engine_ops, srv.loop, srv.tls, &ecfg, &h3g_h3_engine_callbacks,
+                                &srv.h3cfg);
     if (srv.engine == NULL) {
         fprintf(stderr, "h3gate: cannot create the QUIC engine\n");
         goto out;

@@ -27,6 +27,30 @@ void h3g_config_defaults(struct h3g_config *cfg)
      * nginx's keepalive_requests does by default. */
     cfg->max_requests = 1000;
     cfg->listen_sockets = 4; /* docs/architecture.md: why 4 */
+    cfg->engine = "openssl";
+    cfg->cc = H3G_CONFIG_CC_CUBIC;
+}
+
+int h3g_config_engine_name(const char *text, const char **engine)
+{
+    static const char *const names[] = {"openssl", "ngtcp2"};
+    for (size_t i = 0; i < H3G_ARRAY_LEN(names); i++)
+        if (strcmp(text, names[i]) == 0) {
+            *engine = names[i];
+            return 0;
+        }
+    return -1;
+}
+
+int h3g_config_cc_parse(const char *text, int *cc)
+{
+    static const char *const names[] = {"cubic", "bbr", "reno"};
+    for (size_t i = 0; i < H3G_ARRAY_LEN(names); i++)
+        if (strcmp(text, names[i]) == 0) {
+            *cc = (int)i;
+            return 0;
+        }
+    return -1;
 }
 
 void h3g_upstream_conf_defaults(struct h3g_upstream_conf *u)
@@ -71,6 +95,11 @@ void h3g_config_usage(FILE *f)
           "  --max-connections N     refuse handshakes beyond N connections (default 10000)\n"
           "  --max-requests N        requests per connection, then GOAWAY (default 1000; 0 = no limit)\n"
           "  --listen-sockets N      UDP sockets (QUIC listeners) per listen address (default 4)\n"
+          "  --engine openssl|ngtcp2 QUIC stack: OpenSSL's native QUIC server (default) or\n"
+          "                          ngtcp2 on OpenSSL's QUIC TLS API (faster; docs/usage.md)\n"
+          "  --cc cubic|bbr|reno     congestion control (ngtcp2 engine; default cubic)\n"
+          "  --host-key FILE         secret for QUIC Retry tokens and stateless resets\n"
+          "                          (ngtcp2 engine; default: derived from the certificate key)\n"
           "  --max-header-size BYTES largest request field section (default 65536)\n"
           "  --help, --version\n",
           f);
@@ -162,7 +191,7 @@ static int parse_size(const char *opt, const char *v, size_t min, size_t max, si
 int h3g_config_parse_args(struct h3g_config *cfg, int argc, char **argv, char *err, size_t errlen)
 {
     enum { O_CONFIG = 'c', O_TEST = 't', O_UPSTREAM = 255, O_ROOT = 256, O_LISTEN, O_CERT, O_KEY, O_IDLE, O_DRAIN, O_ALOG, O_LEVEL, O_AV,
-           O_MAXCONN, O_MAXHDR, O_MAXREQ, O_LSOCK, O_HELP, O_VERSION };
+           O_MAXCONN, O_MAXHDR, O_MAXREQ, O_LSOCK, O_ENGINE, O_CC, O_HOSTKEY, O_HELP, O_VERSION };
     static const struct option opts[] = {
         {"config", required_argument, NULL, O_CONFIG},
         {"test", no_argument, NULL, O_TEST},
@@ -180,6 +209,9 @@ int h3g_config_parse_args(struct h3g_config *cfg, int argc, char **argv, char *e
         {"max-header-size", required_argument, NULL, O_MAXHDR},
         {"max-requests", required_argument, NULL, O_MAXREQ},
         {"listen-sockets", required_argument, NULL, O_LSOCK},
+        {"engine", required_argument, NULL, O_ENGINE},
+        {"cc", required_argument, NULL, O_CC},
+        {"host-key", required_argument, NULL, O_HOSTKEY},
         {"help", no_argument, NULL, O_HELP},
         {"version", no_argument, NULL, O_VERSION},
         {NULL, 0, NULL, 0},
@@ -282,6 +314,21 @@ int h3g_config_parse_args(struct h3g_config *cfg, int argc, char **argv, char *e
         case O_MAXHDR:
             rc = parse_size("--max-header-size", optarg, 1024, 1 << 20,
                             &cfg->max_field_section_size, err, errlen);
+            break;
+        case O_ENGINE:
+            if (h3g_config_engine_name(optarg, &cfg->engine) != 0) {
+                snprintf(err, errlen, "--engine '%s': expected openssl or ngtcp2", optarg);
+                return H3G_CONFIG_ERROR;
+            }
+            break;
+        case O_CC:
+            if (h3g_config_cc_parse(optarg, &cfg->cc) != 0) {
+                snprintf(err, errlen, "--cc '%s': expected cubic, bbr or reno", optarg);
+                return H3G_CONFIG_ERROR;
+            }
+            break;
+        case O_HOSTKEY:
+            cfg->host_key_file = optarg;
             break;
         case O_LSOCK:
             rc = parse_size("--listen-sockets", optarg, 1, 64, &cfg->listen_sockets, err, errlen);

@@ -83,6 +83,9 @@ struct h3g_config {
     size_t max_streams;         /* concurrent requests per connection */
     uint64_t max_requests;      /* requests per connection before GOAWAY; 0 = no limit */
     size_t listen_sockets;      /* SO_REUSEPORT sockets (QUIC listeners) per address */
+    const char *engine;         /* QUIC engine: "openssl" or "ngtcp2" */
+    int cc;                     /* congestion control: enum h3g_config_cc */
+    const char *host_key_file;  /* secret for QUIC tokens and stateless resets */
     struct h3g_cert_conf certs[H3G_MAX_CERTS];
     size_t ncerts;
     int sni_reject_unknown;     /* refuse handshakes for names no certificate has */
@@ -96,6 +99,13 @@ struct h3g_config {
     int show_help, show_version;
     struct h3g_conf_node *tree; /* owns the config file's strings */
 };
+
+enum h3g_config_cc { H3G_CONFIG_CC_CUBIC, H3G_CONFIG_CC_BBR, H3G_CONFIG_CC_RENO };
+
+/* Sets *engine to the canonical name of an engine, or returns -1. */
+int h3g_config_engine_name(const char *text, const char **engine);
+/* "cubic", "bbr", "reno" -> enum h3g_config_cc, or -1. */
+int h3g_config_cc_parse(const char *text, int *cc);
 
 enum { H3G_CONFIG_OK = 0, H3G_CONFIG_EXIT = 1, H3G_CONFIG_ERROR = 2 };
 

@@ -381,6 +381,26 @@ static int top(struct ctx *c, const struct h3g_conf_node *n)
         cfg->listen_sockets = (size_t)v;
         return H3G_CONFIG_OK;
     }
+    if (strcmp(n->name, "engine") == 0) {
+        if (want_args(c, n, 1, 1) != 0)
+            return H3G_CONFIG_ERROR;
+        if (h3g_config_engine_name(n->args[0], &cfg->engine) != 0)
+            return bad(c, n, "'%s': expected openssl or ngtcp2", n->args[0]);
+        return H3G_CONFIG_OK;
+    }
+    if (strcmp(n->name, "cc") == 0) {
+        if (want_args(c, n, 1, 1) != 0)
+            return H3G_CONFIG_ERROR;
+        if (h3g_config_cc_parse(n->args[0], &cfg->cc) != 0)
+            return bad(c, n, "'%s': expected cubic, bbr or reno", n->args[0]);
+        return H3G_CONFIG_OK;
+    }
+    if (strcmp(n->name, "quic_host_key") == 0) {
+        if (want_args(c, n, 1, 1) != 0)
+            return H3G_CONFIG_ERROR;
+        cfg->host_key_file = n->args[0];
+        return H3G_CONFIG_OK;
+    }
     if (strcmp(n->name, "address_validation") == 0) {
         if (want_args(c, n, 1, 1) != 0)
             return H3G_CONFIG_ERROR;

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common.h"
@@ -26,8 +27,7 @@ struct h3g_loop {
         void *arg;
     } sigs[MAX_SIGNALS];
     size_t nsigs;
-    h3g_prepare_cb prepare;
-    void *prepare_arg;
+    h3g_prepare *prepares;
 };
 
 h3g_loop *h3g_loop_new(void)
@@ -87,11 +87,11 @@ void h3g_io_stop(h3g_loop *loop, h3g_io *io)
     io->fd = -1;
 }
 
-/* ---- timers: binary min-heap on due_ms ---- */
+/* ---- timers: binary min-heap on due_us ---- */
 
 void h3g_timer_init(h3g_timer *t, h3g_timer_cb cb, void *arg)
 {
-    t->due_ms = 0;
+    t->due_us = 0;
     t->heap_idx = SIZE_MAX;
     t->cb = cb;
     t->arg = arg;
@@ -113,7 +113,7 @@ static void heap_up(h3g_loop *loop, size_t i)
     h3g_timer *t = loop->heap[i];
     while (i > 0) {
         size_t p = (i - 1) / 2;
-        if (loop->heap[p]->due_ms <= t->due_ms)
+        if (loop->heap[p]->due_us <= t->due_us)
             break;
         heap_set(loop, i, loop->heap[p]);
         i = p;
@@ -126,12 +126,12 @@ static void heap_down(h3g_loop *loop, size_t i)
     h3g_timer *t = loop->heap[i];
     for (;;) {
         size_t l = 2 * i + 1, m = i;
-        uint64_t best = t->due_ms;
-        if (l < loop->nheap && loop->heap[l]->due_ms < best) {
+        uint64_t best = t->due_us;
+        if (l < loop->nheap && loop->heap[l]->due_us < best) {
             m = l;
-            best = loop->heap[l]->due_ms;
+            best = loop->heap[l]->due_us;
         }
-        if (l + 1 < loop->nheap && loop->heap[l + 1]->due_ms < best)
+        if (l + 1 < loop->nheap && loop->heap[l + 1]->due_us < best)
             m = l + 1;
         if (m == i)
             break;
@@ -158,6 +158,11 @@ void h3g_timer_stop(h3g_loop *loop, h3g_timer *t)
 
 int h3g_timer_start(h3g_loop *loop, h3g_timer *t, uint64_t after_ms)
 {
+    return h3g_timer_start_us(loop, t, after_ms * 1000);
+}
+
+int h3g_timer_start_us(h3g_loop *loop, h3g_timer *t, uint64_t after_us)
+{
     h3g_timer_stop(loop, t);
     if (loop->nheap == loop->capheap) {
         size_t cap = loop->capheap ? loop->capheap * 2 : 64;
@@ -167,7 +172,7 @@ int h3g_timer_start(h3g_loop *loop, h3g_timer *t, uint64_t after_ms)
         loop->heap = h;
         loop->capheap = cap;
     }
-    t->due_ms = h3g_now_ms() + after_ms;
+    t->due_us = h3g_now_us() + after_us;
     heap_set(loop, loop->nheap++, t);
     heap_up(loop, t->heap_idx);
     return 0;
@@ -209,10 +214,34 @@ int h3g_loop_on_signal(h3g_loop *loop, int signo, h3g_signal_cb cb, void *arg)
     return 0;
 }
 
-void h3g_loop_set_prepare(h3g_loop *loop, h3g_prepare_cb cb, void *arg)
+void h3g_loop_add_prepare(h3g_loop *loop, h3g_prepare *p, h3g_prepare_cb cb, void *arg)
 {
-    loop->prepare = cb;
-    loop->prepare_arg = arg;
+    p->cb = cb;
+    p->arg = arg;
+    p->next = loop->prepares;
+    loop->prepares = p;
+}
+
+void h3g_loop_remove_prepare(h3g_loop *loop, h3g_prepare *p)
+{
+    for (h3g_prepare **pp = &loop->prepares; *pp != NULL; pp = &(*pp)->next)
+        if (*pp == p) {
+            *pp = p->next;
+            return;
+        }
+}
+
+/* The shortest wait any hook asks for (-1: none asked). */
+static int64_t run_prepares(h3g_loop *loop)
+{
+    int64_t wait = -1;
+    for (h3g_prepare *p = loop->prepares, *next; p != NULL && !loop->stop; p = next) {
+        next = p->next;
+        int64_t w = p->cb(p->arg);
+        if (w >= 0 && (wait < 0 || w < wait))
+            wait = w;
+    }
+    return wait;
 }
 
 void h3g_loop_stop(h3g_loop *loop)
@@ -222,8 +251,8 @@ void h3g_loop_stop(h3g_loop *loop)
 
 static void run_timers(h3g_loop *loop)
 {
-    uint64_t now = h3g_now_ms();
-    while (loop->nheap > 0 && loop->heap[0]->due_ms <= now) {
+    uint64_t now = h3g_now_us();
+    while (loop->nheap > 0 && loop->heap[0]->due_us <= now) {
         h3g_timer *t = loop->heap[0];
         h3g_timer_stop(loop, t);
         t->cb(t, t->arg);
@@ -235,20 +264,19 @@ int h3g_loop_run(h3g_loop *loop)
     struct epoll_event evs[64];
     loop->stop = 0;
     while (!loop->stop) {
-        int64_t wait = -1;
-        if (loop->prepare != NULL)
-            wait = loop->prepare(loop->prepare_arg);
+        int64_t wait = run_prepares(loop);
         if (loop->stop)
             break;
         if (loop->nheap > 0) {
-            uint64_t now = h3g_now_ms(), due = loop->heap[0]->due_ms;
+            uint64_t now = h3g_now_us(), due = loop->heap[0]->due_us;
             int64_t t = due > now ? (int64_t)(due - now) : 0;
             if (wait < 0 || t < wait)
                 wait = t;
         }
-        if (wait > 60000)
-            wait = 60000;
-        int n = epoll_wait(loop->epfd, evs, (int)H3G_ARRAY_LEN(evs), (int)wait);
+        if (wait < 0 || wait > 60000000)
+            wait = 60000000;
+        struct timespec ts = {.tv_sec = wait / 1000000, .tv_nsec = (wait % 1000000) * 1000};
+        int n = epoll_pwait2(loop->epfd, evs, (int)H3G_ARRAY_LEN(evs), &ts, NULL);
         if (n < 0) {
             if (errno == EINTR)
                 continue;

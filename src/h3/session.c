@@ -12,14 +12,26 @@
 #include "obs/log.h"
 
 #define BODY_CHUNK 16384
-/* Response body bytes buffered per stream between the file and QUIC: bounds
- * memory whatever the file size (review lesson 4). */
-#define BODY_CHUNKS_MAX 4
+/* Response body chunks a stream may hold until the engine reports them
+ * acknowledged: bounds memory whatever the file size (review lesson 4).  An
+ * engine that copies writes acknowledges at once, so a few chunks keep it fed;
+ * one that keeps the bytes until the peer's ACK needs a window that covers the
+ * bandwidth-delay product (64 x 16 KiB = 1 MiB per stream). */
+#define BODY_CHUNKS_COPIED 4
+#define BODY_CHUNKS_HELD 64
 #define WRITEV_MAX 16
 /* After a max_requests GOAWAY, how long the client gets to close the idle
  * connection itself: closing at once races its next request (curl then fails
  * it instead of moving it to a new connection). */
 #define RECYCLE_GRACE_MS 2000
+/* Streams nghttp3 may hold bytes of (QPACK-blocked) at once; the SETTINGS value
+ * advertised to clients is this. */
+#define HELD_MAX 16
+/* Rapid reset (CVE-2023-44487 for HTTP/3): a client that abandons more than
+ * half of what it opens, once it has opened RESET_MIN streams, is closed with
+ * H3_EXCESSIVE_LOAD; so is one that keeps opening streams after GOAWAY. */
+#define RESET_MIN 200
+#define AFTER_GOAWAY_MAX 100
 
 struct chunk {
     struct chunk *next;
@@ -56,6 +68,7 @@ struct h3g_exchange {
     int rejected;           /* over the per-connection request limit */
     uint64_t body_bytes;    /* request body received */
     int body_limited;       /* over the request body limit */
+    int handler_paused;     /* request_body said "no more for now" */
     const struct h3g_header_rules *rules;
     char note[200];
 };
@@ -72,7 +85,15 @@ struct session {
     int in_write;
     int pending_fail;       /* streams with body_failed wait for reset */
     size_t active;          /* request streams with an open exchange */
-    size_t limited;         /* streams whose over-limit body is being dropped */
+    size_t max_chunks;      /* see BODY_CHUNKS_HELD */
+    int64_t next_bidi;      /* the lowest client stream id not seen yet */
+    uint64_t opened;        /* request streams the client opened (seen or skipped) */
+    uint64_t client_resets; /* of those, abandoned by the client before the response */
+    uint64_t after_goaway;  /* opened after our GOAWAY */
+    int64_t held[HELD_MAX]; /* streams paused while nghttp3 holds their bytes */
+    size_t nheld;
+    int64_t reading;        /* the stream h3_stream_data is feeding to nghttp3 */
+    size_t delivered;       /* its DATA payload handed to on_recv_data meanwhile */
 };
 
 static struct h3g_h3_stats g_stats;
@@ -173,8 +194,6 @@ static void hstream_free(struct h3g_exchange *hs)
     chunk_free_all(hs);
     h3g_request_reset(&hs->req);
     s->active--;
-    if (hs->body_limited && hs->responded)
-        s->limited--;
     if (hs->xops != NULL && !hs->released) {
         hs->released = 1;
         hs->xops->release(hs->xctx, !hs->complete || hs->error != NULL);
@@ -230,7 +249,7 @@ static nghttp3_ssize read_body(nghttp3_conn *conn, int64_t sid, nghttp3_vec *vec
     if (hs == NULL || hs->body_failed)
         return NGHTTP3_ERR_WOULDBLOCK;
     while (n < veccnt && !hs->source_eof) {
-        if (hs->nchunks >= BODY_CHUNKS_MAX) {
+        if (hs->nchunks >= hs->sess->max_chunks) {
             hs->blocked_on_chunks = 1;
             break;
         }
@@ -279,7 +298,6 @@ static int on_acked_stream_data(nghttp3_conn *conn, int64_t sid, uint64_t datale
                                 void *stream_ud)
 {
     struct h3g_exchange *hs = stream_ud;
-    H3G_UNUSED(conn);
     H3G_UNUSED(sid);
     H3G_UNUSED(conn_ud);
     if (hs == NULL)
@@ -297,6 +315,11 @@ static int on_acked_stream_data(nghttp3_conn *conn, int64_t sid, uint64_t datale
             hs->nchunks--;
             chunk_put(c);
         }
+    }
+    /* Released chunks let a body waiting for them go on. */
+    if (hs->blocked_on_chunks && hs->nchunks < hs->sess->max_chunks && !hs->source_blocked) {
+        hs->blocked_on_chunks = 0;
+        nghttp3_conn_resume_stream(conn, hs->id);
     }
     return 0;
 }
@@ -352,18 +375,14 @@ static int submit_response(struct session *s, struct h3g_exchange *hs, struct h3
     return rv;
 }
 
-/* Bytes of an over-limit request body read and dropped before giving up on the
- * client: OpenSSL 3.5 can only send STOP_SENDING with code 0, which clients
- * take as an error and then drop the 413 (RFC 9114 wants H3_NO_ERROR). */
-#define DISCARD_MAX (16u << 20)
-
 /* The request body is over the limit: 413 if nothing was answered yet, else
- * a reset.  The rest of the body is read and dropped (see DISCARD_MAX). */
+ * a reset.  The client is asked to stop sending the rest with H3_NO_ERROR
+ * (RFC 9114 §4.1), so it keeps the 413. */
 static void send_413(struct session *s, struct h3g_exchange *hs)
 {
     struct h3g_response resp;
     if (hs->responded) {
-        h3g_qconn_stop_reading(s->qc, hs->id);
+        h3g_qconn_stop_reading(s->qc, hs->id, H3G_H3_EXCESSIVE_LOAD);
         nghttp3_conn_shutdown_stream_read(s->h3, hs->id);
         hstream_abort(hs, H3G_H3_EXCESSIVE_LOAD, "request body too large");
         return;
@@ -375,9 +394,9 @@ static void send_413(struct session *s, struct h3g_exchange *hs)
         hs->xops->release(hs->xctx, 1);
     }
     /* nghttp3 stops judging the rest (a client may end the body early once it
-     * has the answer); QUIC keeps reading it, dropped (h3_stream_data counts). */
+     * has the answer). */
     nghttp3_conn_shutdown_stream_read(s->h3, hs->id);
-    s->limited++;
+    h3g_qconn_stop_reading(s->qc, hs->id, H3G_H3_NO_ERROR);
     h3g_response_init(&resp);
     hs->deferred = 0;
     if (h3g_response_error(&resp, 413) != 0 || h3g_response_add(&resp, "server", "h3gate") != 0 ||
@@ -513,16 +532,21 @@ static int on_recv_data(nghttp3_conn *conn, int64_t sid, const uint8_t *data, si
     struct session *s = conn_ud;
     struct h3g_exchange *hs = stream_ud;
     H3G_UNUSED(conn);
-    if (hs == NULL)
-        return 0;
-    hs->body_bytes += datalen;
-    if (hs->body_limited) {
-        if (!hs->responded && hs->body_bytes > s->cfg->max_request_body)
-            send_413(s, hs);
-        else if (hs->body_bytes > s->cfg->max_request_body + DISCARD_MAX)
-            h3g_qconn_stop_reading(s->qc, sid);
+    if (sid == s->reading)
+        s->delivered += datalen;
+    if (hs == NULL) {
+        h3g_qconn_consume(s->qc, sid, datalen);
         return 0;
     }
+    hs->body_bytes += datalen;
+    if (hs->body_limited) {
+        h3g_qconn_consume(s->qc, sid, datalen);
+        if (!hs->responded && hs->body_bytes > s->cfg->max_request_body)
+            send_413(s, hs);
+        return 0;
+    }
+    /* The bytes are ours now (a handler copies what it keeps). */
+    h3g_qconn_consume(s->qc, sid, datalen);
     if (s->cfg->max_request_body > 0 && hs->body_bytes > s->cfg->max_request_body) {
         hs->body_limited = 1;
         send_413(s, hs);
@@ -531,8 +555,10 @@ static int on_recv_data(nghttp3_conn *conn, int64_t sid, const uint8_t *data, si
     /* Handlers without a request_body callback (static files) discard it. */
     if (hs->xops == NULL || hs->xops->request_body == NULL || hs->released)
         return 0;
-    if (hs->xops->request_body(hs->xctx, data, datalen, 0) == H3G_EAGAIN)
+    if (hs->xops->request_body(hs->xctx, data, datalen, 0) == H3G_EAGAIN) {
+        hs->handler_paused = 1;
         h3g_qconn_pause_read(s->qc, sid, 1); /* QUIC flow control holds the client */
+    }
     return 0;
 }
 
@@ -570,9 +596,8 @@ static int on_ng_stop_sending(nghttp3_conn *conn, int64_t sid, uint64_t code, vo
 {
     struct session *s = conn_ud;
     H3G_UNUSED(conn);
-    H3G_UNUSED(code);
     H3G_UNUSED(stream_ud);
-    h3g_qconn_stop_reading(s->qc, sid);
+    h3g_qconn_stop_reading(s->qc, sid, code);
     return 0;
 }
 
@@ -610,16 +635,6 @@ static void fail_bodies(struct session *s)
                      h3g_qconn_peer(s->qc), (long long)hs->id,
                      (unsigned long long)hs->bytes_sent);
             hstream_abort(hs, H3G_H3_INTERNAL_ERROR, "body read failed");
-        }
-    }
-}
-
-static void resume_unblocked(struct session *s)
-{
-    for (struct h3g_exchange *hs = s->streams; hs != NULL; hs = hs->next) {
-        if (hs->blocked_on_chunks && hs->nchunks < BODY_CHUNKS_MAX && !hs->source_blocked) {
-            hs->blocked_on_chunks = 0;
-            nghttp3_conn_resume_stream(s->h3, hs->id);
         }
     }
 }
@@ -663,10 +678,8 @@ static void session_write(struct session *s)
             }
             continue;
         }
+        /* nghttp3 keeps the bytes until stream_acked releases them. */
         int r2 = nghttp3_conn_add_write_offset(s->h3, sid, written);
-        /* OpenSSL copied the bytes: nghttp3 may release them right away. */
-        if (r2 == 0 && written > 0)
-            r2 = nghttp3_conn_add_ack_offset(s->h3, sid, written);
         if (r2 != 0) {
             close_conn_ng(s, r2, "write offset");
             break;
@@ -680,12 +693,14 @@ static void session_write(struct session *s)
         }
         if (s->pending_fail)
             fail_bodies(s);
-        resume_unblocked(s);
     }
     s->in_write = 0;
 }
 
 /* ---- engine upcalls ---- */
+
+static int on_deferred_consume(nghttp3_conn *conn, int64_t sid, size_t consumed, void *conn_ud,
+                               void *stream_ud);
 
 static void *h3_conn_ready(h3g_qconn *qc, void *engine_arg)
 {
@@ -702,6 +717,7 @@ static void *h3_conn_ready(h3g_qconn *qc, void *engine_arg)
         .stop_sending = on_ng_stop_sending,
         .reset_stream = on_ng_reset_stream,
         .shutdown = on_shutdown,
+        .deferred_consume = on_deferred_consume,
     };
     nghttp3_settings settings;
     int64_t ctrl, qenc, qdec;
@@ -711,11 +727,14 @@ static void *h3_conn_ready(h3g_qconn *qc, void *engine_arg)
         return NULL;
     s->qc = qc;
     s->cfg = cfg;
+    s->reading = -1;
+    s->max_chunks = (h3g_qconn_caps(qc) & H3G_ENGINE_CAP_COPIES_WRITES) ? BODY_CHUNKS_COPIED
+                                                                       : BODY_CHUNKS_HELD;
     s->start_us = h3g_now_us();
     nghttp3_settings_default(&settings);
     settings.max_field_section_size = cfg->max_field_section_size;
     settings.qpack_max_dtable_capacity = 4096;
-    settings.qpack_blocked_streams = 100;
+    settings.qpack_blocked_streams = HELD_MAX;
     if (nghttp3_conn_server_new(&s->h3, &cbs, &settings, NULL, s) != 0) {
         free(s);
         return NULL;
@@ -748,29 +767,99 @@ static void *h3_conn_ready(h3g_qconn *qc, void *engine_arg)
 
 static struct h3g_exchange *find_hs(struct session *s, int64_t sid);
 
+static void close_excessive(struct session *s, const char *why)
+{
+    h3g_warn("%s: closing connection: %s (%llu streams opened, %llu reset by the client)",
+             h3g_qconn_peer(s->qc), why, (unsigned long long)s->opened,
+             (unsigned long long)s->client_resets);
+    h3g_qconn_close(s->qc, H3G_H3_EXCESSIVE_LOAD, why);
+}
+
+/* Counts the client's request streams by id, so that streams reset before their
+ * headers (which nghttp3 never reports) count too.  Returns -1 once the client
+ * has opened too many after GOAWAY (the connection is then closed). */
+static int count_opened(struct session *s, int64_t sid)
+{
+    uint64_t n;
+    if ((sid & 3) != 0 || sid < s->next_bidi)
+        return 0;
+    n = (uint64_t)(sid - s->next_bidi) / 4 + 1;
+    s->opened += n;
+    s->next_bidi = sid + 4;
+    if (s->shutting_down && (s->after_goaway += n) > AFTER_GOAWAY_MAX) {
+        close_excessive(s, "streams opened after GOAWAY");
+        return -1;
+    }
+    return 0;
+}
+
+static int held_find(const struct session *s, int64_t sid)
+{
+    for (size_t i = 0; i < s->nheld; i++)
+        if (s->held[i] == sid)
+            return (int)i;
+    return -1;
+}
+
+/* nghttp3 kept bytes of the stream it cannot decode yet (a field section that
+ * references QPACK entries still to come): deliver no more of it until nghttp3
+ * lets go (deferred_consume), so neither nghttp3's buffer nor the peer's flow
+ * control credit grows meanwhile. */
+static int hold_stream(struct session *s, int64_t sid)
+{
+    if (held_find(s, sid) >= 0)
+        return 0;
+    if (s->nheld == HELD_MAX) {
+        close_excessive(s, "too many QPACK-blocked streams");
+        return -1;
+    }
+    s->held[s->nheld++] = sid;
+    h3g_qconn_pause_read(s->qc, sid, 1);
+    return 0;
+}
+
+static int on_deferred_consume(nghttp3_conn *conn, int64_t sid, size_t consumed, void *conn_ud,
+                               void *stream_ud)
+{
+    struct session *s = conn_ud;
+    struct h3g_exchange *hs = stream_ud;
+    int i = held_find(s, sid);
+    H3G_UNUSED(conn);
+    h3g_qconn_consume(s->qc, sid, consumed);
+    if (i >= 0) {
+        s->held[i] = s->held[--s->nheld];
+        if (hs == NULL || !hs->handler_paused)
+            h3g_qconn_pause_read(s->qc, sid, 0);
+    }
+    return 0;
+}
+
 static int h3_stream_data(h3g_qconn *qc, int64_t sid, const uint8_t *data, size_t len, int fin,
                           void *conn_arg)
 {
     struct session *s = conn_arg;
     nghttp3_ssize rv;
+    size_t held;
+    if (count_opened(s, sid) != 0)
+        return -1;
     /* nghttp3 checks stream ids in PRIORITY_UPDATE (Chromium sends them) and
      * GOAWAY against this; it only grows. */
     nghttp3_conn_set_max_client_streams_bidi(s->h3, h3g_qconn_peer_bidi_limit(qc));
-    if (s->limited > 0) {
-        struct h3g_exchange *hs = find_hs(s, sid);
-        if (hs != NULL && hs->body_limited && hs->responded) {
-            hs->body_bytes += len;
-            if (hs->body_bytes > s->cfg->max_request_body + DISCARD_MAX)
-                h3g_qconn_stop_reading(qc, sid);
-            return 0;
-        }
-    }
+    s->reading = sid;
+    s->delivered = 0;
     rv = nghttp3_conn_read_stream(s->h3, sid, data, len, fin);
+    s->reading = -1;
     if (rv < 0) {
         close_conn_ng(s, (int)rv, "read_stream");
         return -1;
     }
-    if (s->cfg->max_requests > 0 && s->requests >= s->cfg->max_requests && !s->shutting_down) {
+    /* Framing and field sections are done with; DATA payload was consumed by
+     * on_recv_data; what is left nghttp3 holds. */
+    h3g_qconn_consume(qc, sid, (size_t)rv);
+    held = len - (size_t)rv - H3G_MIN(s->delivered, len - (size_t)rv);
+    if (held > 0 && hold_stream(s, sid) != 0)
+        return -1;
+    if (s->cfg->max_requests > 0 && s->opened >= s->cfg->max_requests && !s->shutting_down) {
         /* Enough requests on this connection: GOAWAY, finish what was sent,
          * close; the client continues on a new connection (RFC 9114 §5.2). */
         h3g_h3_begin_shutdown(qc, s, NULL);
@@ -794,11 +883,31 @@ static int h3_stream_reset(h3g_qconn *qc, int64_t sid, uint64_t code, void *conn
     struct session *s = conn_arg;
     struct h3g_exchange *hs = find_hs(s, sid);
     H3G_UNUSED(qc);
+    if (count_opened(s, sid) != 0)
+        return -1;
     nghttp3_conn_shutdown_stream_read(s->h3, sid);
+    if ((sid & 3) == 0 && (hs == NULL || !hs->complete) &&
+        ++s->client_resets >= RESET_MIN && s->client_resets * 2 > s->opened) {
+        close_excessive(s, "rapid reset: the client abandons most of its requests");
+        return -1;
+    }
     if (hs != NULL && !hs->complete) {
         /* The client abandoned the request: abandon the response too. */
         note_code(hs, code, "reset by client");
         hstream_abort(hs, H3G_H3_REQUEST_CANCELLED, hs->error);
+    }
+    session_write(s);
+    return 0;
+}
+
+static int h3_stream_acked(h3g_qconn *qc, int64_t sid, uint64_t n, void *conn_arg)
+{
+    struct session *s = conn_arg;
+    int rv = nghttp3_conn_add_ack_offset(s->h3, sid, n);
+    H3G_UNUSED(qc);
+    if (rv != 0 && rv != NGHTTP3_ERR_STREAM_NOT_FOUND) {
+        close_conn_ng(s, rv, "ack offset");
+        return -1;
     }
     session_write(s);
     return 0;
@@ -828,7 +937,10 @@ static int h3_stream_closed(h3g_qconn *qc, int64_t sid, uint64_t code, void *con
 {
     struct session *s = conn_arg;
     int rv;
+    int i = held_find(s, sid);
     H3G_UNUSED(qc);
+    if (i >= 0)
+        s->held[i] = s->held[--s->nheld];
     rv = nghttp3_conn_close_stream(s->h3, sid, code);
     if (rv != 0 && rv != NGHTTP3_ERR_STREAM_NOT_FOUND) {
         close_conn_ng(s, rv, "close_stream");
@@ -893,6 +1005,7 @@ const struct h3g_engine_callbacks h3g_h3_engine_callbacks = {
     .stream_reset = h3_stream_reset,
     .stream_stopped = h3_stream_stopped,
     .stream_writable = h3_stream_writable,
+    .stream_acked = h3_stream_acked,
     .stream_closed = h3_stream_closed,
     .conn_flush = h3_conn_flush,
     .conn_closed = h3_conn_closed,
@@ -973,7 +1086,7 @@ void h3g_exchange_resume_response(h3g_exchange *ex)
     if (!ex->source_blocked)
         return;
     ex->source_blocked = 0;
-    if (ex->blocked_on_chunks && ex->nchunks >= BODY_CHUNKS_MAX)
+    if (ex->blocked_on_chunks && ex->nchunks >= ex->sess->max_chunks)
         return; /* the acks will resume it */
     ex->blocked_on_chunks = 0;
     nghttp3_conn_resume_stream(ex->sess->h3, ex->id);
@@ -982,7 +1095,9 @@ void h3g_exchange_resume_response(h3g_exchange *ex)
 
 void h3g_exchange_resume_request(h3g_exchange *ex)
 {
-    h3g_qconn_pause_read(ex->sess->qc, ex->id, 0);
+    ex->handler_paused = 0;
+    if (held_find(ex->sess, ex->id) < 0)
+        h3g_qconn_pause_read(ex->sess->qc, ex->id, 0);
 }
 
 void h3g_exchange_abort(h3g_exchange *ex, uint64_t h3_code, const char *why)

@@ -7,6 +7,7 @@
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/kdf.h>
 #include <openssl/pem.h>
 #include <openssl/quic.h>
 #include <openssl/x509v3.h>
@@ -33,7 +34,8 @@ struct tls_cert {
 };
 
 struct h3g_tls {
-    SSL_CTX *ctx;
+    SSL_CTX *ctx;       /* OpenSSL's native QUIC server */
+    SSL_CTX *tls_ctx;   /* TLS 1.3 for a QUIC stack on OpenSSL's QUIC TLS API (ngtcp2) */
     struct tls_cert *certs;
     size_t ncerts;
     int default_idx;
@@ -294,6 +296,17 @@ out:
     return rc;
 }
 
+/* The generated certificate serves the TLS-API context too. */
+static int copy_cert(h3g_tls *tls, char *err, size_t errlen)
+{
+    if (SSL_CTX_use_certificate(tls->tls_ctx, SSL_CTX_get0_certificate(tls->ctx)) != 1 ||
+        SSL_CTX_use_PrivateKey(tls->tls_ctx, SSL_CTX_get0_privatekey(tls->ctx)) != 1) {
+        put_ossl_err(err, errlen, "cannot use the generated certificate");
+        return H3G_ERR;
+    }
+    return 0;
+}
+
 static void compute_spki(h3g_tls *tls)
 {
     X509 *x = SSL_CTX_get0_certificate(tls->ctx);
@@ -319,17 +332,22 @@ h3g_tls *h3g_tls_new(const struct h3g_tls_config *cfg, char *err, size_t errlen)
         return NULL;
     }
     tls->ctx = SSL_CTX_new(OSSL_QUIC_server_method());
-    if (tls->ctx == NULL) {
-        put_ossl_err(err, errlen, "cannot create the QUIC server context");
+    tls->tls_ctx = SSL_CTX_new(TLS_server_method());
+    if (tls->ctx == NULL || tls->tls_ctx == NULL) {
+        put_ossl_err(err, errlen, "cannot create the TLS server contexts");
         goto fail;
     }
     /* One event loop drives everything; there is no other thread to lock against. */
     SSL_CTX_set_domain_flags(tls->ctx, SSL_DOMAIN_FLAG_SINGLE_THREAD);
     SSL_CTX_set_alpn_select_cb(tls->ctx, alpn_select, NULL);
+    /* QUIC is TLS 1.3 only (RFC 9001 §4.2). */
+    SSL_CTX_set_min_proto_version(tls->tls_ctx, TLS1_3_VERSION);
+    SSL_CTX_set_alpn_select_cb(tls->tls_ctx, alpn_select, NULL);
     tls->reject_unknown = cfg->reject_unknown_sni;
     if (cfg->ncerts == 0) {
         if (make_selfsigned(tls->ctx, cfg->selfsigned_name ? cfg->selfsigned_name : "localhost",
-                            err, errlen) != 0)
+                            err, errlen) != 0 ||
+            copy_cert(tls, err, errlen) != 0)
             goto fail;
         compute_spki(tls);
         return tls;
@@ -347,12 +365,15 @@ h3g_tls *h3g_tls_new(const struct h3g_tls_config *cfg, char *err, size_t errlen)
             tls->default_idx = (int)i;
     }
     struct tls_cert *d = &tls->certs[tls->default_idx];
-    if (SSL_CTX_use_cert_and_key(tls->ctx, d->x, d->key, d->chain, 1) != 1) {
+    if (SSL_CTX_use_cert_and_key(tls->ctx, d->x, d->key, d->chain, 1) != 1 ||
+        SSL_CTX_use_cert_and_key(tls->tls_ctx, d->x, d->key, d->chain, 1) != 1) {
         put_ossl_err(err, errlen, "cannot use the default certificate");
         goto fail;
     }
     SSL_CTX_set_tlsext_servername_callback(tls->ctx, on_servername);
     SSL_CTX_set_tlsext_servername_arg(tls->ctx, tls);
+    SSL_CTX_set_tlsext_servername_callback(tls->tls_ctx, on_servername);
+    SSL_CTX_set_tlsext_servername_arg(tls->tls_ctx, tls);
     compute_spki(tls);
     return tls;
 fail:
@@ -373,12 +394,45 @@ void h3g_tls_free(h3g_tls *tls)
     }
     free(tls->certs);
     SSL_CTX_free(tls->ctx);
+    SSL_CTX_free(tls->tls_ctx);
     free(tls);
 }
 
 SSL_CTX *h3g_tls_ctx(h3g_tls *tls)
 {
     return tls->ctx;
+}
+
+SSL_CTX *h3g_tls_quic_tls_ctx(h3g_tls *tls)
+{
+    return tls->tls_ctx;
+}
+
+int h3g_tls_derive_secret(const h3g_tls *tls, const char *label, uint8_t *out, size_t outlen)
+{
+    EVP_PKEY *key = SSL_CTX_get0_privatekey(tls->ctx);
+    unsigned char *der = NULL;
+    int len = key != NULL ? i2d_PrivateKey(key, &der) : -1;
+    int rc = H3G_ERR;
+    if (len <= 0) {
+        ERR_clear_error();
+        return H3G_ERR;
+    }
+    EVP_KDF *kdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
+    EVP_KDF_CTX *kctx = kdf != NULL ? EVP_KDF_CTX_new(kdf) : NULL;
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_utf8_string("digest", (char *)"SHA256", 0),
+        OSSL_PARAM_construct_octet_string("key", der, (size_t)len),
+        OSSL_PARAM_construct_octet_string("info", (void *)label, strlen(label)),
+        OSSL_PARAM_construct_end(),
+    };
+    if (kctx != NULL && EVP_KDF_derive(kctx, out, outlen, params) == 1)
+        rc = 0;
+    ERR_clear_error();
+    EVP_KDF_CTX_free(kctx);
+    EVP_KDF_free(kdf);
+    OPENSSL_clear_free(der, (size_t)len);
+    return rc;
 }
 
 const char *h3g_tls_spki_hash(const h3g_tls *tls)

@@ -3,6 +3,7 @@
 #define H3G_TLS_TLS_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <openssl/ssl.h>
 
 typedef struct h3g_tls h3g_tls;
@@ -31,6 +32,12 @@ int h3g_tls_check_version(unsigned long v, const char *text, char *err, size_t e
 h3g_tls *h3g_tls_new(const struct h3g_tls_config *cfg, char *err, size_t errlen);
 void h3g_tls_free(h3g_tls *tls);
 SSL_CTX *h3g_tls_ctx(h3g_tls *tls);
+/* The same certificates, SNI selection and ALPN on a TLS_server_method context
+ * limited to TLS 1.3, for QUIC stacks that use OpenSSL's QUIC TLS API. */
+SSL_CTX *h3g_tls_quic_tls_ctx(h3g_tls *tls);
+/* A secret derived (HKDF-SHA256) from the default certificate's private key and
+ * label: stable across restarts while the key stays the same. */
+int h3g_tls_derive_secret(const h3g_tls *tls, const char *label, uint8_t *out, size_t outlen);
 /* base64(sha256(SubjectPublicKeyInfo)) of the default certificate, for pinning
  * (Chromium's --ignore-certificate-errors-spki-list). */
 const char *h3g_tls_spki_hash(const h3g_tls *tls);

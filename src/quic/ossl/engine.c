@@ -33,6 +33,11 @@
  * wakes a blocked writer. */
 #define STREAM_SEND_BUF (512 * 1024)
 #define STREAM_SEND_LOW (STREAM_SEND_BUF / 4)
+/* Bytes of a stream that h3gate was told to stop reading with H3_NO_ERROR that
+ * are still read and dropped (see ossl_stop_reading). */
+#define DISCARD_MAX (16u << 20)
+/* Rounds of "report copied bytes, let the layer above write more" per pass. */
+#define ACK_ROUNDS 64
 
 struct qstream {
     int64_t id;
@@ -40,8 +45,10 @@ struct qstream {
     struct qstream *hnext;
     struct qstream *prev, *next;
     uint64_t app_code;
+    uint64_t copied;        /* taken by OpenSSL, not yet reported by stream_acked */
+    uint64_t discard_left;  /* see ossl_stop_reading */
     unsigned uni : 1, local : 1, read_done : 1, write_done : 1, want_write : 1, paused : 1,
-        reset : 1;
+        reset : 1, discard : 1;
 };
 
 enum qc_state { QC_HANDSHAKE, QC_READY, QC_CLOSING };
@@ -64,31 +71,35 @@ struct listener {
     struct listener *next;
 };
 
-struct h3g_qconn {
-    h3g_engine *eng;
+struct oconn {
+    struct h3g_qconn base; /* first: the contract's view */
+    struct oengine *eng;
     struct listener *l;
     SSL *ssl;
     void *uarg;
     enum qc_state state;
     int wake;
+    int acks_due;       /* some stream has copied bytes to report */
     int close_requested;
     int close_now;      /* skip the stream flush */
     int idle_close;
     uint64_t close_code;
     char close_reason[64];
     uint64_t last_activity_ms;
-    uint64_t close_deadline_ms; /* 0 = none; see h3g_qconn_close_after */
+    uint64_t close_deadline_ms; /* 0 = none; see conn_close_after */
     uint64_t deadline_code;
     char deadline_reason[64];
     uint64_t bidi_accepted;
     struct qstream *buckets[STREAM_BUCKETS];
     struct qstream *streams;
     char peer[64];
-    struct h3g_qconn *prev, *next;
+    struct oconn *prev, *next;
 };
 
-struct h3g_engine {
+struct oengine {
+    struct h3g_engine base; /* first */
     h3g_loop *loop;
+    h3g_prepare prepare;
     h3g_tls *tls;
     SSL_CTX *ctx;
     struct h3g_engine_config cfg;
@@ -96,7 +107,7 @@ struct h3g_engine {
     void *arg;
     struct listener *listeners;
     struct listener *ticking;
-    struct h3g_qconn *conns;
+    struct oconn *conns;
     size_t nconns;
     int accepting;
     int more;       /* every listener's connections need a pass */
@@ -107,7 +118,7 @@ struct h3g_engine {
 
 /* ---- stream table ---- */
 
-static struct qstream *stream_find(h3g_qconn *qc, int64_t id)
+static struct qstream *stream_find(struct oconn *qc, int64_t id)
 {
     struct qstream *s = qc->buckets[((uint64_t)id >> 2) % STREAM_BUCKETS];
     while (s != NULL && s->id != id)
@@ -115,7 +126,7 @@ static struct qstream *stream_find(h3g_qconn *qc, int64_t id)
     return s;
 }
 
-static struct qstream *stream_add(h3g_qconn *qc, SSL *ssl)
+static struct qstream *stream_add(struct oconn *qc, SSL *ssl)
 {
     struct qstream *s = calloc(1, sizeof(*s));
     size_t b;
@@ -134,7 +145,7 @@ static struct qstream *stream_add(h3g_qconn *qc, SSL *ssl)
     return s;
 }
 
-static void stream_remove(h3g_qconn *qc, struct qstream *s)
+static void stream_remove(struct oconn *qc, struct qstream *s)
 {
     struct qstream **pp = &qc->buckets[((uint64_t)s->id >> 2) % STREAM_BUCKETS];
     while (*pp != s)
@@ -152,7 +163,7 @@ static void stream_remove(h3g_qconn *qc, struct qstream *s)
 
 /* ---- connection lifecycle ---- */
 
-static void conn_free(h3g_engine *eng, h3g_qconn *qc)
+static void conn_free(struct oengine *eng, struct oconn *qc)
 {
     while (qc->streams != NULL)
         stream_remove(qc, qc->streams);
@@ -167,7 +178,7 @@ static void conn_free(h3g_engine *eng, h3g_qconn *qc)
     free(qc);
 }
 
-static void conn_terminating(h3g_engine *eng, h3g_qconn *qc, const SSL_CONN_CLOSE_INFO *info)
+static void conn_terminating(struct oengine *eng, struct oconn *qc, const SSL_CONN_CLOSE_INFO *info)
 {
     struct h3g_close_info ci;
     memset(&ci, 0, sizeof(ci));
@@ -181,14 +192,14 @@ static void conn_terminating(h3g_engine *eng, h3g_qconn *qc, const SSL_CONN_CLOS
         memcpy(ci.reason, info->reason, ci.reason_len);
     }
     qc->state = QC_CLOSING;
-    eng->cbs.conn_closed(qc, &ci, qc->uarg);
+    eng->cbs.conn_closed(&qc->base, &ci, qc->uarg);
     qc->uarg = NULL;
     /* Streams of a closing connection carry nothing more; release them now. */
     while (qc->streams != NULL)
         stream_remove(qc, qc->streams);
 }
 
-void h3g_qconn_close(h3g_qconn *qc, uint64_t app_code, const char *reason)
+static void conn_close(struct oconn *qc, uint64_t app_code, const char *reason)
 {
     if (qc->state == QC_CLOSING || qc->close_requested)
         return;
@@ -199,7 +210,7 @@ void h3g_qconn_close(h3g_qconn *qc, uint64_t app_code, const char *reason)
     qc->l->more = 1;
 }
 
-void h3g_qconn_close_after(h3g_qconn *qc, uint64_t delay_ms, uint64_t app_code, const char *reason)
+static void conn_close_after(struct oconn *qc, uint64_t delay_ms, uint64_t app_code, const char *reason)
 {
     uint64_t at = h3g_now_ms() + delay_ms;
     if (qc->state == QC_CLOSING || qc->close_requested)
@@ -211,17 +222,17 @@ void h3g_qconn_close_after(h3g_qconn *qc, uint64_t delay_ms, uint64_t app_code, 
     }
 }
 
-void h3g_qconn_abort(h3g_qconn *qc, uint64_t app_code, const char *reason)
+static void conn_abort(struct oconn *qc, uint64_t app_code, const char *reason)
 {
     if (qc->state == QC_CLOSING)
         return;
     if (!qc->close_requested)
-        h3g_qconn_close(qc, app_code, reason);
+        conn_close(qc, app_code, reason);
     qc->close_now = 1;
     qc->l->more = 1;
 }
 
-static void conn_drive_close(h3g_qconn *qc)
+static void conn_drive_close(struct oconn *qc)
 {
     SSL_SHUTDOWN_EX_ARGS args = {.quic_error_code = qc->close_code,
                                  .quic_reason = qc->close_reason};
@@ -237,7 +248,7 @@ static void conn_drive_close(h3g_qconn *qc)
 
 /* ---- reading ---- */
 
-static void stream_read(h3g_engine *eng, h3g_qconn *qc, struct qstream *s)
+static void stream_read(struct oengine *eng, struct oconn *qc, struct qstream *s)
 {
     uint8_t buf[READ_CHUNK];
     /* Most streams have nothing new in most passes (a client's control and QPACK
@@ -249,7 +260,15 @@ static void stream_read(h3g_engine *eng, h3g_qconn *qc, struct qstream *s)
         size_t n = 0;
         if (SSL_read_ex(s->ssl, buf, sizeof(buf), &n) == 1) {
             qc->last_activity_ms = h3g_now_ms();
-            if (eng->cbs.stream_data(qc, s->id, buf, n, 0, qc->uarg) < 0 || qc->close_requested ||
+            if (s->discard) {
+                if (n >= s->discard_left) {
+                    s->read_done = 1; /* enough: OpenSSL's STOP_SENDING (code 0) ends it */
+                    return;
+                }
+                s->discard_left -= n;
+                continue;
+            }
+            if (eng->cbs.stream_data(&qc->base, s->id, buf, n, 0, qc->uarg) < 0 || qc->close_requested ||
                 s->paused || s->read_done)
                 return;
             continue;
@@ -258,13 +277,15 @@ static void stream_read(h3g_engine *eng, h3g_qconn *qc, struct qstream *s)
         if (err == SSL_ERROR_WANT_READ)
             return;
         s->read_done = 1;
-        if (err == SSL_ERROR_ZERO_RETURN) {
-            eng->cbs.stream_data(qc, s->id, NULL, 0, 1, qc->uarg);
+        if (s->discard) {
+            ERR_clear_error();
+        } else if (err == SSL_ERROR_ZERO_RETURN) {
+            eng->cbs.stream_data(&qc->base, s->id, NULL, 0, 1, qc->uarg);
         } else if (SSL_get_stream_read_state(s->ssl) == SSL_STREAM_STATE_RESET_REMOTE) {
             uint64_t code = 0;
             SSL_get_stream_read_error_code(s->ssl, &code);
             ERR_clear_error();
-            eng->cbs.stream_reset(qc, s->id, code, qc->uarg);
+            eng->cbs.stream_reset(&qc->base, s->id, code, qc->uarg);
         } else {
             /* The connection is going away; the close upcall follows. */
             ERR_clear_error();
@@ -274,14 +295,14 @@ static void stream_read(h3g_engine *eng, h3g_qconn *qc, struct qstream *s)
     qc->l->more = 1;
 }
 
-static void conn_accept_streams(h3g_engine *eng, h3g_qconn *qc)
+static void conn_accept_streams(struct oengine *eng, struct oconn *qc)
 {
     SSL *ss;
     while ((ss = SSL_accept_stream(qc->ssl, SSL_ACCEPT_STREAM_NO_BLOCK)) != NULL) {
         struct qstream *s = stream_add(qc, ss);
         if (s == NULL) {
             SSL_free(ss);
-            h3g_qconn_close(qc, H3G_H3_INTERNAL_ERROR, "out of memory");
+            conn_close(qc, H3G_H3_INTERNAL_ERROR, "out of memory");
             return;
         }
         s->uni = SSL_get_stream_type(ss) == SSL_STREAM_TYPE_READ;
@@ -309,7 +330,28 @@ static uint64_t stream_send_budget(struct qstream *s)
     return used < STREAM_SEND_BUF ? STREAM_SEND_BUF - used : 0;
 }
 
-static void conn_process(h3g_engine *eng, h3g_qconn *qc)
+/* OpenSSL copies what it takes, so written bytes are "acknowledged" at copy
+ * time; they are reported here, outside h3g_qconn_write as the contract says.
+ * Each report may let the layer above write more (it was waiting for its own
+ * buffers), so a few rounds run while copies keep happening. */
+static void deliver_acks(struct oengine *eng, struct oconn *qc)
+{
+    for (int round = 0; round < ACK_ROUNDS && qc->acks_due && !qc->close_requested; round++) {
+        qc->acks_due = 0;
+        for (struct qstream *s = qc->streams; s != NULL && !qc->close_requested; s = s->next) {
+            if (s->copied == 0)
+                continue;
+            uint64_t n = s->copied;
+            s->copied = 0;
+            if (eng->cbs.stream_acked(&qc->base, s->id, n, qc->uarg) < 0)
+                return;
+        }
+    }
+    if (qc->acks_due)
+        qc->l->more = 1;
+}
+
+static void conn_process(struct oengine *eng, struct oconn *qc)
 {
     SSL_CONN_CLOSE_INFO info;
     struct qstream *s, *next;
@@ -330,12 +372,12 @@ static void conn_process(h3g_engine *eng, h3g_qconn *qc)
         qc->state = QC_READY;
         qc->last_activity_ms = h3g_now_ms();
         if (!eng->accepting) {
-            h3g_qconn_close(qc, H3G_H3_NO_ERROR, "shutting down");
+            conn_close(qc, H3G_H3_NO_ERROR, "shutting down");
             return;
         }
-        qc->uarg = eng->cbs.conn_ready(qc, eng->arg);
+        qc->uarg = eng->cbs.conn_ready(&qc->base, eng->arg);
         if (qc->uarg == NULL) {
-            h3g_qconn_close(qc, H3G_H3_INTERNAL_ERROR, "cannot set up HTTP/3");
+            conn_close(qc, H3G_H3_INTERNAL_ERROR, "cannot set up HTTP/3");
             return;
         }
     }
@@ -350,29 +392,30 @@ static void conn_process(h3g_engine *eng, h3g_qconn *qc)
         if (s->want_write && !s->write_done) {
             if (stream_send_budget(s) >= STREAM_SEND_LOW) {
                 s->want_write = 0;
-                eng->cbs.stream_writable(qc, s->id, qc->uarg);
+                eng->cbs.stream_writable(&qc->base, s->id, qc->uarg);
             }
         }
     }
     if (qc->wake && !qc->close_requested) {
         qc->wake = 0;
-        eng->cbs.conn_flush(qc, qc->uarg);
+        eng->cbs.conn_flush(&qc->base, qc->uarg);
     }
+    deliver_acks(eng, qc);
     for (s = qc->streams; s != NULL; s = next) {
         next = s->next;
         if (s->read_done && s->write_done && !s->local && !qc->close_requested) {
             int64_t id = s->id;
             uint64_t code = s->reset ? s->app_code : H3G_H3_NO_ERROR;
             stream_remove(qc, s);
-            eng->cbs.stream_closed(qc, id, code, qc->uarg);
+            eng->cbs.stream_closed(&qc->base, id, code, qc->uarg);
         }
     }
     if (qc->close_deadline_ms != 0 && !qc->close_requested && h3g_now_ms() >= qc->close_deadline_ms)
-        h3g_qconn_close(qc, qc->deadline_code, qc->deadline_reason);
+        conn_close(qc, qc->deadline_code, qc->deadline_reason);
     if (eng->cfg.idle_timeout_ms > 0 && !qc->close_requested &&
         h3g_now_ms() - qc->last_activity_ms >= eng->cfg.idle_timeout_ms) {
         qc->idle_close = 1;
-        h3g_qconn_close(qc, H3G_H3_NO_ERROR, "idle timeout");
+        conn_close(qc, H3G_H3_NO_ERROR, "idle timeout");
     }
 }
 
@@ -380,7 +423,7 @@ static void conn_process(h3g_engine *eng, h3g_qconn *qc)
 
 static int on_new_pending_conn(SSL_CTX *ctx, SSL *ssl, void *arg)
 {
-    h3g_engine *eng = arg;
+    struct oengine *eng = arg;
     char peer[64] = "-";
     char *dup;
     H3G_UNUSED(ctx);
@@ -407,7 +450,7 @@ static void free_peer_exdata(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int id
     free(ptr);
 }
 
-static void listener_accept(h3g_engine *eng, struct listener *l)
+static void listener_accept(struct oengine *eng, struct listener *l)
 {
     SSL *c;
     /* SSL_accept_connection ticks the whole engine (every connection) whenever
@@ -417,12 +460,13 @@ static void listener_accept(h3g_engine *eng, struct listener *l)
     eng->ticking = l;
     while (SSL_get_accept_connection_queue_len(l->ssl) > 0 &&
            (c = SSL_accept_connection(l->ssl, SSL_ACCEPT_CONNECTION_NO_BLOCK)) != NULL) {
-        h3g_qconn *qc = calloc(1, sizeof(*qc));
+        struct oconn *qc = calloc(1, sizeof(*qc));
         const char *peer = SSL_get_ex_data(c, eng->exidx);
         if (qc == NULL) {
             SSL_free(c);
             continue;
         }
+        qc->base.ops = &h3g_engine_ossl;
         qc->eng = eng;
         qc->l = l;
         qc->ssl = c;
@@ -445,12 +489,12 @@ static void listener_accept(h3g_engine *eng, struct listener *l)
         eng->nconns++;
         if (!eng->accepting) {
             h3g_debug("refusing connection from %s: shutting down", qc->peer);
-            h3g_qconn_close(qc, H3G_H3_NO_ERROR, "shutting down");
+            conn_close(qc, H3G_H3_NO_ERROR, "shutting down");
         } else if (eng->cfg.max_connections > 0 && eng->nconns > eng->cfg.max_connections) {
             if (eng->refused++ % 1000 == 0)
                 h3g_warn("refusing connection from %s: %zu connections open (limit %zu)",
                          qc->peer, eng->nconns - 1, eng->cfg.max_connections);
-            h3g_qconn_close(qc, H3G_H3_EXCESSIVE_LOAD, "too many connections");
+            conn_close(qc, H3G_H3_EXCESSIVE_LOAD, "too many connections");
         }
     }
     eng->ticking = NULL;
@@ -459,7 +503,7 @@ static void listener_accept(h3g_engine *eng, struct listener *l)
 
 /* ---- the pass ---- */
 
-static void tick(h3g_engine *eng, struct listener *l)
+static void tick(struct oengine *eng, struct listener *l)
 {
     eng->ticking = l;
     l->dirty = 0;
@@ -470,8 +514,8 @@ static void tick(h3g_engine *eng, struct listener *l)
 
 static int64_t engine_prepare(void *arg)
 {
-    h3g_engine *eng = arg;
-    h3g_qconn *qc, *next;
+    struct oengine *eng = arg;
+    struct oconn *qc, *next;
     struct listener *l;
     int64_t wait = -1;
     uint64_t now = h3g_now_ms();
@@ -535,7 +579,7 @@ static int64_t engine_prepare(void *arg)
     }
     if (eng->more)
         wait = 0;
-    return wait;
+    return wait < 0 ? wait : wait * 1000; /* the loop counts in µs */
 }
 
 static void on_udp_ready(h3g_io *io, int revents, void *arg)
@@ -549,12 +593,14 @@ static void on_udp_ready(h3g_io *io, int revents, void *arg)
 
 /* ---- public ---- */
 
-h3g_engine *h3g_engine_new(h3g_loop *loop, struct h3g_tls *tls, const struct h3g_engine_config *cfg,
-                           const struct h3g_engine_callbacks *cbs, void *arg)
+static h3g_engine *ossl_create(h3g_loop *loop, struct h3g_tls *tls,
+                               const struct h3g_engine_config *cfg,
+                               const struct h3g_engine_callbacks *cbs, void *arg)
 {
-    h3g_engine *eng = calloc(1, sizeof(*eng));
+    struct oengine *eng = calloc(1, sizeof(*eng));
     if (eng == NULL)
         return NULL;
+    eng->base.ops = &h3g_engine_ossl;
     eng->loop = loop;
     eng->tls = tls;
     eng->ctx = h3g_tls_ctx(tls);
@@ -568,12 +614,13 @@ h3g_engine *h3g_engine_new(h3g_loop *loop, struct h3g_tls *tls, const struct h3g
         return NULL;
     }
     SSL_CTX_set_new_pending_conn_cb(eng->ctx, on_new_pending_conn, eng);
-    h3g_loop_set_prepare(loop, engine_prepare, eng);
-    return eng;
+    h3g_loop_add_prepare(loop, &eng->prepare, engine_prepare, eng);
+    return &eng->base;
 }
 
-void h3g_engine_free(h3g_engine *eng)
+static void ossl_destroy(h3g_engine *he)
 {
+    struct oengine *eng = (struct oengine *)he;
     if (eng == NULL)
         return;
     while (eng->conns != NULL)
@@ -586,7 +633,7 @@ void h3g_engine_free(h3g_engine *eng)
         free(l);
     }
     SSL_CTX_set_new_pending_conn_cb(eng->ctx, NULL, NULL);
-    h3g_loop_set_prepare(eng->loop, NULL, NULL);
+    h3g_loop_remove_prepare(eng->loop, &eng->prepare);
     free(eng);
 }
 
@@ -608,7 +655,7 @@ static void fmt_sockaddr(const struct sockaddr *sa, char *buf, size_t len)
     BIO_ADDR_free(a);
 }
 
-static int listener_open(h3g_engine *eng, const struct sockaddr *sa, socklen_t salen, int reuseport,
+static int listener_open(struct oengine *eng, const struct sockaddr *sa, socklen_t salen, int reuseport,
                          const char *where, char *err, size_t errlen)
 {
     struct listener *l = NULL;
@@ -680,9 +727,10 @@ fail:
     return H3G_ERR;
 }
 
-int h3g_engine_listen(h3g_engine *eng, const struct sockaddr *sa, socklen_t salen, char *err,
-                      size_t errlen)
+static int ossl_listen(h3g_engine *he, const struct sockaddr *sa, socklen_t salen, char *err,
+                       size_t errlen)
 {
+    struct oengine *eng = (struct oengine *)he;
     char where[80];
     unsigned n = eng->cfg.listeners_per_address > 0 ? eng->cfg.listeners_per_address : 1;
     int fd, rc;
@@ -711,38 +759,40 @@ int h3g_engine_listen(h3g_engine *eng, const struct sockaddr *sa, socklen_t sale
     for (unsigned i = 0; i < n; i++) {
         rc = listener_open(eng, sa, salen, n > 1, where, err, errlen);
         if (rc != 0)
-            return rc; /* the caller exits; h3g_engine_free closes what was opened */
+            return rc; /* the caller exits; destroy closes what was opened */
     }
     h3g_info("listening on %s (QUIC, HTTP/3)", where);
     return 0;
 }
 
-void h3g_engine_stop_accepting(h3g_engine *eng)
+static void ossl_stop_accepting(h3g_engine *he)
 {
-    eng->accepting = 0;
+    ((struct oengine *)he)->accepting = 0;
 }
 
-size_t h3g_engine_conn_count(const h3g_engine *eng)
+static size_t ossl_conn_count(const h3g_engine *he)
 {
-    return eng->nconns;
+    return ((const struct oengine *)he)->nconns;
 }
 
-void h3g_engine_foreach_conn(h3g_engine *eng, void (*fn)(h3g_qconn *qc, void *conn_arg, void *arg),
-                             void *arg)
+static void ossl_foreach_conn(h3g_engine *he, void (*fn)(h3g_qconn *qc, void *conn_arg, void *arg),
+                              void *arg)
 {
-    h3g_qconn *qc, *next;
+    struct oengine *eng = (struct oengine *)he;
+    struct oconn *qc, *next;
     for (qc = eng->conns; qc != NULL; qc = next) {
         next = qc->next;
         if (qc->state != QC_CLOSING)
-            fn(qc, qc->uarg, arg);
+            fn(&qc->base, qc->uarg, arg);
     }
     eng->more = 1;
 }
 
 /* ---- stream operations ---- */
 
-int h3g_qconn_open_uni(h3g_qconn *qc, int64_t *sid)
+static int ossl_open_uni(h3g_qconn *hq, int64_t *sid)
 {
+    struct oconn *qc = (struct oconn *)hq;
     SSL *ss = SSL_new_stream(qc->ssl, SSL_STREAM_FLAG_UNI | SSL_STREAM_FLAG_NO_BLOCK);
     struct qstream *s;
     if (ss == NULL) {
@@ -766,9 +816,10 @@ int h3g_qconn_open_uni(h3g_qconn *qc, int64_t *sid)
     return 0;
 }
 
-int h3g_qconn_write(h3g_qconn *qc, int64_t sid, const h3g_iovec *vec, size_t n, int fin,
-                    size_t *written)
+static int ossl_write(h3g_qconn *hq, int64_t sid, const h3g_iovec *vec, size_t n, int fin,
+                      size_t *written)
 {
+    struct oconn *qc = (struct oconn *)hq;
     struct qstream *s = stream_find(qc, sid);
     size_t total = 0;
     uint64_t budget;
@@ -813,6 +864,8 @@ int h3g_qconn_write(h3g_qconn *qc, int64_t sid, const h3g_iovec *vec, size_t n, 
         }
         total += w;
         budget -= w;
+        s->copied += w;
+        qc->acks_due = 1;
         if (w < vec[i].len) {
             *written = total;
             s->want_write = 1;
@@ -833,8 +886,9 @@ int h3g_qconn_write(h3g_qconn *qc, int64_t sid, const h3g_iovec *vec, size_t n, 
     return 0;
 }
 
-int h3g_qconn_reset(h3g_qconn *qc, int64_t sid, uint64_t app_code)
+static int ossl_reset(h3g_qconn *hq, int64_t sid, uint64_t app_code)
 {
+    struct oconn *qc = (struct oconn *)hq;
     struct qstream *s = stream_find(qc, sid);
     if (s == NULL)
         return H3G_ENOTFOUND;
@@ -857,17 +911,29 @@ int h3g_qconn_reset(h3g_qconn *qc, int64_t sid, uint64_t app_code)
     return 0;
 }
 
-void h3g_qconn_stop_reading(h3g_qconn *qc, int64_t sid)
+/* OpenSSL 3.5 cannot choose STOP_SENDING's code: it sends 0 when the stream is
+ * freed, which clients take as an error (curl then drops a 413 it already has;
+ * RFC 9114 §4.1 wants H3_NO_ERROR).  For H3_NO_ERROR the rest of the body is
+ * read and dropped instead, up to DISCARD_MAX, before giving up on the peer. */
+static void ossl_stop_reading(h3g_qconn *hq, int64_t sid, uint64_t app_code)
 {
+    struct oconn *qc = (struct oconn *)hq;
     struct qstream *s = stream_find(qc, sid);
-    if (s != NULL && !s->read_done) {
+    if (s == NULL || s->read_done || s->discard)
+        return;
+    if (app_code == H3G_H3_NO_ERROR) {
+        s->discard = 1;
+        s->discard_left = DISCARD_MAX;
+        s->paused = 0;
+    } else {
         s->read_done = 1;
-        qc->l->more = 1;
     }
+    qc->l->more = 1;
 }
 
-void h3g_qconn_pause_read(h3g_qconn *qc, int64_t sid, int paused)
+static void ossl_pause_read(h3g_qconn *hq, int64_t sid, int paused)
 {
+    struct oconn *qc = (struct oconn *)hq;
     struct qstream *s = stream_find(qc, sid);
     if (s == NULL)
         return;
@@ -876,26 +942,85 @@ void h3g_qconn_pause_read(h3g_qconn *qc, int64_t sid, int paused)
         qc->l->more = 1;
 }
 
-void h3g_qconn_wake(h3g_qconn *qc)
+static void ossl_wake(h3g_qconn *hq)
 {
+    struct oconn *qc = (struct oconn *)hq;
     qc->wake = 1;
     qc->l->more = 1;
 }
 
-uint64_t h3g_qconn_peer_bidi_limit(h3g_qconn *qc)
+static uint64_t ossl_peer_bidi_limit(h3g_qconn *hq)
 {
+    struct oconn *qc = (struct oconn *)hq;
     uint64_t avail = 0;
     if (!SSL_get_quic_stream_bidi_remote_avail(qc->ssl, &avail))
         ERR_clear_error();
     return qc->bidi_accepted + avail;
 }
 
-const char *h3g_qconn_peer(const h3g_qconn *qc)
+static const char *ossl_peer(const h3g_qconn *hq)
 {
-    return qc->peer;
+    return ((const struct oconn *)hq)->peer;
 }
 
-const char *h3g_qconn_server_name(const h3g_qconn *qc)
+static const char *ossl_server_name(const h3g_qconn *hq)
 {
-    return SSL_get_servername(qc->ssl, TLSEXT_NAMETYPE_host_name);
+    return SSL_get_servername(((const struct oconn *)hq)->ssl, TLSEXT_NAMETYPE_host_name);
 }
+
+static void ossl_consume(h3g_qconn *hq, int64_t sid, size_t n)
+{
+    /* OpenSSL returns credit by itself as data is read; pause_read holds a
+     * peer back instead. */
+    H3G_UNUSED(hq);
+    H3G_UNUSED(sid);
+    H3G_UNUSED(n);
+}
+
+static void ossl_close(h3g_qconn *hq, uint64_t app_code, const char *reason)
+{
+    conn_close((struct oconn *)hq, app_code, reason);
+}
+
+static void ossl_close_after(h3g_qconn *hq, uint64_t delay_ms, uint64_t app_code,
+                             const char *reason)
+{
+    conn_close_after((struct oconn *)hq, delay_ms, app_code, reason);
+}
+
+static void ossl_abort(h3g_qconn *hq, uint64_t app_code, const char *reason)
+{
+    conn_abort((struct oconn *)hq, app_code, reason);
+}
+
+static void ossl_stats(const h3g_engine *he, char *buf, size_t len)
+{
+    const struct oengine *eng = (const struct oengine *)he;
+    snprintf(buf, len, "connections=%zu refused=%llu", eng->nconns,
+             (unsigned long long)eng->refused);
+}
+
+const struct h3g_engine_ops h3g_engine_ossl = {
+    .name = "openssl",
+    .caps = H3G_ENGINE_CAP_COPIES_WRITES,
+    .create = ossl_create,
+    .destroy = ossl_destroy,
+    .listen = ossl_listen,
+    .stop_accepting = ossl_stop_accepting,
+    .conn_count = ossl_conn_count,
+    .foreach_conn = ossl_foreach_conn,
+    .stats = ossl_stats,
+    .open_uni = ossl_open_uni,
+    .write = ossl_write,
+    .reset = ossl_reset,
+    .stop_reading = ossl_stop_reading,
+    .pause_read = ossl_pause_read,
+    .consume = ossl_consume,
+    .close = ossl_close,
+    .close_after = ossl_close_after,
+    .abort = ossl_abort,
+    .wake = ossl_wake,
+    .peer_bidi_limit = ossl_peer_bidi_limit,
+    .peer = ossl_peer,
+    .server_name = ossl_server_name,
+};
