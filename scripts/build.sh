@@ -14,6 +14,8 @@ for a in "$@"; do
     esac
 done
 openssl_prefix=$("$here/scripts/setup-deps.sh" | tail -n1)
-cmake -S "$here" -B "$here/$dir" -DH3G_OPENSSL_ROOT="$openssl_prefix" "${extra[@]}" >/dev/null
+ngtcp2_prefix=$("$here/scripts/build-ngtcp2.sh" "$openssl_prefix" | tail -n1)
+cmake -S "$here" -B "$here/$dir" -DH3G_OPENSSL_ROOT="$openssl_prefix" \
+    -DH3G_NGTCP2_ROOT="$ngtcp2_prefix" "${extra[@]}" >/dev/null
 cmake --build "$here/$dir" -j"$(nproc)"
 echo "built $here/$dir/h3gate" >&2

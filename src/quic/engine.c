@@ -5,6 +5,7 @@
 
 static const struct h3g_engine_ops *const engines[] = {
     &h3g_engine_ossl,
+    &h3g_engine_ngtcp2,
 };
 
 const struct h3g_engine_ops *h3g_engine_find(const char *name)

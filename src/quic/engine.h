@@ -101,6 +101,8 @@ struct h3g_engine_config {
     enum h3g_cc cc;             /* congestion control (engines that choose) */
     const uint8_t *host_key;    /* secret for tokens and stateless resets */
     size_t host_key_len;
+    uint16_t server_id;         /* carried in connection IDs (ngtcp2 engine) */
+    uint8_t worker_id;
 };
 
 struct h3g_engine_ops {
