@@ -157,15 +157,25 @@ def site(tmp_path_factory):
     return root, make_site(root)
 
 
+# Every test that starts a server runs once per QUIC engine (H3G_ENGINES narrows
+# the list, e.g. H3G_ENGINES=ngtcp2).
+ENGINES = os.environ.get("H3G_ENGINES", "openssl ngtcp2").split()
+
+
+@pytest.fixture(params=ENGINES)
+def engine(request):
+    return request.param
+
+
 @pytest.fixture
-def start_server(h3gate_bin, certs, tmp_path):
+def start_server(h3gate_bin, certs, tmp_path, engine):
     """Factory: start_server(args=[], root=None) -> running Server."""
     servers = []
 
     def start(args=(), root=None, ready=True, port=None):
         r = root if root is not None else start.default_root
-        s = Server(h3gate_bin, ["--cert", certs["cert"], "--key", certs["key"]] + list(args), r,
-                   port or free_udp_port(), str(tmp_path))
+        s = Server(h3gate_bin, ["--engine", engine, "--cert", certs["cert"], "--key", certs["key"]]
+                   + list(args), r, port or free_udp_port(), str(tmp_path))
         servers.append(s)
         return s.start(ready)
 
