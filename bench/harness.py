@@ -28,6 +28,10 @@ SCENARIOS = ["small", "bulk", "handshake", "idle", "proxy"]
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
+# h3gate once per QUIC engine; the first is the one ratios are taken to.
+H3GATES = ["h3gate-ngtcp2", "h3gate-openssl"]
+
+
 def die(msg):
     sys.stderr.write("bench: error: %s\n" % msg)
     sys.exit(1)
@@ -140,11 +144,12 @@ class Server:
 class H3gate(Server):
     key = "h3gate"
 
-    def __init__(self, bench, port, mode, retry=False):
+    def __init__(self, bench, port, mode, retry=False, engine="ngtcp2"):
         super().__init__(bench, port)
-        self.name = "h3gate" + (" (Retry on)" if retry else "")
+        self.name = "h3gate/%s" % engine + (" (Retry on)" if retry else "")
         b = bench
-        argv = [b.args.h3gate, "--listen", "127.0.0.1:%d" % port, "--cert", b.cert, "--key", b.keyfile,
+        argv = [b.args.h3gate, "--engine", engine,
+                "--listen", "127.0.0.1:%d" % port, "--cert", b.cert, "--key", b.keyfile,
                 "--log-level", "warn", "--address-validation", "on" if retry else "off",
                 # h2load does not move to a new connection after a GOAWAY; nginx's
                 # keepalive_requests is raised the same way.
@@ -392,10 +397,10 @@ class Bench:
         servers = []
         for k in kinds:
             port = free_port()
-            if k == "h3gate":
-                s = H3gate(self, port, mode)
-            elif k == "h3gate-retry":
-                s = H3gate(self, port, mode, retry=True)
+            if k.startswith("h3gate"):
+                # h3gate-ENGINE[-retry]
+                parts = k.split("-")
+                s = H3gate(self, port, mode, retry=parts[-1] == "retry", engine=parts[1])
             elif k == "nginx":
                 s = Nginx(self, port, mode)
             else:
@@ -425,10 +430,12 @@ class Bench:
         """columns: [(header, key, fmt)]; ratio_keys: [(header, key)] per-round ratios to h3gate."""
         self.out("### " + title)
         self.out()
-        hdr = ["server"] + [c[0] for c in columns] + ["h3gate ÷ this: " + r[0] for r in ratio_keys]
+        # Ratios are to the first h3gate row (the ngtcp2 engine).
+        base_name = next((s.name for s in servers if s.name.startswith("h3gate")), None)
+        hdr = ["server"] + [c[0] for c in columns] + ["%s ÷ this: %s" % (base_name, r[0]) for r in ratio_keys]
         self.out("| " + " | ".join(hdr) + " |")
         self.out("|" + "---|" * len(hdr))
-        base = results.get("h3gate")
+        base = results.get(base_name)
         for s in servers:
             rows = results[s.name]
             cells = [s.name]
@@ -436,7 +443,7 @@ class Bench:
                 vals = [row[key] for row in rows if row.get(key) is not None]
                 cells.append(spread(vals, fmt))
             for _, key in ratio_keys:
-                if base is None or s.name == "h3gate":
+                if base is None or s.name == base_name:
                     cells.append("—")
                     continue
                 rs = [a[key] / b[key] for a, b in zip(base, rows) if b.get(key)]
@@ -453,7 +460,7 @@ class Bench:
     # --- scenarios ---------------------------------------------------------
 
     def small(self):
-        servers = self.start(["h3gate", "nginx", "haproxy"], "static")
+        servers = self.start(H3GATES + ["nginx", "haproxy"], "static")
         try:
             for streams in self.args.small_streams:
                 opts = ["-c", str(self.args.small_conns), "-m", str(streams), "-D", "%dms" % (self.args.duration * 1000)]
@@ -476,7 +483,7 @@ class Bench:
         self.out("HAProxy has no bulk row: it serves no files, and its `http-request return` "
                  "answers only bodies that fit in one buffer (16 KiB).")
         self.out()
-        servers = self.start(["h3gate", "nginx"], "static")
+        servers = self.start(H3GATES + ["nginx"], "static")
         try:
             for conns in self.args.bulk_conns:
                 n = conns * self.args.bulk_per_conn
@@ -497,7 +504,7 @@ class Bench:
                 s.stop()
 
     def handshake(self):
-        servers = self.start(["h3gate", "nginx", "haproxy", "h3gate-retry"], "static")
+        servers = self.start(H3GATES + ["nginx", "haproxy"] + [k + "-retry" for k in H3GATES], "static")
         batch = min(self.args.handshake_batch, self.args.handshakes)
         repeat = max(1, self.args.handshakes // batch)
         n = batch * repeat
@@ -522,7 +529,7 @@ class Bench:
 
     def idle(self):
         n = self.args.idle_conns
-        kinds = ["h3gate", "nginx", "haproxy"]
+        kinds = H3GATES + ["nginx", "haproxy"]
         servers, res = {}, {}
         def run(s):
             before = status_kib(s.pid, "VmRSS")
@@ -569,7 +576,7 @@ class Bench:
         self.origin_port = free_port()
         origin = Origin(self, self.origin_port)
         try:
-            servers = self.start(["h3gate", "nginx", "haproxy"], "proxy")
+            servers = self.start(H3GATES + ["nginx", "haproxy"], "proxy")
             try:
                 opts = ["-c", str(self.args.small_conns), "-m", str(self.args.proxy_streams),
                         "-D", "%dms" % (self.args.duration * 1000)]

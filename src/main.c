@@ -229,6 +229,7 @@ int main(int argc, char **argv)
     static struct server srv; /* large: the upstream tables */
     char err[1024];
     enum h3g_log_level lvl = H3G_LOG_INFO;
+    uint8_t host_key[32];
     int rc = 1;
 
     memset(&srv, 0, sizeof(srv));
@@ -263,6 +264,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "h3gate: %s\n", err);
         goto out;
     }
+    if (srv.cfg.host_key_file != NULL &&
+        h3g_tls_read_host_key(srv.cfg.host_key_file, host_key, err, sizeof(err)) != 0) {
+        fprintf(stderr, "h3gate: %s\n", err);
+        goto out;
+    }
     if (srv.cfg.test_only) {
         printf("h3gate: configuration %s is OK\n",
                srv.cfg.config_file ? srv.cfg.config_file : "(command line)");
@@ -290,6 +296,10 @@ int main(int argc, char **argv)
                                      .listeners_per_address = (unsigned)srv.cfg.listen_sockets,
                                      .max_streams_bidi = srv.cfg.max_streams,
                                      .cc = (enum h3g_cc)srv.cfg.cc};
+    if (srv.cfg.host_key_file != NULL) {
+        ecfg.host_key = host_key;
+        ecfg.host_key_len = sizeof(host_key);
+    }
     srv.engine_ops = h3g_engine_find(srv.cfg.engine);
     if (srv.engine_ops == NULL) {
         fprintf(stderr, "h3gate: this build has no %s QUIC engine\n", srv.cfg.engine);
@@ -314,13 +324,17 @@ int main(int argc, char **argv)
         fprintf(stderr, "h3gate: cannot install signal handlers\n");
         goto out;
     }
-    h3g_info("h3gate %s serving %s on %s (%s)", H3G_VERSION,
+    h3g_info("h3gate %s serving %s on %s (%s, QUIC engine %s)", H3G_VERSION,
              srv.cfg.cli_upstream_server[0] ? srv.cfg.cli_upstream_server
              : srv.cfg.root                  ? srv.cfg.root
                                              : srv.cfg.config_file,
-             h3g_tls_openssl_version(),
-             srv.cfg.listen[0].text);
+             h3g_tls_openssl_version(), srv.cfg.listen[0].text, srv.engine_ops->name);
     rc = h3g_loop_run(srv.loop) == 0 ? 0 : 1;
+    {
+        char stats[512];
+        h3g_engine_stats(srv.engine, stats, sizeof(stats));
+        h3g_info("QUIC engine %s: %s", srv.engine_ops->name, stats);
+    }
 out:
     h3g_engine_free(srv.engine);
     h3g_h3_cleanup();
@@ -335,5 +349,6 @@ out:
         h3g_static_free(srv.statics[i]);
     h3g_access_log_close();
     h3g_config_free(&srv.cfg);
+    OPENSSL_cleanse(host_key, sizeof(host_key));
     return rc;
 }

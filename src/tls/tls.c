@@ -408,6 +408,34 @@ SSL_CTX *h3g_tls_quic_tls_ctx(h3g_tls *tls)
     return tls->tls_ctx;
 }
 
+int h3g_tls_read_host_key(const char *path, uint8_t out[32], char *err, size_t errlen)
+{
+    unsigned char buf[4096];
+    unsigned int mdlen = 0;
+    size_t n;
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        snprintf(err, errlen, "cannot read QUIC host key %s: %s", path, strerror(errno));
+        return H3G_ERR;
+    }
+    n = fread(buf, 1, sizeof(buf), f);
+    fclose(f);
+    if (n < 32) {
+        OPENSSL_cleanse(buf, sizeof(buf));
+        snprintf(err, errlen,
+                 "QUIC host key %s: %zu bytes, at least 32 needed (e.g. openssl rand 32 > FILE)",
+                 path, n);
+        return H3G_ERR;
+    }
+    int ok = EVP_Digest(buf, n, out, &mdlen, EVP_sha256(), NULL);
+    OPENSSL_cleanse(buf, sizeof(buf));
+    if (!ok || mdlen != 32) {
+        put_ossl_err(err, errlen, "cannot hash the QUIC host key");
+        return H3G_ERR;
+    }
+    return 0;
+}
+
 int h3g_tls_derive_secret(const h3g_tls *tls, const char *label, uint8_t *out, size_t outlen)
 {
     EVP_PKEY *key = SSL_CTX_get0_privatekey(tls->ctx);

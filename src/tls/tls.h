@@ -37,6 +37,10 @@ SSL_CTX *h3g_tls_ctx(h3g_tls *tls);
 SSL_CTX *h3g_tls_quic_tls_ctx(h3g_tls *tls);
 /* A secret derived (HKDF-SHA256) from the default certificate's private key and
  * label: stable across restarts while the key stays the same. */
+/* The QUIC host key from a file of at least 32 bytes (like nginx's
+ * quic_host_key): SHA-256 of its contents, so servers sharing the file issue
+ * tokens and stateless resets the others accept. */
+int h3g_tls_read_host_key(const char *path, uint8_t out[32], char *err, size_t errlen);
 int h3g_tls_derive_secret(const h3g_tls *tls, const char *label, uint8_t *out, size_t outlen);
 /* base64(sha256(SubjectPublicKeyInfo)) of the default certificate, for pinning
  * (Chromium's --ignore-certificate-errors-spki-list). */

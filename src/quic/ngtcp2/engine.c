@@ -41,8 +41,10 @@ static void send_raw(struct nglistener *l, const struct h3g_udp_dgram *d, const 
     if (n <= 0)
         return;
     if (h3g_udp_send(&l->sock, (const struct sockaddr *)&d->local,
-                     (const struct sockaddr *)&d->remote, d->remotelen, 0, buf, (size_t)n, 0) > 0)
+                     (const struct sockaddr *)&d->remote, d->remotelen, 0, buf, (size_t)n, 0) > 0) {
         l->eng->n.send_calls++;
+        l->eng->n.packets_out++;
+    }
 }
 
 static void send_version_negotiation(struct nglistener *l, const struct h3g_udp_dgram *d,

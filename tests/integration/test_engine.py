@@ -1,0 +1,209 @@
+"""QUIC transport behaviour, on both engines where both do it: loss, delay and
+reordering through a relay of our own, NAT rebinding, ECN, GSO, Retry, version
+negotiation, stateless resets, fast refusals.  Clients: libcurl's HTTP/3
+(pycurl) and raw datagrams for what no client sends on purpose.
+
+H3G_LOSSY_MB sets the size of the lossy downloads (default 4; the closing
+notes of issue 9 give figures for 50 and 100)."""
+import hashlib
+import os
+import re
+import socket
+import struct
+
+import pycurl
+import pytest
+
+from udprelay import Relay
+
+LOSSY_MB = int(os.environ.get("H3G_LOSSY_MB", "4"))
+
+
+def ngtcp2_only(engine, why):
+    if engine != "ngtcp2":
+        pytest.skip("the OpenSSL engine does not do this: " + why)
+
+
+@pytest.fixture(scope="module")
+def lossy_file(site):
+    name = "lossy-%d.bin" % LOSSY_MB
+    data = os.urandom(LOSSY_MB << 20)
+    with open(os.path.join(site[0], name), "wb") as f:
+        f.write(data)
+    return "/" + name, hashlib.sha256(data).hexdigest()
+
+
+def engine_stats(srv):
+    """The counters h3gate logs when it exits."""
+    m = re.search(r"QUIC engine \w+: (.*)", srv.log())
+    assert m, srv.log()
+    return {k: float(v) for k, v in (kv.split("=") for kv in m.group(1).split())}
+
+
+def via(relay, path):
+    return "https://localhost:%d%s" % (relay.port, path)
+
+
+def test_gso_sends_several_packets_per_call(start_server, client, site, engine):
+    ngtcp2_only(engine, "OpenSSL 3.5 sends one datagram per packet (sendmmsg)")
+    srv = start_server([], root=site[0])
+    r = client.get(srv.url("/random.bin"), keep_body=False)
+    assert r.status == 200 and r.sha256 == hashlib.sha256(site[1]["random.bin"]).hexdigest()
+    assert srv.stop() == 0
+    st = engine_stats(srv)
+    assert st["packets_per_send"] > 2, st
+
+
+def test_nat_rebinding_mid_download(start_server, client, site, engine):
+    """The client's source port changes after 1 MB: the download goes on on the
+    new path and the access log names the new address."""
+    ngtcp2_only(engine, "OpenSSL 3.5's QUIC server has no connection migration")
+    srv = start_server([], root=site[0])
+    relay = Relay(srv.port, rebind_after=1 << 20)
+    try:
+        r = client.get(via(relay, "/random.bin"), keep_body=False)
+    finally:
+        relay.close()
+    assert relay.rebound
+    assert r.status == 200 and r.sha256 == hashlib.sha256(site[1]["random.bin"]).hexdigest()
+    assert "connection moved to 127.0.0.1:%d" % relay.source_ports[1] in srv.log()
+    line = [l for l in srv.access().splitlines() if "/random.bin" in l][0]
+    assert "client=127.0.0.1:%d " % relay.source_ports[1] in line, line
+
+
+def test_ecn_marks(start_server, client, site, engine):
+    ngtcp2_only(engine, "OpenSSL 3.5 does not mark packets with ECN")
+    srv = start_server([], root=site[0])
+    relay = Relay(srv.port)
+    try:
+        r = client.get(via(relay, "/random.bin"), keep_body=False)
+    finally:
+        relay.close()
+    assert r.status == 200
+    # ECT(0) or ECT(1) on the server's packets (RFC 9000 §13.4).
+    assert relay.ecn.get(2, 0) + relay.ecn.get(1, 0) > 0, relay.ecn
+
+
+def test_download_through_loss_delay_and_reordering(start_server, client, lossy_file, site):
+    """5 % loss each way, 10 ms delay each way with 5 ms jitter (reordering):
+    every byte arrives, checked by sha256."""
+    srv = start_server([], root=site[0])
+    relay = Relay(srv.port, loss=0.05, delay_ms=10, jitter_ms=5)
+    try:
+        r = client.get(via(relay, lossy_file[0]), keep_body=False, timeout=600)
+    finally:
+        relay.close()
+    assert relay.dropped > 0
+    assert r.status == 200 and r.sha256 == lossy_file[1]
+
+
+@pytest.mark.parametrize("cc", ["cubic", "bbr", "reno"])
+def test_congestion_control_under_loss(start_server, client, lossy_file, site, engine, cc):
+    ngtcp2_only(engine, "OpenSSL 3.5 has NewReno only")
+    srv = start_server(["--cc", cc], root=site[0])
+    relay = Relay(srv.port, loss=0.01, delay_ms=5)
+    try:
+        r = client.get(via(relay, lossy_file[0]), keep_body=False, timeout=600)
+    finally:
+        relay.close()
+    assert r.status == 200 and r.sha256 == lossy_file[1]
+
+
+def test_transfer_that_cannot_finish_is_an_error(start_server, client, site):
+    """The path goes dead after 1 MB: the client ends with an error, never with a
+    short body that looks complete."""
+    srv = start_server(["--idle-timeout", "3"], root=site[0])
+    relay = Relay(srv.port, blackhole_after=1 << 20)
+    try:
+        r = client.get(via(relay, "/random.bin"), keep_body=False, raise_errors=False, timeout=10)
+    finally:
+        relay.close()
+    assert r.error is not None, "a cut transfer ended cleanly"
+    assert r.size < len(site[1]["random.bin"])
+
+
+def test_retry_before_new_clients(start_server, client, site, engine):
+    ngtcp2_only(engine, "OpenSSL keeps its Retry count to itself")
+    srv = start_server([], root=site[0])  # address validation is on by default
+    assert client.get(srv.url("/hello.txt")).status == 200
+    assert srv.stop() == 0
+    st = engine_stats(srv)
+    assert st["retries"] >= 1 and st["handshakes"] >= 1, st
+
+
+def test_stateless_reset_after_restart(start_server, client, site, engine, tmp_path):
+    """A server restarted with the same host key resets the connections of the
+    one before, so clients give up on them at once and reconnect."""
+    ngtcp2_only(engine, "OpenSSL 3.5 sends no stateless resets")
+    key = tmp_path / "host.key"
+    key.write_bytes(os.urandom(32))
+    first = start_server(["--host-key", str(key)], root=site[0])
+    c, _ = client.handle(first.url("/hello.txt"), keep_body=False)
+    c.perform()
+    assert c.getinfo(pycurl.RESPONSE_CODE) == 200
+    first.expect_failure = True
+    first.proc.kill()  # no CONNECTION_CLOSE: the client still has the connection
+    first.proc.wait()
+    second = start_server(["--host-key", str(key)], root=site[0], port=first.port)
+    try:
+        c.perform()  # goes to the old connection first
+    except pycurl.error:
+        pass  # curl may or may not retry the request itself
+    c.close()
+    assert client.get(second.url("/hello.txt")).status == 200
+    assert second.stop() == 0
+    assert engine_stats(second)["stateless_resets"] >= 1
+
+
+def test_version_negotiation(start_server, site, engine):
+    """An Initial of a version h3gate does not speak gets a Version Negotiation
+    packet listing QUIC v1."""
+    srv = start_server([], root=site[0])
+    dcid, scid = os.urandom(8), os.urandom(8)
+    pkt = bytes([0xc0]) + struct.pack(">I", 0x1a2a3a4a) + bytes([8]) + dcid + bytes([8]) + scid
+    pkt += b"\0" * (1200 - len(pkt))
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(5)
+        s.sendto(pkt, ("127.0.0.1", srv.port))
+        data = s.recv(2048)
+    assert data[0] & 0x80 and data[1:5] == b"\0\0\0\0", data[:16]
+    # its DCID is our SCID, its SCID our DCID (RFC 9000 §17.2.1)
+    assert data[5] == 8 and data[6:14] == scid and data[14] == 8 and data[15:23] == dcid
+    versions = [struct.unpack(">I", data[i:i + 4])[0] for i in range(23, len(data), 4)]
+    assert 1 in versions, versions
+
+
+def test_stateless_reset_for_unknown_connection(start_server, site, engine):
+    ngtcp2_only(engine, "OpenSSL 3.5 sends no stateless resets")
+    srv = start_server([], root=site[0])
+    pkt = bytes([0x40]) + os.urandom(16) + os.urandom(60)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(5)
+        s.sendto(pkt, ("127.0.0.1", srv.port))
+        data = s.recv(2048)
+    # A short header, shorter than what we sent (RFC 9000 §10.3.3), ending in
+    # the 16-byte token.
+    assert data[0] & 0xc0 == 0x40 and 21 <= len(data) < len(pkt), data
+
+
+def test_refused_at_the_connection_limit_gets_an_answer(start_server, client, site, engine):
+    """The client over --max-connections is answered (CONNECTION_REFUSED in an
+    Initial) instead of being left to time out.  curl then retries until its
+    connect timeout, so what is checked is that its QUIC connect failed on the
+    server's word."""
+    ngtcp2_only(engine, "issue 12 tracks the OpenSSL engine's slow refusal")
+    srv = start_server(["--max-connections", "1", "--address-validation", "off"], root=site[0])
+    c, _ = client.handle(srv.url("/hello.txt"), keep_body=False)
+    c.perform()  # holds the one connection
+    d, state = client.handle(srv.url("/hello.txt"), keep_body=False)
+    said = []
+    d.setopt(pycurl.VERBOSE, 1)
+    d.setopt(pycurl.DEBUGFUNCTION, lambda kind, text: said.append(text.decode(errors="replace")))
+    d.setopt(pycurl.CONNECTTIMEOUT, 2)
+    with pytest.raises(pycurl.error):
+        d.perform()
+    d.close()
+    c.close()
+    assert any("QUIC connect to 127.0.0.1 port %d failed" % srv.port in t for t in said), said[-5:]
+    assert srv.stop() == 0
+    assert engine_stats(srv)["refused"] >= 1
