@@ -90,6 +90,7 @@ struct session {
     uint64_t opened;        /* request streams the client opened (seen or skipped) */
     uint64_t client_resets; /* of those, abandoned by the client before the response */
     uint64_t after_goaway;  /* opened after our GOAWAY */
+    int excessive;          /* closed for abuse (logged once) */
     int64_t held[HELD_MAX]; /* streams paused while nghttp3 holds their bytes */
     size_t nheld;
     int64_t reading;        /* the stream h3_stream_data is feeding to nghttp3 */
@@ -769,6 +770,9 @@ static struct h3g_exchange *find_hs(struct session *s, int64_t sid);
 
 static void close_excessive(struct session *s, const char *why)
 {
+    if (s->excessive)
+        return;
+    s->excessive = 1;
     h3g_warn("%s: closing connection: %s (%llu streams opened, %llu reset by the client)",
              h3g_qconn_peer(s->qc), why, (unsigned long long)s->opened,
              (unsigned long long)s->client_resets);
@@ -886,8 +890,9 @@ static int h3_stream_reset(h3g_qconn *qc, int64_t sid, uint64_t code, void *conn
     if (count_opened(s, sid) != 0)
         return -1;
     nghttp3_conn_shutdown_stream_read(s->h3, sid);
-    if ((sid & 3) == 0 && (hs == NULL || !hs->complete) &&
-        ++s->client_resets >= RESET_MIN && s->client_resets * 2 > s->opened) {
+    /* The client abandoned its request (its side ended without FIN), whether
+     * or not the response had gone out. */
+    if ((sid & 3) == 0 && ++s->client_resets >= RESET_MIN && s->client_resets * 2 > s->opened) {
         close_excessive(s, "rapid reset: the client abandons most of its requests");
         return -1;
     }

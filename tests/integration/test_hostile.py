@@ -93,3 +93,43 @@ def test_frame_errors_close_the_connection_with_the_right_code(server, client, c
     assert r.status == 200
     server.stop()
     assert re.search(r"close client=\S+ by=server error=h3:0x%x" % code, server.access())
+
+
+def test_qpack_blocked_stream_holds_no_memory(server, client):
+    """HEADERS that wait for a QPACK entry that never comes, then DATA: the
+    stream is held at the flow-control window, the connection keeps serving and
+    the server's memory stays flat (issue 12, finding 1: 535 MB before)."""
+    results, conn = h3raw(server.port, "ok", "qpack-blocked-flood", "ok")
+    outcome = dict(results)
+    assert [r for r in results if r[0] == "ok"] == [("ok", "status=200")] * 2, results
+    assert conn == "connection=open"
+    sent = int(re.search(r"sent=(\d+)", outcome["qpack-blocked-flood"]).group(1))
+    assert sent < 4 << 20, "the server kept taking bytes it cannot decode: %d" % sent
+    assert server.peak_rss_kib() < 64 * 1024, server.peak_rss_kib()
+    assert client.get(server.url("/hello.txt")).status == 200
+
+
+def test_rapid_reset_closes_the_connection(start_server, client, site):
+    """Streams opened and reset at once (CVE-2023-44487 for HTTP/3): the
+    connection ends with H3_EXCESSIVE_LOAD, memory stays flat and everyone else
+    is served (issue 12, finding 2)."""
+    srv = start_server(["--max-requests", "0"], root=site[0])
+    results, conn = h3raw(srv.port, "rapid-reset")
+    m = re.match(r"connection=closed error=0x([0-9a-f]+) app=1", conn)
+    assert m and int(m.group(1), 16) == 0x107, conn
+    assert srv.peak_rss_kib() < 64 * 1024, srv.peak_rss_kib()
+    assert client.get(srv.url("/hello.txt")).status == 200
+    assert "closing connection: " in srv.log()
+
+
+def test_streams_after_goaway_close_the_connection(start_server, client, site):
+    """A client that keeps opening streams after the GOAWAY of --max-requests
+    is closed with H3_EXCESSIVE_LOAD instead of being served until the grace
+    period ends."""
+    srv = start_server(["--max-requests", "10"], root=site[0])
+    results, conn = h3raw(srv.port, "rapid-reset")
+    m = re.match(r"connection=closed error=0x([0-9a-f]+) app=1", conn)
+    assert m and int(m.group(1), 16) == 0x107, conn
+    opened = int(re.search(r"opened=(\d+)", results[0][1]).group(1))
+    assert opened < 1000, opened
+    assert client.get(srv.url("/hello.txt")).status == 200

