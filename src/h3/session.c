@@ -363,6 +363,9 @@ static int submit_response(struct session *s, struct h3g_exchange *hs, struct h3
     hs->body = resp->body;
     resp->body.kind = H3G_BODY_NONE;
     resp->body.fd = -1;
+    resp->body.release = NULL;
+    resp->body.file = NULL;
+    resp->body.data = NULL;
     resp->body.mem = NULL;
     int has_body = hs->body.kind == H3G_BODY_SOURCE ||
                    (hs->body.kind != H3G_BODY_NONE && hs->body.remaining > 0);

@@ -132,6 +132,12 @@ ssize_t h3g_body_read(struct h3g_body *b, uint8_t *buf, size_t cap)
         return (ssize_t)want;
     case H3G_BODY_FILE: {
         ssize_t n;
+        if (b->data != NULL) {
+            memcpy(buf, b->data + b->offset, want);
+            b->offset += want;
+            b->remaining -= want;
+            return (ssize_t)want;
+        }
         do {
             n = pread(b->fd, buf, want, (off_t)b->offset);
         } while (n < 0 && errno == EINTR);
@@ -148,8 +154,13 @@ ssize_t h3g_body_read(struct h3g_body *b, uint8_t *buf, size_t cap)
 
 void h3g_body_close(struct h3g_body *b)
 {
-    if (b->kind == H3G_BODY_FILE && b->fd >= 0)
+    if (b->kind == H3G_BODY_FILE && b->release != NULL)
+        b->release(b->file);
+    else if (b->kind == H3G_BODY_FILE && b->fd >= 0)
         close(b->fd);
+    b->release = NULL;
+    b->file = NULL;
+    b->data = NULL;
     free(b->mem);
     b->mem = NULL;
     b->fd = -1;

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "app/static/cond.h"
+#include "app/static/filecache.h"
 #include "app/static/mime.h"
 #include "app/static/path.h"
 #include "app/static/range.h"
@@ -25,6 +26,7 @@ struct h3g_static {
     int rootfd;
     char rootreal[PATH_MAX];
     int have_openat2;
+    struct h3g_filecache files;
 };
 
 h3g_static *h3g_static_new(const char *root, char *err, size_t errlen)
@@ -48,6 +50,11 @@ h3g_static *h3g_static_new(const char *root, char *err, size_t errlen)
         return NULL;
     }
     st->have_openat2 = 1;
+    if (h3g_filecache_init(&st->files) != 0) {
+        snprintf(err, errlen, "out of memory");
+        h3g_static_free(st);
+        return NULL;
+    }
     return st;
 }
 
@@ -57,6 +64,7 @@ void h3g_static_free(h3g_static *st)
         return;
     if (st->rootfd >= 0)
         close(st->rootfd);
+    h3g_filecache_free(&st->files);
     free(st);
 }
 
@@ -110,8 +118,14 @@ static int errno_status(int e)
 
 static int add_common(struct h3g_response *resp)
 {
-    char date[H3G_HTTP_DATE_LEN + 2];
-    h3g_http_date_format(time(NULL), date, sizeof(date));
+    /* Formatted once a second per thread. */
+    static _Thread_local char date[H3G_HTTP_DATE_LEN + 2];
+    static _Thread_local time_t date_at = -1;
+    time_t now = time(NULL);
+    if (now != date_at) {
+        h3g_http_date_format(now, date, sizeof(date));
+        date_at = now;
+    }
     if (h3g_response_add(resp, "server", "h3gate") != 0 || h3g_response_add(resp, "date", date) != 0)
         return H3G_ENOMEM;
     return 0;
@@ -142,6 +156,44 @@ static int redirect_dir(const struct h3g_request *req, struct h3g_response *resp
     return rc;
 }
 
+/* Opens the file for a request (the index file for a directory) and caches it:
+ * *out gets the entry, or stays NULL with resp holding the error response (the
+ * return value is then h3g_static_handle's). */
+static int open_file(h3g_static *st, const struct h3g_request *req, struct h3g_response *resp,
+                     const char *path, int trailing, char *rel, size_t rellen,
+                     struct h3g_file **out)
+{
+    struct stat sb;
+    int fd = open_beneath(st, rel);
+    if (fd < 0)
+        return finish_error(resp, errno_status(errno));
+    if (fstat(fd, &sb) != 0) {
+        close(fd);
+        return finish_error(resp, 500);
+    }
+    if (S_ISDIR(sb.st_mode)) {
+        close(fd);
+        if (!trailing)
+            return redirect_dir(req, resp);
+        snprintf(rel, rellen, "%s%s" INDEX_FILE, path[1] ? path + 1 : "", path[1] ? "/" : "");
+        fd = open_beneath(st, rel);
+        if (fd < 0)
+            return finish_error(resp, errno == ENOENT ? 403 : errno_status(errno));
+        if (fstat(fd, &sb) != 0) {
+            close(fd);
+            return finish_error(resp, 500);
+        }
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        close(fd);
+        return finish_error(resp, 403);
+    }
+    /* Reads from the event loop must not block on a regular file anyway. */
+    fcntl(fd, F_SETFL, 0);
+    *out = h3g_filecache_put(&st->files, rel, fd, &sb);
+    return *out != NULL ? 0 : finish_error(resp, 500);
+}
+
 static const char *hdr(const struct h3g_request *req, const char *name, size_t *len)
 {
     *len = 0;
@@ -150,9 +202,10 @@ static const char *hdr(const struct h3g_request *req, const char *name, size_t *
 
 int h3g_static_handle(h3g_static *st, const struct h3g_request *req, struct h3g_response *resp)
 {
-    char path[4096], rel[4096 + sizeof(INDEX_FILE) + 2], etag[H3G_ETAG_MAX],
-        lm[H3G_HTTP_DATE_LEN + 2];
-    int trailing = 0, fd, rc, head;
+    char path[4096], rel[4096 + sizeof(INDEX_FILE) + 2];
+    const char *etag, *lm;
+    struct h3g_file *f = NULL;
+    int trailing = 0, rc, head;
     struct stat sb;
     struct h3g_cond_input ci;
     uint64_t first = 0, last = 0, size;
@@ -172,38 +225,22 @@ int h3g_static_handle(h3g_static *st, const struct h3g_request *req, struct h3g_
         return finish_error(resp, 400);
 
     snprintf(rel, sizeof(rel), "%s", path[1] ? path + 1 : ".");
-    fd = open_beneath(st, rel);
-    if (fd < 0)
-        return finish_error(resp, errno_status(errno));
-    if (fstat(fd, &sb) != 0) {
-        close(fd);
-        return finish_error(resp, 500);
-    }
-    if (S_ISDIR(sb.st_mode)) {
-        close(fd);
-        if (!trailing)
-            return redirect_dir(req, resp);
+    f = h3g_filecache_get(&st->files, rel);
+    if (f == NULL && trailing) {
         snprintf(rel, sizeof(rel), "%s%s" INDEX_FILE, path[1] ? path + 1 : "", path[1] ? "/" : "");
-        fd = open_beneath(st, rel);
-        if (fd < 0)
-            return finish_error(resp, errno == ENOENT ? 403 : errno_status(errno));
-        if (fstat(fd, &sb) != 0) {
-            close(fd);
-            return finish_error(resp, 500);
-        }
+        f = h3g_filecache_get(&st->files, rel);
+        if (f == NULL)
+            snprintf(rel, sizeof(rel), "%s", path[1] ? path + 1 : ".");
     }
-    if (!S_ISREG(sb.st_mode)) {
-        close(fd);
-        return finish_error(resp, 403);
+    if (f == NULL) {
+        rc = open_file(st, req, resp, path, trailing, rel, sizeof(rel), &f);
+        if (f == NULL)
+            return rc;
     }
-    /* Reads from the event loop must not block on a regular file anyway. */
-    fcntl(fd, F_SETFL, 0);
-
+    sb = f->sb;
     size = (uint64_t)sb.st_size;
-    h3g_etag_make(etag, sizeof(etag), (uint64_t)sb.st_ino, size,
-                  (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec);
-    h3g_http_date_format(sb.st_mtim.tv_sec, lm, sizeof(lm));
-
+    etag = f->etag;
+    lm = f->last_modified;
     memset(&ci, 0, sizeof(ci));
     ci.if_match = hdr(req, "if-match", &ci.if_match_len);
     ci.if_none_match = hdr(req, "if-none-match", &ci.if_none_match_len);
@@ -214,14 +251,14 @@ int h3g_static_handle(h3g_static *st, const struct h3g_request *req, struct h3g_
     ci.get_or_head = 1;
     switch (h3g_cond_evaluate(&ci)) {
     case H3G_COND_NOT_MODIFIED:
-        close(fd);
+        h3g_file_release(f);
         resp->status = 304;
         if (add_common(resp) != 0 || h3g_response_add(resp, "etag", etag) != 0 ||
             h3g_response_add(resp, "last-modified", lm) != 0)
             return H3G_ENOMEM;
         return 0;
     case H3G_COND_PRECONDITION_FAILED:
-        close(fd);
+        h3g_file_release(f);
         return finish_error(resp, 412);
     case H3G_COND_PROCEED:
         break;
@@ -232,7 +269,7 @@ int h3g_static_handle(h3g_static *st, const struct h3g_request *req, struct h3g_
     if (range != NULL && h3g_if_range_ok(if_range, if_range_len, etag, sb.st_mtim.tv_sec))
         rr = h3g_range_parse(range, range_len, size, &first, &last);
     if (rr == H3G_RANGE_UNSATISFIABLE) {
-        close(fd);
+        h3g_file_release(f);
         rc = finish_error(resp, 416);
         return rc ? rc : h3g_response_addf(resp, "content-range", "bytes */%llu",
                                            (unsigned long long)size);
@@ -252,15 +289,18 @@ int h3g_static_handle(h3g_static *st, const struct h3g_request *req, struct h3g_
         (rr == H3G_RANGE_OK &&
          h3g_response_addf(resp, "content-range", "bytes %llu-%llu/%llu", (unsigned long long)first,
                            (unsigned long long)last, (unsigned long long)size) != 0)) {
-        close(fd);
+        h3g_file_release(f);
         return H3G_ENOMEM;
     }
     if (head || length == 0) {
-        close(fd);
+        h3g_file_release(f);
         return 0;
     }
     resp->body.kind = H3G_BODY_FILE;
-    resp->body.fd = fd;
+    resp->body.fd = f->fd;
+    resp->body.release = h3g_file_release;
+    resp->body.file = f;
+    resp->body.data = f->data;
     resp->body.offset = first;
     resp->body.remaining = length;
     return 0;
