@@ -157,6 +157,8 @@ static int build_tls(struct server *srv, char *err, size_t errlen)
     struct h3g_tls_config tcfg = {.certs = certs,
                                   .ncerts = cfg->ncerts,
                                   .reject_unknown_sni = cfg->sni_reject_unknown,
+                                  .ticket_key_files = cfg->ticket_keys,
+                                  .nticket_key_files = cfg->nticket_keys,
                                   .selfsigned_name = "localhost"};
     char terr[512];
     srv->tls = h3g_tls_new(&tcfg, terr, sizeof(terr));

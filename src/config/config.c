@@ -100,6 +100,9 @@ void h3g_config_usage(FILE *f)
           "  --cc cubic|bbr|reno     congestion control (ngtcp2 engine; default cubic)\n"
           "  --host-key FILE         secret for QUIC Retry tokens and stateless resets\n"
           "                          (ngtcp2 engine; default: derived from the certificate key)\n"
+          "  --ticket-key FILE       TLS session ticket key (80 bytes, as nginx's\n"
+          "                          ssl_session_ticket_key); repeatable, the first encrypts,\n"
+          "                          all decrypt (rotation, several servers)\n"
           "  --max-header-size BYTES largest request field section (default 65536)\n"
           "  --help, --version\n",
           f);
@@ -191,7 +194,7 @@ static int parse_size(const char *opt, const char *v, size_t min, size_t max, si
 int h3g_config_parse_args(struct h3g_config *cfg, int argc, char **argv, char *err, size_t errlen)
 {
     enum { O_CONFIG = 'c', O_TEST = 't', O_UPSTREAM = 255, O_ROOT = 256, O_LISTEN, O_CERT, O_KEY, O_IDLE, O_DRAIN, O_ALOG, O_LEVEL, O_AV,
-           O_MAXCONN, O_MAXHDR, O_MAXREQ, O_LSOCK, O_ENGINE, O_CC, O_HOSTKEY, O_HELP, O_VERSION };
+           O_MAXCONN, O_MAXHDR, O_MAXREQ, O_LSOCK, O_ENGINE, O_CC, O_HOSTKEY, O_TICKETKEY, O_HELP, O_VERSION };
     static const struct option opts[] = {
         {"config", required_argument, NULL, O_CONFIG},
         {"test", no_argument, NULL, O_TEST},
@@ -212,11 +215,12 @@ int h3g_config_parse_args(struct h3g_config *cfg, int argc, char **argv, char *e
         {"engine", required_argument, NULL, O_ENGINE},
         {"cc", required_argument, NULL, O_CC},
         {"host-key", required_argument, NULL, O_HOSTKEY},
+        {"ticket-key", required_argument, NULL, O_TICKETKEY},
         {"help", no_argument, NULL, O_HELP},
         {"version", no_argument, NULL, O_VERSION},
         {NULL, 0, NULL, 0},
     };
-    int c, rc = H3G_CONFIG_OK, cli_listen = 0;
+    int c, rc = H3G_CONFIG_OK, cli_listen = 0, cli_tickets = 0;
     enum h3g_log_level lvl;
 
     /* The config file first, whatever its position: the command line wins. */
@@ -329,6 +333,17 @@ int h3g_config_parse_args(struct h3g_config *cfg, int argc, char **argv, char *e
             break;
         case O_HOSTKEY:
             cfg->host_key_file = optarg;
+            break;
+        case O_TICKETKEY:
+            if (!cli_tickets) {
+                cfg->nticket_keys = 0; /* the command line's keys replace the file's */
+                cli_tickets = 1;
+            }
+            if (cfg->nticket_keys == H3G_MAX_TICKET_KEYS) {
+                snprintf(err, errlen, "--ticket-key: at most %d keys", H3G_MAX_TICKET_KEYS);
+                return H3G_CONFIG_ERROR;
+            }
+            cfg->ticket_keys[cfg->nticket_keys++] = optarg;
             break;
         case O_LSOCK:
             rc = parse_size("--listen-sockets", optarg, 1, 64, &cfg->listen_sockets, err, errlen);

@@ -12,6 +12,7 @@
 #define H3G_MAX_CERTS 64
 #define H3G_MAX_ROUTES 128
 #define H3G_MAX_NAMES 32
+#define H3G_MAX_TICKET_KEYS 8
 
 struct h3g_cert_conf {
     const char *cert, *key;
@@ -86,6 +87,8 @@ struct h3g_config {
     const char *engine;         /* QUIC engine: "openssl" or "ngtcp2" */
     int cc;                     /* congestion control: enum h3g_config_cc */
     const char *host_key_file;  /* secret for QUIC tokens and stateless resets */
+    const char *ticket_keys[H3G_MAX_TICKET_KEYS]; /* session ticket keys, first encrypts */
+    size_t nticket_keys;
     struct h3g_cert_conf certs[H3G_MAX_CERTS];
     size_t ncerts;
     int sni_reject_unknown;     /* refuse handshakes for names no certificate has */

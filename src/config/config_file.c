@@ -395,6 +395,14 @@ static int top(struct ctx *c, const struct h3g_conf_node *n)
             return bad(c, n, "'%s': expected cubic, bbr or reno", n->args[0]);
         return H3G_CONFIG_OK;
     }
+    if (strcmp(n->name, "ssl_session_ticket_key") == 0) {
+        if (want_args(c, n, 1, 1) != 0)
+            return H3G_CONFIG_ERROR;
+        if (cfg->nticket_keys == H3G_MAX_TICKET_KEYS)
+            return bad(c, n, "at most %d keys", H3G_MAX_TICKET_KEYS);
+        cfg->ticket_keys[cfg->nticket_keys++] = n->args[0];
+        return H3G_CONFIG_OK;
+    }
     if (strcmp(n->name, "quic_host_key") == 0) {
         if (want_args(c, n, 1, 1) != 0)
             return H3G_CONFIG_ERROR;

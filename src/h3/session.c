@@ -178,6 +178,7 @@ static void hstream_log(struct h3g_exchange *hs)
         .stream_id = hs->id,
         .error = hs->error,
         .note = hs->note[0] ? hs->note : NULL,
+        .early = hs->req.early,
     };
     h3g_access_log_request(&e);
 }
@@ -411,13 +412,28 @@ static void send_413(struct session *s, struct h3g_exchange *hs)
     h3g_response_free(&resp);
 }
 
+/* Methods that early data may carry (RFC 9110 §9.2.1: safe). */
+static int method_is_safe(const char *m)
+{
+    return m != NULL && (strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0 ||
+                         strcmp(m, "OPTIONS") == 0);
+}
+
 static void dispatch(struct session *s, struct h3g_exchange *hs)
 {
     struct h3g_response resp;
     int rv;
     h3g_response_init(&resp);
     hs->head = hs->req.method != NULL && strcmp(hs->req.method, "HEAD") == 0;
-    if (hs->too_large) {
+    hs->req.early = h3g_qconn_stream_early(s->qc, hs->id);
+    if (hs->req.early && !method_is_safe(hs->req.method)) {
+        /* A replayed POST must not run twice: the client retries it after the
+         * handshake (RFC 8470 §5.2). */
+        rv = h3g_response_error(&resp, 425);
+        if (rv == 0)
+            rv = h3g_response_add(&resp, "server", "h3gate");
+        hs->error = "too early";
+    } else if (hs->too_large) {
         rv = h3g_response_error(&resp, 431);
         if (rv == 0)
             rv = h3g_response_add(&resp, "server", "h3gate");

@@ -15,6 +15,7 @@ struct h3g_request {
     const char *method, *scheme, *authority, *path;
     int64_t content_length;        /* -1 when absent */
     const char *error;             /* why the request is malformed, or NULL */
+    int early;                     /* it came in TLS early data (0-RTT): replayable */
 
     /* storage */
     char *buf;

@@ -133,6 +133,8 @@ void h3g_access_log_request(const struct h3g_access_entry *e)
         fputs(" status=-", g_access);
     fprintf(g_access, " bytes=%llu duration_ms=%.3f proto=h3", (unsigned long long)e->bytes_sent,
             (double)e->duration_us / 1000.0);
+    if (e->early)
+        fputs(" early=1", g_access);
     if (e->error != NULL)
         fprintf(g_access, " error=%s", e->error);
     if (e->note != NULL) {

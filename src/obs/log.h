@@ -35,6 +35,7 @@ struct h3g_access_entry {
     int64_t stream_id;
     const char *error;      /* NULL, or why the stream ended abnormally */
     const char *note;       /* handler's note (upstream and timings), or NULL */
+    int early;              /* the request came in 0-RTT early data */
 };
 void h3g_access_log_request(const struct h3g_access_entry *e);
 

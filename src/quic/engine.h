@@ -134,6 +134,8 @@ struct h3g_engine_ops {
     uint64_t (*peer_bidi_limit)(h3g_qconn *qc);
     const char *(*peer)(const h3g_qconn *qc);
     const char *(*server_name)(const h3g_qconn *qc);
+    /* Did the stream's data arrive in 0-RTT, before the handshake completed? */
+    int (*stream_early)(h3g_qconn *qc, int64_t sid);
 };
 
 extern const struct h3g_engine_ops h3g_engine_ossl;
@@ -288,6 +290,12 @@ static inline const char *h3g_qconn_peer(const h3g_qconn *qc)
 static inline const char *h3g_qconn_server_name(const h3g_qconn *qc)
 {
     return qc->ops->server_name(qc);
+}
+
+/* The request on sid came in early data (0-RTT): it may be a replay. */
+static inline int h3g_qconn_stream_early(h3g_qconn *qc, int64_t sid)
+{
+    return qc->ops->stream_early != NULL && qc->ops->stream_early(qc, sid);
 }
 
 #endif

@@ -9,6 +9,7 @@
 #include <openssl/evp.h>
 #include <openssl/kdf.h>
 #include <openssl/pem.h>
+#include <openssl/rand.h>
 #include <openssl/quic.h>
 #include <openssl/x509v3.h>
 
@@ -24,6 +25,14 @@
 #define H3G_OPENSSL_FIXED_TEXT "3.5.8"
 
 #define MAX_CERT_NAMES 64
+#define MAX_TICKET_KEYS 8
+
+/* nginx's 80-byte ssl_session_ticket_key format: name, HMAC key, AES key. */
+struct ticket_key {
+    unsigned char name[16];
+    unsigned char hmac[32];
+    unsigned char aes[32];
+};
 
 struct tls_cert {
     X509 *x;
@@ -41,7 +50,13 @@ struct h3g_tls {
     int default_idx;
     int reject_unknown;
     char spki[64];
+    struct ticket_key tickets[MAX_TICKET_KEYS];
+    size_t ntickets;
 };
+
+/* Process-wide: OpenSSL's ticket callback has no argument of its own, and the
+ * keys are the same for every context of the process. */
+static h3g_tls *g_ticket_owner;
 
 static void put_ossl_err(char *err, size_t errlen, const char *what)
 {
@@ -307,6 +322,87 @@ static int copy_cert(h3g_tls *tls, char *err, size_t errlen)
     return 0;
 }
 
+static int ticket_cb(SSL *ssl, unsigned char *name, unsigned char *iv, EVP_CIPHER_CTX *ectx,
+                     EVP_MAC_CTX *hctx, int enc)
+{
+    h3g_tls *tls = g_ticket_owner;
+    const struct ticket_key *k = NULL;
+    size_t i = 0;
+    H3G_UNUSED(ssl);
+    if (tls == NULL || tls->ntickets == 0)
+        return -1;
+    if (enc) {
+        k = &tls->tickets[0];
+        memcpy(name, k->name, sizeof(k->name));
+        if (RAND_bytes(iv, EVP_MAX_IV_LENGTH) != 1)
+            return -1;
+    } else {
+        for (i = 0; i < tls->ntickets && k == NULL; i++)
+            if (memcmp(name, tls->tickets[i].name, sizeof(tls->tickets[i].name)) == 0)
+                k = &tls->tickets[i];
+        if (k == NULL)
+            return 0; /* not one of ours (any more): a full handshake */
+    }
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_octet_string("key", (void *)k->hmac, sizeof(k->hmac)),
+        OSSL_PARAM_construct_utf8_string("digest", (char *)"SHA256", 0),
+        OSSL_PARAM_construct_end(),
+    };
+    if (!EVP_MAC_CTX_set_params(hctx, params) ||
+        !(enc ? EVP_EncryptInit_ex(ectx, EVP_aes_256_cbc(), NULL, k->aes, iv)
+              : EVP_DecryptInit_ex(ectx, EVP_aes_256_cbc(), NULL, k->aes, iv)))
+        return -1;
+    /* A ticket under an older key is renewed under the current one. */
+    return enc || k == &tls->tickets[0] ? 1 : 2;
+}
+
+static int load_ticket_keys(h3g_tls *tls, const struct h3g_tls_config *cfg, char *err,
+                            size_t errlen)
+{
+    if (cfg->nticket_key_files > MAX_TICKET_KEYS) {
+        snprintf(err, errlen, "at most %d session ticket keys", MAX_TICKET_KEYS);
+        return H3G_ERR;
+    }
+    for (size_t i = 0; i < cfg->nticket_key_files; i++) {
+        const char *path = cfg->ticket_key_files[i];
+        unsigned char buf[81];
+        FILE *f = fopen(path, "rb");
+        size_t n;
+        if (f == NULL) {
+            snprintf(err, errlen, "cannot read session ticket key %s: %s", path, strerror(errno));
+            return H3G_ERR;
+        }
+        n = fread(buf, 1, sizeof(buf), f);
+        fclose(f);
+        if (n != 80) {
+            OPENSSL_cleanse(buf, sizeof(buf));
+            snprintf(err, errlen,
+                     "session ticket key %s: %zu bytes, 80 expected (openssl rand 80 > FILE)",
+                     path, n);
+            return H3G_ERR;
+        }
+        memcpy(tls->tickets[i].name, buf, 16);
+        memcpy(tls->tickets[i].hmac, buf + 16, 32);
+        memcpy(tls->tickets[i].aes, buf + 48, 32);
+        OPENSSL_cleanse(buf, sizeof(buf));
+    }
+    tls->ntickets = cfg->nticket_key_files;
+    if (tls->ntickets > 0) {
+        g_ticket_owner = tls;
+        /* OpenSSL's anti-replay remembers tickets in this process only, so it
+         * would refuse 0-RTT with any ticket another server (or the previous
+         * process) issued.  Early data stays replayable either way: only safe
+         * methods are served from it, and origins see Early-Data: 1. */
+        SSL_CTX_set_options(tls->tls_ctx, SSL_OP_NO_ANTI_REPLAY);
+        if (!SSL_CTX_set_tlsext_ticket_key_evp_cb(tls->ctx, ticket_cb) ||
+            !SSL_CTX_set_tlsext_ticket_key_evp_cb(tls->tls_ctx, ticket_cb)) {
+            put_ossl_err(err, errlen, "cannot install the session ticket keys");
+            return H3G_ERR;
+        }
+    }
+    return 0;
+}
+
 static void compute_spki(h3g_tls *tls)
 {
     X509 *x = SSL_CTX_get0_certificate(tls->ctx);
@@ -344,6 +440,8 @@ h3g_tls *h3g_tls_new(const struct h3g_tls_config *cfg, char *err, size_t errlen)
     SSL_CTX_set_min_proto_version(tls->tls_ctx, TLS1_3_VERSION);
     SSL_CTX_set_alpn_select_cb(tls->tls_ctx, alpn_select, NULL);
     tls->reject_unknown = cfg->reject_unknown_sni;
+    if (load_ticket_keys(tls, cfg, err, errlen) != 0)
+        goto fail;
     if (cfg->ncerts == 0) {
         if (make_selfsigned(tls->ctx, cfg->selfsigned_name ? cfg->selfsigned_name : "localhost",
                             err, errlen) != 0 ||
@@ -393,6 +491,9 @@ void h3g_tls_free(h3g_tls *tls)
             OPENSSL_free(tls->certs[i].names[j]);
     }
     free(tls->certs);
+    if (g_ticket_owner == tls)
+        g_ticket_owner = NULL;
+    OPENSSL_cleanse(tls->tickets, sizeof(tls->tickets));
     SSL_CTX_free(tls->ctx);
     SSL_CTX_free(tls->tls_ctx);
     free(tls);

@@ -20,6 +20,8 @@ struct h3g_tls_config {
     const struct h3g_tls_cert_config *certs; /* none: generate a self-signed one */
     size_t ncerts;
     int reject_unknown_sni;     /* refuse names no certificate serves */
+    const char *const *ticket_key_files; /* 80-byte session ticket keys; first encrypts */
+    size_t nticket_key_files;
     const char *selfsigned_name;
 };
 

@@ -39,7 +39,7 @@ http {
         listen 127.0.0.1:%(port)d;
         root %(root)s;
         location = /headers {
-            return 200 "host=$http_host xff=$http_x_forwarded_for xfp=$http_x_forwarded_proto fwd=$http_forwarded via=$http_via cookie=$http_cookie te=$http_te\\n";
+            return 200 "host=$http_host xff=$http_x_forwarded_for xfp=$http_x_forwarded_proto fwd=$http_forwarded via=$http_via cookie=$http_cookie te=$http_te early=$http_early_data\\n";
         }
         location = /hop {
             add_header Connection "close, x-private";

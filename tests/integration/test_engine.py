@@ -10,6 +10,8 @@ import os
 import re
 import socket
 import struct
+import subprocess
+import time
 
 import pycurl
 import pytest
@@ -207,3 +209,43 @@ def test_refused_at_the_connection_limit_gets_an_answer(start_server, client, si
     assert any("QUIC connect to 127.0.0.1 port %d failed" % srv.port in t for t in said), said[-5:]
     assert srv.stop() == 0
     assert engine_stats(srv)["refused"] >= 1
+
+
+def test_zero_rtt_with_ticket_keys_shared_across_servers(start_server, certs, site, engine, tmp_path):
+    """A session from one server resumes on another with the same --ticket-key
+    (here: the next server on the same port, as after a restart or behind a
+    load balancer), its GET in 0-RTT; with another key it is a full handshake."""
+    ngtcp2_only(engine, "OpenSSL 3.5's QUIC server does not accept 0-RTT")
+    from test_proxy import early_client
+    key, other = tmp_path / "ticket.key", tmp_path / "other.key"
+    key.write_bytes(os.urandom(80))
+    other.write_bytes(os.urandom(80))
+    get = early_client(certs["ca"])
+
+    def last_request(srv):
+        # The servers share a port, hence their log files: the newest line.
+        assert srv.stop() == 0
+        return [l for l in srv.access().splitlines() if " request " in l][-1]
+
+    a = start_server(["--ticket-key", str(key)], root=site[0])
+    assert get(a.url("/hello.txt"))[0] == 200
+    time.sleep(0.2)  # the ticket comes after the handshake
+    assert "early=1" not in last_request(a)
+    b = start_server(["--ticket-key", str(key)], root=site[0], port=a.port)
+    assert get(b.url("/hello.txt"))[0] == 200
+    time.sleep(0.2)
+    assert "early=1" in last_request(b)
+    c = start_server(["--ticket-key", str(other)], root=site[0], port=a.port)
+    assert get(c.url("/hello.txt"))[0] == 200
+    assert "early=1" not in last_request(c)
+
+
+def test_bad_ticket_key_is_refused(h3gate_bin, tmp_path, site):
+    key = tmp_path / "short.key"
+    key.write_bytes(os.urandom(48))
+    p = subprocess.run([h3gate_bin, "-t", "--root", site[0], "--ticket-key", str(key)],
+                       capture_output=True, text=True)
+    assert p.returncode != 0 and "session ticket key %s: 48 bytes, 80 expected" % key in p.stderr
+    p = subprocess.run([h3gate_bin, "-t", "--root", site[0], "--host-key", str(key) + ".none"],
+                       capture_output=True, text=True)
+    assert p.returncode != 0 and "cannot read QUIC host key" in p.stderr

@@ -149,6 +149,12 @@ static const char *m_peer(const h3g_qconn *qc)
     return "192.0.2.1:443";
 }
 
+static int m_stream_early(h3g_qconn *qc, int64_t sid)
+{
+    struct mock_stream *s = mock_stream(mc_of(qc), sid);
+    return s != NULL && s->early;
+}
+
 static const char *m_sni(const h3g_qconn *qc)
 {
     (void)qc;
@@ -170,6 +176,7 @@ const struct h3g_engine_ops mock_engine_ops = {
     .peer_bidi_limit = m_bidi_limit,
     .peer = m_peer,
     .server_name = m_sni,
+    .stream_early = m_stream_early,
 };
 
 /* The ops table is shared; caps differ per test, so each connection gets a

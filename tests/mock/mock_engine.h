@@ -29,6 +29,7 @@ struct mock_stream {
     uint64_t fed;          /* bytes given to stream_data */
     uint64_t consumed;     /* credit returned through consume */
     int want_write;        /* a write was refused: stream_writable is owed */
+    int early;             /* its data came in 0-RTT (stream_early) */
     int closed;
 };
 

@@ -450,8 +450,43 @@ static void test_streams_count_even_when_skipped(void)
     finish(&c, &mc);
 }
 
+static int g_saw_early;
+
+static int early_handler(void *ctx, const struct h3g_request *req, struct h3g_response *resp,
+                         h3g_exchange *ex)
+{
+    g_saw_early = req->early;
+    return handler(ctx, req, resp, ex);
+}
+
+static void test_early_data(void)
+{
+    /* 0-RTT: a GET is served (and the handler knows it may be a replay), a POST
+     * gets 425 Too Early and never reaches the handler (RFC 8470 §5.2). */
+    struct h3g_h3_config cf = cfg();
+    struct mock_conn mc;
+    struct client c;
+    cf.handler = early_handler;
+    mock_conn_init(&mc, &h3g_h3_engine_callbacks, &cf, H3G_ENGINE_CAP_EARLY_DATA);
+    client_init(&c, &mc);
+    mock_stream(&mc, 0)->early = 1;
+    mock_stream(&mc, 4)->early = 1;
+    struct creq *g = get(&c, "/size/10", "GET");
+    pump(&c);
+    CHECK(g->status == 200 && g_saw_early == 1);
+    g_saw_early = -1;
+    struct creq *p = get(&c, "/size/10", "POST");
+    pump(&c);
+    CHECK(p->status == 425 && g_saw_early == -1);
+    struct creq *late = get(&c, "/size/10", "POST"); /* stream 8: after the handshake */
+    pump(&c);
+    CHECK(late->status == 200 && g_saw_early == 0);
+    finish(&c, &mc);
+}
+
 int main(void)
 {
+    test_early_data();
     test_get_and_control_streams();
     test_backpressure_and_held_data();
     test_goaway_after_max_requests();

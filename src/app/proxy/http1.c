@@ -68,7 +68,7 @@ int h3g_http1_request_head(const struct h3g_request *req, const char *client, in
     struct buf b = {0};
     char ip[64];
     const char *xff = NULL, *fwd = NULL, *via = NULL;
-    size_t xffl = 0, fwdl = 0, vial = 0;
+    size_t xffl = 0, fwdl = 0, vial = 0, vl0 = 0;
     int cookies = 0;
 
     client_ip(client ? client : "-", ip, sizeof(ip));
@@ -117,6 +117,10 @@ int h3g_http1_request_head(const struct h3g_request *req, const char *client, in
     }
     if (cookies)
         puts_(&b, "\r\n");
+    /* Forwarded before the client's handshake completed: the origin may
+     * answer 425 to have it retried (RFC 8470 §5.1). */
+    if (req->early && !h3g_request_header(req, "early-data", &vl0))
+        puts_(&b, "Early-Data: 1\r\n");
     puts_(&b, "X-Forwarded-For: ");
     if (xff != NULL) {
         put(&b, xff, xffl);

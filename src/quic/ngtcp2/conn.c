@@ -704,6 +704,7 @@ static int setup_tls(struct ngconn *c)
     c->ref.user_data = c;
     SSL_set_app_data(c->ssl, &c->ref);
     SSL_set_accept_state(c->ssl);
+    SSL_set_quic_tls_early_data_enabled(c->ssl, 1);
     return 0;
 }
 
@@ -850,4 +851,88 @@ void ng_conn_free(struct ngconn *c)
     ngtcp2_crypto_ossl_ctx_del(c->octx);
     free(c->closebuf);
     free(c);
+}
+
+/* ---- session tickets and 0-RTT ---- */
+
+#define TICKET_MAGIC "h3g1"
+
+static struct ngconn *conn_of_ssl(SSL *ssl)
+{
+    ngtcp2_crypto_conn_ref *ref = SSL_get_app_data(ssl);
+    return ref != NULL ? ref->user_data : NULL;
+}
+
+/* What a ticket remembers: the QUIC version and the transport parameters 0-RTT
+ * may rely on (RFC 9000 §7.4.1). */
+static ngtcp2_ssize ticket_data(struct ngconn *c, uint8_t *buf, size_t len)
+{
+    uint32_t v = ngtcp2_conn_get_negotiated_version2(c->conn);
+    ngtcp2_ssize n;
+    if (len < 8)
+        return -1;
+    memcpy(buf, TICKET_MAGIC, 4);
+    buf[4] = (uint8_t)(v >> 24), buf[5] = (uint8_t)(v >> 16), buf[6] = (uint8_t)(v >> 8),
+    buf[7] = (uint8_t)v;
+    n = ngtcp2_conn_encode_0rtt_transport_params2(c->conn, buf + 8, len - 8);
+    return n < 0 ? n : n + 8;
+}
+
+static int gen_ticket(SSL *ssl, void *arg)
+{
+    struct ngconn *c = conn_of_ssl(ssl);
+    uint8_t buf[256];
+    ngtcp2_ssize n;
+    (void)arg;
+    if (c == NULL || (n = ticket_data(c, buf, sizeof(buf))) < 0)
+        return 1; /* a ticket without 0-RTT data: resumption only */
+    SSL_SESSION_set1_ticket_appdata(SSL_get0_session(ssl), buf, (size_t)n);
+    return 1;
+}
+
+static SSL_TICKET_RETURN dec_ticket(SSL *ssl, SSL_SESSION *sess, const unsigned char *keyname,
+                                    size_t keynamelen, SSL_TICKET_STATUS status, void *arg)
+{
+    (void)ssl, (void)sess, (void)keyname, (void)keynamelen, (void)arg;
+    switch (status) {
+    case SSL_TICKET_EMPTY:
+    case SSL_TICKET_NO_DECRYPT:
+        return SSL_TICKET_RETURN_IGNORE_RENEW;
+    case SSL_TICKET_SUCCESS_RENEW:
+        return SSL_TICKET_RETURN_USE_RENEW;
+    default:
+        return SSL_TICKET_RETURN_USE;
+    }
+}
+
+/* 0-RTT only while the ticket's version and parameters are the ones this
+ * server would give now; otherwise the handshake goes on without early data. */
+static int allow_early(SSL *ssl, void *arg)
+{
+    struct ngconn *c = conn_of_ssl(ssl);
+    SSL_SESSION *sess = SSL_get0_session(ssl);
+    void *data = NULL;
+    size_t len = 0;
+    uint8_t now[256];
+    ngtcp2_ssize n;
+    (void)arg;
+    if (c == NULL || sess == NULL || !SSL_SESSION_get0_ticket_appdata(sess, &data, &len) ||
+        (n = ticket_data(c, now, sizeof(now))) < 0) {
+        h3g_debug("%s: no 0-RTT: the session ticket carries no QUIC parameters",
+                  c ? c->peer : "-");
+        return 0;
+    }
+    if ((size_t)n != len || memcmp(now, data, len) != 0) {
+        h3g_debug("%s: no 0-RTT: transport parameters changed since the ticket", c->peer);
+        return 0;
+    }
+    return 1;
+}
+
+void ng_tls_setup(SSL_CTX *ctx)
+{
+    /* QUIC tickets must allow 0xffffffff bytes of early data (RFC 9001 §4.6.1). */
+    SSL_CTX_set_max_early_data(ctx, UINT32_MAX);
+    SSL_CTX_set_session_ticket_cb(ctx, gen_ticket, dec_ticket, NULL);
+    SSL_CTX_set_allow_early_data_cb(ctx, allow_early, NULL);
 }

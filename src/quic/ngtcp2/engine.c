@@ -315,6 +315,7 @@ static h3g_engine *ng_create(h3g_loop *loop, struct h3g_tls *tls,
     if (ngtcp2_crypto_ossl_init() != 0 || h3g_cid_map_init(&eng->cids) != 0 ||
         h3g_udp_rx_init(&eng->rx) != 0)
         goto fail;
+    ng_tls_setup(eng->ctx);
     h3g_loop_add_prepare(loop, &eng->prepare, ng_prepare, eng);
     return &eng->base;
 fail:
@@ -583,9 +584,16 @@ static const char *ng_server_name(const h3g_qconn *hq)
     return SSL_get_servername(((const struct ngconn *)hq)->ssl, TLSEXT_NAMETYPE_host_name);
 }
 
+static int ng_stream_early(h3g_qconn *hq, int64_t sid)
+{
+    struct ngstream *s = ng_stream_find(conn_of(hq), sid);
+    return s != NULL && s->early;
+}
+
 const struct h3g_engine_ops h3g_engine_ngtcp2 = {
     .name = "ngtcp2",
-    .caps = H3G_ENGINE_CAP_EXPLICIT_CREDIT | H3G_ENGINE_CAP_STOP_SENDING_CODE,
+    .caps = H3G_ENGINE_CAP_EXPLICIT_CREDIT | H3G_ENGINE_CAP_STOP_SENDING_CODE |
+            H3G_ENGINE_CAP_EARLY_DATA,
     .create = ng_create,
     .destroy = ng_destroy,
     .listen = ng_listen,
@@ -606,4 +614,5 @@ const struct h3g_engine_ops h3g_engine_ngtcp2 = {
     .peer_bidi_limit = ng_peer_bidi_limit,
     .peer = ng_peer,
     .server_name = ng_server_name,
+    .stream_early = ng_stream_early,
 };

@@ -141,6 +141,8 @@ void ng_conn_mark(struct ngconn *c);
 int ng_conn_service(struct ngconn *c);
 void ng_conn_free(struct ngconn *c);
 void ng_conn_close(struct ngconn *c, uint64_t app_code, const char *reason, int now);
+/* Session tickets that remember 0-RTT parameters, on the engine's context. */
+void ng_tls_setup(SSL_CTX *ctx);
 void ng_conn_send(struct ngconn *c, const ngtcp2_path *path, uint8_t ecn, const uint8_t *data,
                   size_t len, size_t seg);
 
