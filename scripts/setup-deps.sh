@@ -44,7 +44,7 @@ EOS
     fi
     local base=(build-essential cmake pkg-config perl dpkg-dev libev-dev node-llhttp)
     local bpo=(libnghttp3-dev)
-    local test=(python3-pytest chromium nginx-light clang libclang-rt-14-dev)
+    local test=(python3-pytest chromium nginx-light clang libclang-rt-14-dev clang-format)
     local test_bpo=(python3-pycurl libcurl3-gnutls)
     local want=("${base[@]}") want_bpo=("${bpo[@]}")
     if [ "${H3GATE_TEST_DEPS:-1}" = 1 ]; then

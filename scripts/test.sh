@@ -5,13 +5,16 @@
 # smoke run of the benchmark harness.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
+status=0
 "$here/scripts/build.sh"
+# The code keeps .clang-format (clang-format 14, Debian 12's; setup-deps installs it).
+echo "== clang-format" >&2
+(cd "$here" && git ls-files '*.c' '*.h' | xargs clang-format --dry-run -Werror) || status=1
 "$here/scripts/build.sh" --sanitize
 # libqtlscompat's interop peers: ngtcp2 from Debian's source package.
 "$here/scripts/build-interop.sh" "$here/build"
 "$here/scripts/build-interop.sh" "$here/build-asan"
 export H3G_REQUIRE_INTEROP=1
-status=0
 echo "== tests: release build" >&2
 (cd "$here/build" && ctest --output-on-failure --timeout 1800) || status=1
 echo "== tests: ASan+UBSan build (leak checking on)" >&2

@@ -5,17 +5,28 @@
 const char *h3g_h3_error_name(uint64_t code)
 {
     static const char *const names[] = {
-        "H3_NO_ERROR",          "H3_GENERAL_PROTOCOL_ERROR", "H3_INTERNAL_ERROR",
-        "H3_STREAM_CREATION_ERROR", "H3_CLOSED_CRITICAL_STREAM", "H3_FRAME_UNEXPECTED",
-        "H3_FRAME_ERROR",       "H3_EXCESSIVE_LOAD",         "H3_ID_ERROR",
-        "H3_SETTINGS_ERROR",    "H3_MISSING_SETTINGS",       "H3_REQUEST_REJECTED",
-        "H3_REQUEST_CANCELLED", "H3_REQUEST_INCOMPLETE",     "H3_MESSAGE_ERROR",
-        "H3_CONNECT_ERROR",     "H3_VERSION_FALLBACK",
+        "H3_NO_ERROR",
+        "H3_GENERAL_PROTOCOL_ERROR",
+        "H3_INTERNAL_ERROR",
+        "H3_STREAM_CREATION_ERROR",
+        "H3_CLOSED_CRITICAL_STREAM",
+        "H3_FRAME_UNEXPECTED",
+        "H3_FRAME_ERROR",
+        "H3_EXCESSIVE_LOAD",
+        "H3_ID_ERROR",
+        "H3_SETTINGS_ERROR",
+        "H3_MISSING_SETTINGS",
+        "H3_REQUEST_REJECTED",
+        "H3_REQUEST_CANCELLED",
+        "H3_REQUEST_INCOMPLETE",
+        "H3_MESSAGE_ERROR",
+        "H3_CONNECT_ERROR",
+        "H3_VERSION_FALLBACK",
     };
     if (code >= 0x100 && code < 0x100 + H3G_ARRAY_LEN(names))
         return names[code - 0x100];
     if (code >= 0x200 && code <= 0x202)
-        return code == 0x200 ? "QPACK_DECOMPRESSION_FAILED"
+        return code == 0x200   ? "QPACK_DECOMPRESSION_FAILED"
                : code == 0x201 ? "QPACK_ENCODER_STREAM_ERROR"
                                : "QPACK_DECODER_STREAM_ERROR";
     return NULL;

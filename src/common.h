@@ -10,12 +10,12 @@
 /* Error codes: negative, one namespace for the whole server. */
 enum {
     H3G_OK = 0,
-    H3G_ERR = -1,         /* generic failure, details logged where it happened */
+    H3G_ERR = -1, /* generic failure, details logged where it happened */
     H3G_ENOMEM = -2,
-    H3G_EAGAIN = -3,      /* try again later (would block) */
+    H3G_EAGAIN = -3, /* try again later (would block) */
     H3G_EINVAL = -4,
     H3G_ENOTFOUND = -5,
-    H3G_ELIMIT = -6,      /* a configured or protocol limit was hit */
+    H3G_ELIMIT = -6, /* a configured or protocol limit was hit */
     H3G_ECLOSED = -7,
 };
 

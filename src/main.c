@@ -97,7 +97,8 @@ static int build_routes(struct server *srv, char *err, size_t errlen)
         const char *root = rc ? rc->root : cfg->root;
         char rerr[512];
         if (rc != NULL && rc->upstream != NULL) {
-            h3g_proxy *px = make_proxy(srv, (size_t)h3g_config_find_upstream(cfg, rc->upstream), NULL);
+            h3g_proxy *px =
+                make_proxy(srv, (size_t)h3g_config_find_upstream(cfg, rc->upstream), NULL);
             if (px == NULL || h3g_router_add(srv->router, rc->hosts, rc->nhosts, rc->path_prefix,
                                              h3g_proxy_handle, px, &rc->headers) != 0) {
                 snprintf(err, errlen, "out of memory");
@@ -107,7 +108,8 @@ static int build_routes(struct server *srv, char *err, size_t errlen)
         }
         if (root == NULL && rc == NULL && cfg->cli_upstream_server[0] != '\0') {
             h3g_proxy *px = make_proxy(srv, srv->nupstreams - 1, NULL);
-            if (px == NULL || h3g_router_add(srv->router, NULL, 0, "/", h3g_proxy_handle, px, NULL) != 0) {
+            if (px == NULL ||
+                h3g_router_add(srv->router, NULL, 0, "/", h3g_proxy_handle, px, NULL) != 0) {
                 snprintf(err, errlen, "out of memory");
                 return H3G_ENOMEM;
             }
@@ -127,7 +129,8 @@ static int build_routes(struct server *srv, char *err, size_t errlen)
         if (rc == NULL && cfg->cli_upstream_server[0] != '\0') {
             /* --root with --upstream: files that exist, else the origin */
             h3g_proxy *px = make_proxy(srv, srv->nupstreams - 1, st);
-            if (px == NULL || h3g_router_add(srv->router, NULL, 0, "/", h3g_proxy_handle, px, NULL) != 0) {
+            if (px == NULL ||
+                h3g_router_add(srv->router, NULL, 0, "/", h3g_proxy_handle, px, NULL) != 0) {
                 snprintf(err, errlen, "out of memory");
                 return H3G_ENOMEM;
             }
@@ -328,8 +331,8 @@ int main(int argc, char **argv)
     }
     h3g_info("h3gate %s serving %s on %s (%s, QUIC engine %s)", H3G_VERSION,
              srv.cfg.cli_upstream_server[0] ? srv.cfg.cli_upstream_server
-             : srv.cfg.root                  ? srv.cfg.root
-                                             : srv.cfg.config_file,
+             : srv.cfg.root                 ? srv.cfg.root
+                                            : srv.cfg.config_file,
              h3g_tls_openssl_version(), srv.cfg.listen[0].text, srv.engine_ops->name);
     rc = h3g_loop_run(srv.loop) == 0 ? 0 : 1;
     {

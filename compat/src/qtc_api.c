@@ -83,10 +83,8 @@ QTC_API size_t SSL_quic_max_handshake_flight_len(const SSL *ssl, OSSL_ENCRYPTION
     size_t certs = (size_t)SSL_get_max_cert_list((SSL *)ssl); /* a const-less macro */
     switch (level) {
     case ssl_encryption_initial:
-    case ssl_encryption_application:
-        return base;
-    case ssl_encryption_early_data:
-        return 0;
+    case ssl_encryption_application: return base;
+    case ssl_encryption_early_data: return 0;
     case ssl_encryption_handshake:
         if (SSL_is_server(ssl))
             return ((SSL_get_verify_mode(ssl) & SSL_VERIFY_PEER) && certs > base) ? certs : base;

@@ -29,13 +29,13 @@ struct qtc_state {
     int attached;
     int in_callback;
     struct qtc_rxq rx[QTC_LEVELS];
-    int last_provided;          /* highest level given to SSL_provide_quic_data */
-    int ossl_read, ossl_write;  /* levels OpenSSL reads and writes at */
-    int read_level, write_level;/* levels the consumer sees (secrets delivered) */
-    size_t rcd_out;             /* bytes handed to OpenSSL, not yet released */
+    int last_provided;           /* highest level given to SSL_provide_quic_data */
+    int ossl_read, ossl_write;   /* levels OpenSSL reads and writes at */
+    int read_level, write_level; /* levels the consumer sees (secrets delivered) */
+    size_t rcd_out;              /* bytes handed to OpenSSL, not yet released */
     int rcd_level;
     struct qtc_secret sec[QTC_LEVELS];
-    int early_read_seen;        /* server accepted 0-RTT: handshake read key comes late */
+    int early_read_seen; /* server accepted 0-RTT: handshake read key comes late */
     uint8_t *local_tp;
     size_t local_tp_len;
     uint8_t *peer_tp;
@@ -43,7 +43,7 @@ struct qtc_state {
     int peer_tp_seen;
     int transport_version;
     int legacy_codepoint;
-    int error_alert;            /* alert to send instead of internal_error */
+    int error_alert; /* alert to send instead of internal_error */
 };
 
 QTC_HIDDEN struct qtc_state *qtc_get(const SSL *ssl, int create);

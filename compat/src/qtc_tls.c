@@ -247,10 +247,8 @@ static long flush_bio_ctrl(BIO *b, int cmd, long num, void *ptr)
     case BIO_CTRL_EOF:
     case BIO_CTRL_SET:
     case BIO_CTRL_SET_CLOSE:
-    case BIO_CTRL_DUP:
-        return 1;
-    default:
-        return 0;
+    case BIO_CTRL_DUP: return 1;
+    default: return 0;
     }
 }
 

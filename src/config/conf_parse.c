@@ -57,8 +57,8 @@ static enum tok next(struct lexer *lx, char **word, int *line)
 {
     *word = NULL;
     for (;;) {
-        while (lx->p < lx->end && (*lx->p == ' ' || *lx->p == '\t' || *lx->p == '\r' ||
-                                   *lx->p == '\n')) {
+        while (lx->p < lx->end &&
+               (*lx->p == ' ' || *lx->p == '\t' || *lx->p == '\r' || *lx->p == '\n')) {
             if (*lx->p == '\n')
                 lx->line++;
             lx->p++;
@@ -165,8 +165,8 @@ static int parse_block(struct lexer *lx, struct h3g_conf_node *parent, int depth
         if (t != T_WORD)
             return lex_error(lx, line, "expected a directive name, found '%c'",
                              t == T_SEMI ? ';' : '{');
-        struct h3g_conf_node *kids = realloc(parent->children,
-                                             (parent->nchildren + 1) * sizeof(*kids));
+        struct h3g_conf_node *kids =
+            realloc(parent->children, (parent->nchildren + 1) * sizeof(*kids));
         if (kids == NULL) {
             free(w);
             return H3G_ENOMEM;

@@ -24,8 +24,8 @@ int h3g_conf_parse(const char *text, size_t len, const char *filename, struct h3
 void h3g_conf_free(struct h3g_conf_node *root);
 
 /* Value helpers: return 0 or H3G_EINVAL. */
-int h3g_conf_duration_ms(const char *s, uint64_t *out);   /* 10s 500ms 2m 1h, bare = seconds */
-int h3g_conf_size(const char *s, uint64_t *out);          /* 64k 10m 1g, bare = bytes */
-int h3g_conf_bool(const char *s, int *out);               /* on/off yes/no true/false */
+int h3g_conf_duration_ms(const char *s, uint64_t *out); /* 10s 500ms 2m 1h, bare = seconds */
+int h3g_conf_size(const char *s, uint64_t *out);        /* 64k 10m 1g, bare = bytes */
+int h3g_conf_bool(const char *s, int *out);             /* on/off yes/no true/false */
 
 #endif

@@ -93,7 +93,8 @@ void h3g_config_usage(FILE *f)
           "  --address-validation on|off\n"
           "                          QUIC Retry for unvalidated clients (default on)\n"
           "  --max-connections N     refuse handshakes beyond N connections (default 10000)\n"
-          "  --max-requests N        requests per connection, then GOAWAY (default 1000; 0 = no limit)\n"
+          "  --max-requests N        requests per connection, then GOAWAY (default 1000; 0 = no "
+          "limit)\n"
           "  --listen-sockets N      UDP sockets (QUIC listeners) per listen address (default 4)\n"
           "  --engine openssl|ngtcp2 QUIC stack: OpenSSL's native QUIC server (default) or\n"
           "                          ngtcp2 on OpenSSL's QUIC TLS API (faster; docs/usage.md)\n"
@@ -193,8 +194,30 @@ static int parse_size(const char *opt, const char *v, size_t min, size_t max, si
 
 int h3g_config_parse_args(struct h3g_config *cfg, int argc, char **argv, char *err, size_t errlen)
 {
-    enum { O_CONFIG = 'c', O_TEST = 't', O_UPSTREAM = 255, O_ROOT = 256, O_LISTEN, O_CERT, O_KEY, O_IDLE, O_DRAIN, O_ALOG, O_LEVEL, O_AV,
-           O_MAXCONN, O_MAXHDR, O_MAXREQ, O_LSOCK, O_ENGINE, O_CC, O_HOSTKEY, O_TICKETKEY, O_HELP, O_VERSION };
+    enum {
+        O_CONFIG = 'c',
+        O_TEST = 't',
+        O_UPSTREAM = 255,
+        O_ROOT = 256,
+        O_LISTEN,
+        O_CERT,
+        O_KEY,
+        O_IDLE,
+        O_DRAIN,
+        O_ALOG,
+        O_LEVEL,
+        O_AV,
+        O_MAXCONN,
+        O_MAXHDR,
+        O_MAXREQ,
+        O_LSOCK,
+        O_ENGINE,
+        O_CC,
+        O_HOSTKEY,
+        O_TICKETKEY,
+        O_HELP,
+        O_VERSION
+    };
     static const struct option opts[] = {
         {"config", required_argument, NULL, O_CONFIG},
         {"test", no_argument, NULL, O_TEST},
@@ -239,14 +262,9 @@ int h3g_config_parse_args(struct h3g_config *cfg, int argc, char **argv, char *e
     optind = 1;
     while (rc == H3G_CONFIG_OK && (c = getopt_long(argc, argv, ":hVc:t", opts, NULL)) != -1) {
         switch (c) {
-        case O_CONFIG:
-            break;
-        case O_TEST:
-            cfg->test_only = 1;
-            break;
-        case O_ROOT:
-            cfg->root = optarg;
-            break;
+        case O_CONFIG: break;
+        case O_TEST: cfg->test_only = 1; break;
+        case O_ROOT: cfg->root = optarg; break;
         case O_UPSTREAM: {
             const char *u = optarg;
             if (strncmp(u, "http://", 7) != 0) {
@@ -278,21 +296,16 @@ int h3g_config_parse_args(struct h3g_config *cfg, int argc, char **argv, char *e
             if (rc == H3G_CONFIG_OK)
                 cfg->nlisten++;
             break;
-        case O_CERT:
-            cfg->cert_file = optarg;
-            break;
-        case O_KEY:
-            cfg->key_file = optarg;
-            break;
+        case O_CERT: cfg->cert_file = optarg; break;
+        case O_KEY: cfg->key_file = optarg; break;
         case O_IDLE:
             rc = parse_seconds("--idle-timeout", optarg, 30, &cfg->idle_timeout_ms, err, errlen);
             break;
         case O_DRAIN:
-            rc = parse_seconds("--drain-timeout", optarg, 3600, &cfg->drain_timeout_ms, err, errlen);
+            rc =
+                parse_seconds("--drain-timeout", optarg, 3600, &cfg->drain_timeout_ms, err, errlen);
             break;
-        case O_ALOG:
-            cfg->access_log = optarg;
-            break;
+        case O_ALOG: cfg->access_log = optarg; break;
         case O_LEVEL:
             if (h3g_log_level_parse(optarg, &lvl) != 0) {
                 snprintf(err, errlen, "--log-level '%s': expected error, warn, info or debug",
@@ -331,9 +344,7 @@ int h3g_config_parse_args(struct h3g_config *cfg, int argc, char **argv, char *e
                 return H3G_CONFIG_ERROR;
             }
             break;
-        case O_HOSTKEY:
-            cfg->host_key_file = optarg;
-            break;
+        case O_HOSTKEY: cfg->host_key_file = optarg; break;
         case O_TICKETKEY:
             if (!cli_tickets) {
                 cfg->nticket_keys = 0; /* the command line's keys replace the file's */
@@ -355,13 +366,9 @@ int h3g_config_parse_args(struct h3g_config *cfg, int argc, char **argv, char *e
             break;
         }
         case 'h':
-        case O_HELP:
-            cfg->show_help = 1;
-            break;
+        case O_HELP: cfg->show_help = 1; break;
         case 'V':
-        case O_VERSION:
-            cfg->show_version = 1;
-            break;
+        case O_VERSION: cfg->show_version = 1; break;
         case ':':
             snprintf(err, errlen, "%s needs a value", argv[optind - 1]);
             return H3G_CONFIG_ERROR;

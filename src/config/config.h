@@ -19,7 +19,7 @@ struct h3g_cert_conf {
     const char *names[H3G_MAX_NAMES]; /* empty: the certificate's own DNS names */
     size_t nnames;
     int is_default;
-    int line;                         /* 0 for the command line */
+    int line; /* 0 for the command line */
 };
 
 #define H3G_MAX_UPSTREAMS 32
@@ -30,12 +30,12 @@ struct h3g_upstream_conf {
     const char *servers[H3G_UPSTREAM_MAX_SERVERS]; /* "HOST:PORT" or "unix:/path" */
     size_t nservers;
     uint64_t connect_timeout_ms;
-    uint64_t header_timeout_ms;     /* request sent → response header complete */
-    uint64_t idle_timeout_ms;       /* no bytes from the origin while a body runs */
-    uint64_t fail_timeout_ms;       /* a failed origin is skipped this long */
-    size_t max_idle;                /* pooled idle connections per origin */
-    uint64_t request_timeout_ms;    /* the whole exchange; 0 = none */
-    size_t max_connections;         /* per origin; 0 = no limit */
+    uint64_t header_timeout_ms;  /* request sent → response header complete */
+    uint64_t idle_timeout_ms;    /* no bytes from the origin while a body runs */
+    uint64_t fail_timeout_ms;    /* a failed origin is skipped this long */
+    size_t max_idle;             /* pooled idle connections per origin */
+    uint64_t request_timeout_ms; /* the whole exchange; 0 = none */
+    size_t max_connections;      /* per origin; 0 = no limit */
     int line;
 };
 
@@ -55,8 +55,8 @@ struct h3g_route_conf {
     const char *hosts[H3G_MAX_NAMES];
     size_t nhosts;
     const char *path_prefix;
-    const char *root;           /* static files ... */
-    const char *upstream;       /* ... or an upstream group's name */
+    const char *root;     /* static files ... */
+    const char *upstream; /* ... or an upstream group's name */
     struct h3g_header_rules headers;
     int line;
 };
@@ -74,31 +74,31 @@ struct h3g_config {
     const char *cert_file, *key_file;
     uint64_t idle_timeout_ms;
     uint64_t drain_timeout_ms;
-    const char *access_log;     /* NULL = off, "-" = stdout */
+    const char *access_log; /* NULL = off, "-" = stdout */
     const char *log_level;
     int address_validation;
     size_t max_connections;
     size_t max_field_section_size;
     size_t max_header_fields;
-    uint64_t max_request_body;  /* bytes; 0 = no limit */
-    size_t max_streams;         /* concurrent requests per connection */
-    uint64_t max_requests;      /* requests per connection before GOAWAY; 0 = no limit */
-    size_t listen_sockets;      /* SO_REUSEPORT sockets (QUIC listeners) per address */
-    const char *engine;         /* QUIC engine: "openssl" or "ngtcp2" */
-    int cc;                     /* congestion control: enum h3g_config_cc */
-    const char *host_key_file;  /* secret for QUIC tokens and stateless resets */
+    uint64_t max_request_body; /* bytes; 0 = no limit */
+    size_t max_streams;        /* concurrent requests per connection */
+    uint64_t max_requests;     /* requests per connection before GOAWAY; 0 = no limit */
+    size_t listen_sockets;     /* SO_REUSEPORT sockets (QUIC listeners) per address */
+    const char *engine;        /* QUIC engine: "openssl" or "ngtcp2" */
+    int cc;                    /* congestion control: enum h3g_config_cc */
+    const char *host_key_file; /* secret for QUIC tokens and stateless resets */
     const char *ticket_keys[H3G_MAX_TICKET_KEYS]; /* session ticket keys, first encrypts */
     size_t nticket_keys;
     struct h3g_cert_conf certs[H3G_MAX_CERTS];
     size_t ncerts;
-    int sni_reject_unknown;     /* refuse handshakes for names no certificate has */
+    int sni_reject_unknown; /* refuse handshakes for names no certificate has */
     struct h3g_route_conf routes[H3G_MAX_ROUTES];
     size_t nroutes;
     struct h3g_upstream_conf upstreams[H3G_MAX_UPSTREAMS];
     size_t nupstreams;
     char cli_upstream_server[300]; /* --upstream http://HOST:PORT */
     const char *config_file;
-    int test_only;              /* -t: check the configuration and exit */
+    int test_only; /* -t: check the configuration and exit */
     int show_help, show_version;
     struct h3g_conf_node *tree; /* owns the config file's strings */
 };
@@ -128,7 +128,8 @@ int h3g_config_load_text(struct h3g_config *cfg, const char *text, size_t len, c
 /* Parses argv into cfg.  Returns H3G_CONFIG_OK, or H3G_CONFIG_ERROR with a
  * one-line message in err. */
 int h3g_config_parse_args(struct h3g_config *cfg, int argc, char **argv, char *err, size_t errlen);
-int h3g_config_parse_listen(const char *text, struct h3g_listen_addr *out, char *err, size_t errlen);
+int h3g_config_parse_listen(const char *text, struct h3g_listen_addr *out, char *err,
+                            size_t errlen);
 void h3g_config_usage(FILE *f);
 
 #endif

@@ -75,8 +75,7 @@ static int number(struct ctx *c, const struct h3g_conf_node *n, int sizes, uint6
         return H3G_CONFIG_ERROR;
     /* plain numbers are sizes without a unit */
     if (h3g_conf_size(n->args[0], &v) != 0 ||
-        (!sizes && strspn(n->args[0], "0123456789") != strlen(n->args[0])) || v < min ||
-        v > max)
+        (!sizes && strspn(n->args[0], "0123456789") != strlen(n->args[0])) || v < min || v > max)
         return bad(c, n, "'%s' is not a %s from %llu to %llu", n->args[0],
                    sizes ? "size (like 64k, 10m)" : "whole number", (unsigned long long)min,
                    (unsigned long long)max);
@@ -103,8 +102,7 @@ static int names(struct ctx *c, const struct h3g_conf_node *n, const char **out,
         return H3G_CONFIG_ERROR;
     for (size_t i = 0; i < n->nargs; i++) {
         if (!host_pattern_ok(n->args[i]))
-            return bad(c, n, "'%s' is not a lowercase host name or *.suffix pattern",
-                       n->args[i]);
+            return bad(c, n, "'%s' is not a lowercase host name or *.suffix pattern", n->args[i]);
         out[i] = n->args[i];
     }
     *nout = n->nargs;
@@ -139,7 +137,8 @@ static int certificate(struct ctx *c, const struct h3g_conf_node *b)
                 return H3G_CONFIG_ERROR;
             cc->is_default = 1;
         } else {
-            return bad(c, n, "unknown directive in a certificate block (cert, key, names, default)");
+            return bad(c, n,
+                       "unknown directive in a certificate block (cert, key, names, default)");
         }
     }
     if (cc->cert == NULL || cc->key == NULL)
@@ -190,7 +189,8 @@ static int route(struct ctx *c, const struct h3g_conf_node *b)
             if ((add ? h->nadd : h->nremove) == H3G_MAX_HEADER_RULES)
                 return bad(c, n, "at most %d per route", H3G_MAX_HEADER_RULES);
             for (const char *p = n->args[0]; *p; p++)
-                if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-' || *p == '_'))
+                if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-' ||
+                      *p == '_'))
                     return bad(c, n, "'%s' is not a lowercase field name", n->args[0]);
             if (add) {
                 if (strpbrk(n->args[1], "\r\n") != NULL)
@@ -201,8 +201,9 @@ static int route(struct ctx *c, const struct h3g_conf_node *b)
                 h->remove[h->nremove++] = n->args[0];
             }
         } else {
-            return bad(c, n, "unknown directive in a route block (host, path, root, upstream, "
-                             "add_header, remove_header)");
+            return bad(c, n,
+                       "unknown directive in a route block (host, path, root, upstream, "
+                       "add_header, remove_header)");
         }
     }
     if (r->root == NULL && r->upstream == NULL)
@@ -261,9 +262,10 @@ static int upstream(struct ctx *c, const struct h3g_conf_node *b)
                 return H3G_CONFIG_ERROR;
             u->max_connections = (size_t)v;
         } else {
-            return bad(c, n, "unknown directive in an upstream block (server, connect_timeout, "
-                             "header_timeout, idle_timeout, request_timeout, fail_timeout, "
-                             "keepalive, max_connections)");
+            return bad(c, n,
+                       "unknown directive in an upstream block (server, connect_timeout, "
+                       "header_timeout, idle_timeout, request_timeout, fail_timeout, "
+                       "keepalive, max_connections)");
         }
     }
     if (u->nservers == 0)
@@ -304,9 +306,10 @@ static int limits(struct ctx *c, const struct h3g_conf_node *b)
                 return H3G_CONFIG_ERROR;
             c->cfg->max_requests = v;
         } else {
-            return bad(c, n, "unknown limit (request_header_size, request_header_fields, "
-                             "request_body_size, streams_per_connection, requests_per_connection, "
-                             "connections)");
+            return bad(c, n,
+                       "unknown limit (request_header_size, request_header_fields, "
+                       "request_body_size, streams_per_connection, requests_per_connection, "
+                       "connections)");
         }
     }
     return H3G_CONFIG_OK;

@@ -25,7 +25,7 @@ typedef int64_t (*h3g_prepare_cb)(void *arg);
 
 struct h3g_io {
     int fd;
-    int events;     /* currently registered */
+    int events; /* currently registered */
     h3g_io_cb cb;
     void *arg;
 };

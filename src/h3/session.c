@@ -51,7 +51,7 @@ struct h3g_exchange {
     int head;
     int body_failed;
     int blocked_on_chunks;
-    int complete;           /* whole response handed to QUIC */
+    int complete; /* whole response handed to QUIC */
     struct h3g_body body;
     struct chunk *chunks, *chunks_tail;
     size_t nchunks;
@@ -61,14 +61,14 @@ struct h3g_exchange {
     /* a handler that answers later (h3g_exchange_ops) */
     const struct h3g_exchange_ops *xops;
     void *xctx;
-    int deferred;           /* waiting for h3g_exchange_respond */
-    int source_blocked;     /* response_body said "not yet" */
+    int deferred;       /* waiting for h3g_exchange_respond */
+    int source_blocked; /* response_body said "not yet" */
     int source_eof;
     int released;
-    int rejected;           /* over the per-connection request limit */
-    uint64_t body_bytes;    /* request body received */
-    int body_limited;       /* over the request body limit */
-    int handler_paused;     /* request_body said "no more for now" */
+    int rejected;        /* over the per-connection request limit */
+    uint64_t body_bytes; /* request body received */
+    int body_limited;    /* over the request body limit */
+    int handler_paused;  /* request_body said "no more for now" */
     const struct h3g_header_rules *rules;
     char note[200];
 };
@@ -81,7 +81,7 @@ struct session {
     uint64_t requests;
     uint64_t start_us;
     int shutting_down;
-    int recycling;          /* GOAWAY for max_requests, not for a server shutdown */
+    int recycling; /* GOAWAY for max_requests, not for a server shutdown */
     int in_write;
     int pending_fail;       /* streams with body_failed wait for reset */
     size_t active;          /* request streams with an open exchange */
@@ -91,10 +91,11 @@ struct session {
     uint64_t client_resets; /* of those, abandoned by the client before the response */
     uint64_t after_goaway;  /* opened after our GOAWAY */
     int excessive;          /* closed for abuse (logged once) */
+    int finishing;          /* the close after GOAWAY is under way */
     int64_t held[HELD_MAX]; /* streams paused while nghttp3 holds their bytes */
     size_t nheld;
-    int64_t reading;        /* the stream h3_stream_data is feeding to nghttp3 */
-    size_t delivered;       /* its DATA payload handed to on_recv_data meanwhile */
+    int64_t reading;  /* the stream h3_stream_data is feeding to nghttp3 */
+    size_t delivered; /* its DATA payload handed to on_recv_data meanwhile */
 };
 
 static struct h3g_h3_stats g_stats;
@@ -337,8 +338,8 @@ static int submit_response(struct session *s, struct h3g_exchange *hs, struct h3
     int rv;
     /* Every field the handler gave (a proxied response may carry many), the
      * route's additions and :status. */
-    nghttp3_nv *nva = malloc((resp->nheaders + (hs->rules ? hs->rules->nadd : 0) + 1) *
-                             sizeof(*nva));
+    nghttp3_nv *nva =
+        malloc((resp->nheaders + (hs->rules ? hs->rules->nadd : 0) + 1) * sizeof(*nva));
     if (nva == NULL)
         return NGHTTP3_ERR_NOMEM;
 
@@ -415,8 +416,8 @@ static void send_413(struct session *s, struct h3g_exchange *hs)
 /* Methods that early data may carry (RFC 9110 §9.2.1: safe). */
 static int method_is_safe(const char *m)
 {
-    return m != NULL && (strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0 ||
-                         strcmp(m, "OPTIONS") == 0);
+    return m != NULL &&
+           (strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0 || strcmp(m, "OPTIONS") == 0);
 }
 
 static void dispatch(struct session *s, struct h3g_exchange *hs)
@@ -652,8 +653,7 @@ static void fail_bodies(struct session *s)
         if (hs->body_failed && !hs->complete) {
             hs->complete = 1;
             h3g_warn("%s: stream %lld: response body failed after %llu bytes; resetting",
-                     h3g_qconn_peer(s->qc), (long long)hs->id,
-                     (unsigned long long)hs->bytes_sent);
+                     h3g_qconn_peer(s->qc), (long long)hs->id, (unsigned long long)hs->bytes_sent);
             hstream_abort(hs, H3G_H3_INTERNAL_ERROR, "body read failed");
         }
     }
@@ -748,8 +748,8 @@ static void *h3_conn_ready(h3g_qconn *qc, void *engine_arg)
     s->qc = qc;
     s->cfg = cfg;
     s->reading = -1;
-    s->max_chunks = (h3g_qconn_caps(qc) & H3G_ENGINE_CAP_COPIES_WRITES) ? BODY_CHUNKS_COPIED
-                                                                       : BODY_CHUNKS_HELD;
+    s->max_chunks =
+        (h3g_qconn_caps(qc) & H3G_ENGINE_CAP_COPIES_WRITES) ? BODY_CHUNKS_COPIED : BODY_CHUNKS_HELD;
     s->start_us = h3g_now_us();
     nghttp3_settings_default(&settings);
     settings.max_field_section_size = cfg->max_field_section_size;
@@ -924,6 +924,20 @@ static int h3_stream_reset(h3g_qconn *qc, int64_t sid, uint64_t code, void *conn
     return 0;
 }
 
+/* After GOAWAY, the connection closes once nghttp3 has nothing left: every
+ * request done and what it wrote acknowledged (which may come after the last
+ * stream closed). */
+static void finish_shutdown(struct session *s)
+{
+    if (!s->shutting_down || s->finishing || !nghttp3_conn_is_drained(s->h3))
+        return;
+    s->finishing = 1;
+    if (s->recycling) /* the client closes it once it has read the GOAWAY */
+        h3g_qconn_close_after(s->qc, RECYCLE_GRACE_MS, H3G_H3_NO_ERROR, "max requests");
+    else
+        h3g_qconn_close(s->qc, H3G_H3_NO_ERROR, "shutdown");
+}
+
 static int h3_stream_acked(h3g_qconn *qc, int64_t sid, uint64_t n, void *conn_arg)
 {
     struct session *s = conn_arg;
@@ -934,6 +948,7 @@ static int h3_stream_acked(h3g_qconn *qc, int64_t sid, uint64_t n, void *conn_ar
         return -1;
     }
     session_write(s);
+    finish_shutdown(s);
     return 0;
 }
 
@@ -978,12 +993,7 @@ static int h3_stream_closed(h3g_qconn *qc, int64_t sid, uint64_t code, void *con
             hstream_free(hs);
         }
     }
-    if (s->shutting_down && nghttp3_conn_is_drained(s->h3)) {
-        if (s->recycling) /* the client closes it once it has read the GOAWAY */
-            h3g_qconn_close_after(s->qc, RECYCLE_GRACE_MS, H3G_H3_NO_ERROR, "max requests");
-        else
-            h3g_qconn_close(s->qc, H3G_H3_NO_ERROR, "shutdown");
-    }
+    finish_shutdown(s);
     return 0;
 }
 

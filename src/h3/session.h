@@ -14,9 +14,9 @@
 struct h3g_h3_config {
     size_t max_field_section_size; /* request header bytes (RFC 9114 §4.2.2 accounting) */
     size_t max_header_fields;
-    uint64_t max_request_body;     /* 0 = no limit */
-    size_t max_streams;            /* concurrent requests per connection */
-    uint64_t max_requests;         /* requests per connection, then GOAWAY; 0 = no limit */
+    uint64_t max_request_body; /* 0 = no limit */
+    size_t max_streams;        /* concurrent requests per connection */
+    uint64_t max_requests;     /* requests per connection, then GOAWAY; 0 = no limit */
     h3g_handler_fn handler;
     void *handler_ctx;
 };

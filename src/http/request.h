@@ -13,16 +13,16 @@ struct h3g_field {
 struct h3g_request {
     /* Set by h3g_request_finish(); point into buf, NUL-terminated. */
     const char *method, *scheme, *authority, *path;
-    int64_t content_length;        /* -1 when absent */
-    const char *error;             /* why the request is malformed, or NULL */
-    int early;                     /* it came in TLS early data (0-RTT): replayable */
+    int64_t content_length; /* -1 when absent */
+    const char *error;      /* why the request is malformed, or NULL */
+    int early;              /* it came in TLS early data (0-RTT): replayable */
 
     /* storage */
     char *buf;
     size_t len, cap;
-    struct h3g_field *fields;      /* regular fields, in order */
+    struct h3g_field *fields; /* regular fields, in order */
     size_t nfields, capfields;
-    ssize_t pseudo[4];             /* field index of :method :scheme :authority :path, -1 */
+    ssize_t pseudo[4]; /* field index of :method :scheme :authority :path, -1 */
     int seen_regular;
     int finished;
     size_t max_fields;

@@ -148,8 +148,7 @@ ssize_t h3g_body_read(struct h3g_body *b, uint8_t *buf, size_t cap)
         b->remaining -= (uint64_t)n;
         return n;
     }
-    default:
-        return 0;
+    default: return 0;
     }
 }
 

@@ -12,19 +12,19 @@ enum h3g_body_kind { H3G_BODY_NONE, H3G_BODY_MEM, H3G_BODY_FILE, H3G_BODY_SOURCE
 
 struct h3g_body {
     enum h3g_body_kind kind;
-    int fd;                 /* FILE: owned, closed by h3g_body_close... */
+    int fd;                  /* FILE: owned, closed by h3g_body_close... */
     void (*release)(void *); /* ...unless set: then called with file instead */
     void *file;
-    const uint8_t *data;    /* FILE: its bytes in memory (valid until release), or NULL */
-    uint64_t offset;        /* FILE: next byte to read */
-    uint64_t remaining;     /* bytes still to deliver (SOURCE: UINT64_MAX if unknown) */
-    char *mem;              /* MEM: owned */
+    const uint8_t *data; /* FILE: its bytes in memory (valid until release), or NULL */
+    uint64_t offset;     /* FILE: next byte to read */
+    uint64_t remaining;  /* bytes still to deliver (SOURCE: UINT64_MAX if unknown) */
+    char *mem;           /* MEM: owned */
     size_t mem_off;
 };
 
 struct h3g_response {
     int status;
-    char *buf;              /* "name\0value\0" pairs */
+    char *buf; /* "name\0value\0" pairs */
     size_t len, cap;
     size_t nheaders;
     struct h3g_body body;

@@ -15,10 +15,10 @@ void h3g_log(enum h3g_log_level lvl, const char *fmt, ...) __attribute__((format
 #define h3g_err(...) h3g_log(H3G_LOG_ERROR, __VA_ARGS__)
 #define h3g_warn(...) h3g_log(H3G_LOG_WARN, __VA_ARGS__)
 #define h3g_info(...) h3g_log(H3G_LOG_INFO, __VA_ARGS__)
-#define h3g_debug(...)                                  \
-    do {                                                \
-        if (h3g_log_enabled(H3G_LOG_DEBUG))             \
-            h3g_log(H3G_LOG_DEBUG, __VA_ARGS__);        \
+#define h3g_debug(...)                                                                             \
+    do {                                                                                           \
+        if (h3g_log_enabled(H3G_LOG_DEBUG))                                                        \
+            h3g_log(H3G_LOG_DEBUG, __VA_ARGS__);                                                   \
     } while (0)
 
 /* Access log: NULL path = disabled, "-" = stdout. */
@@ -27,15 +27,15 @@ void h3g_access_log_close(void);
 void h3g_access_log_flush(void);
 
 struct h3g_access_entry {
-    const char *client;     /* "addr:port" */
+    const char *client; /* "addr:port" */
     const char *method, *authority, *path;
-    int status;             /* 0 when no response was sent */
-    uint64_t bytes_sent;    /* response body bytes handed to QUIC */
+    int status;          /* 0 when no response was sent */
+    uint64_t bytes_sent; /* response body bytes handed to QUIC */
     uint64_t duration_us;
     int64_t stream_id;
-    const char *error;      /* NULL, or why the stream ended abnormally */
-    const char *note;       /* handler's note (upstream and timings), or NULL */
-    int early;              /* the request came in 0-RTT early data */
+    const char *error; /* NULL, or why the stream ended abnormally */
+    const char *note;  /* handler's note (upstream and timings), or NULL */
+    int early;         /* the request came in 0-RTT early data */
 };
 void h3g_access_log_request(const struct h3g_access_entry *e);
 
@@ -43,9 +43,9 @@ struct h3g_close_entry {
     const char *client;
     uint64_t error_code;
     uint64_t frame_type;
-    int transport;          /* QUIC transport error vs application (HTTP/3) error */
-    int local;              /* we closed it */
-    int idle;               /* idle timeout */
+    int transport; /* QUIC transport error vs application (HTTP/3) error */
+    int local;     /* we closed it */
+    int idle;      /* idle timeout */
     const char *reason;
     size_t reason_len;
     uint64_t requests;

@@ -39,9 +39,9 @@ typedef struct h3g_iovec {
 struct h3g_close_info {
     uint64_t error_code;
     uint64_t frame_type;
-    int transport;  /* QUIC transport error (else application/HTTP/3 code) */
-    int local;      /* this side closed */
-    int idle;       /* idle timeout */
+    int transport; /* QUIC transport error (else application/HTTP/3 code) */
+    int local;     /* this side closed */
+    int idle;      /* idle timeout */
     char reason[256];
     size_t reason_len;
 };
@@ -93,15 +93,15 @@ struct h3g_engine_callbacks {
 enum h3g_cc { H3G_CC_CUBIC, H3G_CC_BBR, H3G_CC_RENO };
 
 struct h3g_engine_config {
-    uint64_t idle_timeout_ms;   /* close connections idle this long (0 = QUIC default) */
-    int address_validation;     /* send Retry to unvalidated clients */
-    size_t max_connections;     /* refuse new handshakes beyond this many */
+    uint64_t idle_timeout_ms;       /* close connections idle this long (0 = QUIC default) */
+    int address_validation;         /* send Retry to unvalidated clients */
+    size_t max_connections;         /* refuse new handshakes beyond this many */
     unsigned listeners_per_address; /* SO_REUSEPORT sockets per address (0 = 1) */
-    uint64_t max_streams_bidi;  /* concurrent request streams a client may open */
-    enum h3g_cc cc;             /* congestion control (engines that choose) */
-    const uint8_t *host_key;    /* secret for tokens and stateless resets */
+    uint64_t max_streams_bidi;      /* concurrent request streams a client may open */
+    enum h3g_cc cc;                 /* congestion control (engines that choose) */
+    const uint8_t *host_key;        /* secret for tokens and stateless resets */
     size_t host_key_len;
-    uint16_t server_id;         /* carried in connection IDs (ngtcp2 engine) */
+    uint16_t server_id; /* carried in connection IDs (ngtcp2 engine) */
     uint8_t worker_id;
 };
 

@@ -37,14 +37,14 @@ struct ticket_key {
 struct tls_cert {
     X509 *x;
     EVP_PKEY *key;
-    STACK_OF(X509) *chain;
+    STACK_OF(X509) * chain;
     char *names[MAX_CERT_NAMES]; /* lowercase; "*.suffix" for wildcards */
     size_t nnames;
 };
 
 struct h3g_tls {
-    SSL_CTX *ctx;       /* OpenSSL's native QUIC server */
-    SSL_CTX *tls_ctx;   /* TLS 1.3 for a QUIC stack on OpenSSL's QUIC TLS API (ngtcp2) */
+    SSL_CTX *ctx;     /* OpenSSL's native QUIC server */
+    SSL_CTX *tls_ctx; /* TLS 1.3 for a QUIC stack on OpenSSL's QUIC TLS API (ngtcp2) */
     struct tls_cert *certs;
     size_t ncerts;
     int default_idx;
@@ -96,8 +96,8 @@ int h3g_tls_check_version(unsigned long v, const char *text, char *err, size_t e
 
 int h3g_tls_check_runtime(char *err, size_t errlen)
 {
-    int rc = h3g_tls_check_version(OpenSSL_version_num(), OpenSSL_version(OPENSSL_VERSION), err,
-                                   errlen);
+    int rc =
+        h3g_tls_check_version(OpenSSL_version_num(), OpenSSL_version(OPENSSL_VERSION), err, errlen);
     if (rc > 0) {
         h3g_warn("%s", err);
         rc = 0;
@@ -139,15 +139,14 @@ static int names_from_cert(struct tls_cert *tc)
     int rc = 0;
     for (int i = 0; sans != NULL && i < sk_GENERAL_NAME_num(sans); i++) {
         const GENERAL_NAME *gn = sk_GENERAL_NAME_value(sans, i);
-        if (gn->type == GEN_DNS &&
-            add_name(tc, (const char *)ASN1_STRING_get0_data(gn->d.dNSName),
-                     (size_t)ASN1_STRING_length(gn->d.dNSName)) != 0)
+        if (gn->type == GEN_DNS && add_name(tc, (const char *)ASN1_STRING_get0_data(gn->d.dNSName),
+                                            (size_t)ASN1_STRING_length(gn->d.dNSName)) != 0)
             rc = -1;
     }
     if (sans == NULL || tc->nnames == 0) {
         char cn[256];
-        int n = X509_NAME_get_text_by_NID(X509_get_subject_name(tc->x), NID_commonName, cn,
-                                          sizeof(cn));
+        int n =
+            X509_NAME_get_text_by_NID(X509_get_subject_name(tc->x), NID_commonName, cn, sizeof(cn));
         if (n > 0 && add_name(tc, cn, (size_t)n) != 0)
             rc = -1;
     }
@@ -377,8 +376,8 @@ static int load_ticket_keys(h3g_tls *tls, const struct h3g_tls_config *cfg, char
         if (n != 80) {
             OPENSSL_cleanse(buf, sizeof(buf));
             snprintf(err, errlen,
-                     "session ticket key %s: %zu bytes, 80 expected (openssl rand 80 > FILE)",
-                     path, n);
+                     "session ticket key %s: %zu bytes, 80 expected (openssl rand 80 > FILE)", path,
+                     n);
             return H3G_ERR;
         }
         memcpy(tls->tickets[i].name, buf, 16);

@@ -9,9 +9,9 @@
 typedef struct h3g_tls h3g_tls;
 
 struct h3g_tls_cert_config {
-    const char *cert_file;      /* PEM: the certificate, then its chain */
+    const char *cert_file; /* PEM: the certificate, then its chain */
     const char *key_file;
-    const char *const *names;   /* names it serves; NULL: its own DNS names */
+    const char *const *names; /* names it serves; NULL: its own DNS names */
     size_t nnames;
     int is_default;
 };
@@ -19,7 +19,7 @@ struct h3g_tls_cert_config {
 struct h3g_tls_config {
     const struct h3g_tls_cert_config *certs; /* none: generate a self-signed one */
     size_t ncerts;
-    int reject_unknown_sni;     /* refuse names no certificate serves */
+    int reject_unknown_sni;              /* refuse names no certificate serves */
     const char *const *ticket_key_files; /* 80-byte session ticket keys; first encrypts */
     size_t nticket_key_files;
     const char *selfsigned_name;

@@ -100,8 +100,8 @@ static int q_recv_stream_data(ngtcp2_conn *conn, uint32_t flags, int64_t sid, ui
     (void)offset, (void)sud;
     if (b->h3 == NULL)
         return 0;
-    nghttp3_ssize n = nghttp3_conn_read_stream(b->h3, sid, data, len,
-                                               flags & NGTCP2_STREAM_DATA_FLAG_FIN);
+    nghttp3_ssize n =
+        nghttp3_conn_read_stream(b->h3, sid, data, len, flags & NGTCP2_STREAM_DATA_FLAG_FIN);
     if (n < 0) {
         fprintf(stderr, "nghttp3_conn_read_stream: %s\n", nghttp3_strerror((int)n));
         ngtcp2_ccerr_set_application_error(&b->last_error,
@@ -163,9 +163,9 @@ static int write_streams(struct ng_base *b)
                 return -1;
         }
         uint32_t flags = NGTCP2_WRITE_STREAM_FLAG_MORE | (fin ? NGTCP2_WRITE_STREAM_FLAG_FIN : 0);
-        ngtcp2_ssize n = ngtcp2_conn_writev_stream(b->conn, &ps.path, &pi, buf, sizeof(buf),
-                                                   &ndatalen, flags, sid, (ngtcp2_vec *)vec,
-                                                   (size_t)cnt, now_ns());
+        ngtcp2_ssize n =
+            ngtcp2_conn_writev_stream(b->conn, &ps.path, &pi, buf, sizeof(buf), &ndatalen, flags,
+                                      sid, (ngtcp2_vec *)vec, (size_t)cnt, now_ns());
         if (n < 0) {
             if (n == NGTCP2_ERR_STREAM_DATA_BLOCKED) {
                 nghttp3_conn_block_stream(b->h3, sid);

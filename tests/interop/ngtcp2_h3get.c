@@ -155,8 +155,8 @@ static int read_pkts(struct client *c)
     for (;;) {
         struct sockaddr_storage from;
         socklen_t fromlen = sizeof(from);
-        ssize_t n = recvfrom(c->fd, buf, sizeof(buf), MSG_DONTWAIT, (struct sockaddr *)&from,
-                             &fromlen);
+        ssize_t n =
+            recvfrom(c->fd, buf, sizeof(buf), MSG_DONTWAIT, (struct sockaddr *)&from, &fromlen);
         if (n < 0)
             return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
         ngtcp2_path path = {
@@ -349,8 +349,8 @@ close:
         ngtcp2_path_storage ps;
         ngtcp2_pkt_info pi;
         ngtcp2_path_storage_zero(&ps);
-        ngtcp2_ssize n = ngtcp2_conn_write_connection_close(c.b.conn, &ps.path, &pi, buf, sizeof(buf),
-                                                            &c.b.last_error, now_ns());
+        ngtcp2_ssize n = ngtcp2_conn_write_connection_close(c.b.conn, &ps.path, &pi, buf,
+                                                            sizeof(buf), &c.b.last_error, now_ns());
         if (n > 0)
             send_pkt(&c.b, buf, (size_t)n);
     }

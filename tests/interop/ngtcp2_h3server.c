@@ -38,7 +38,7 @@
 struct req {
     int64_t id;
     int post;
-    size_t want;        /* GET /N */
+    size_t want; /* GET /N */
     uint8_t *body;
     size_t len, cap, sent;
 };
@@ -394,8 +394,8 @@ int main(int argc, char **argv)
         for (;;) {
             struct sockaddr_storage from;
             socklen_t fromlen = sizeof(from);
-            ssize_t n = recvfrom(s.fd, buf, sizeof(buf), MSG_DONTWAIT, (struct sockaddr *)&from,
-                                 &fromlen);
+            ssize_t n =
+                recvfrom(s.fd, buf, sizeof(buf), MSG_DONTWAIT, (struct sockaddr *)&from, &fromlen);
             if (n < 0)
                 break;
             ngtcp2_path path = {
@@ -427,9 +427,8 @@ int main(int argc, char **argv)
                 ngtcp2_path_storage ps;
                 ngtcp2_pkt_info opi;
                 ngtcp2_path_storage_zero(&ps);
-                ngtcp2_ssize w = ngtcp2_conn_write_connection_close(s.b.conn, &ps.path, &opi, out,
-                                                                    sizeof(out), &s.b.last_error,
-                                                                    now_ns());
+                ngtcp2_ssize w = ngtcp2_conn_write_connection_close(
+                    s.b.conn, &ps.path, &opi, out, sizeof(out), &s.b.last_error, now_ns());
                 if (w > 0)
                     send_pkt(&s.b, out, (size_t)w);
                 drop_conn(&s);

@@ -183,8 +183,8 @@ const struct h3g_engine_ops mock_engine_ops = {
  * copy with its own flags. */
 static struct h3g_engine_ops ops_copies[2];
 
-void mock_conn_init(struct mock_conn *mc, const struct h3g_engine_callbacks *cbs,
-                    void *engine_arg, unsigned caps)
+void mock_conn_init(struct mock_conn *mc, const struct h3g_engine_callbacks *cbs, void *engine_arg,
+                    unsigned caps)
 {
     memset(mc, 0, sizeof(*mc));
     struct h3g_engine_ops *ops = &ops_copies[(caps & H3G_ENGINE_CAP_COPIES_WRITES) ? 1 : 0];

@@ -38,8 +38,8 @@
 
 struct rq {
     const char *name;
-    size_t body_len;        /* response body bytes */
-    int echo_ok;            /* post-echo: the body came back unchanged */
+    size_t body_len; /* response body bytes */
+    int echo_ok;     /* post-echo: the body came back unchanged */
     int64_t id;
     SSL *s;
     int status;
@@ -154,7 +154,10 @@ static int on_acked(nghttp3_conn *c, int64_t sid, uint64_t n, void *ud, void *su
 
 /* ---- request cases ---- */
 
-#define NV(n, v) {(uint8_t *)(n), (uint8_t *)(v), sizeof(n) - 1, sizeof(v) - 1, NGHTTP3_NV_FLAG_NONE}
+#define NV(n, v)                                                                                   \
+    {                                                                                              \
+        (uint8_t *)(n), (uint8_t *)(v), sizeof(n) - 1, sizeof(v) - 1, NGHTTP3_NV_FLAG_NONE         \
+    }
 
 static int make_nva(const char *name, nghttp3_nv *nva, size_t *n)
 {
@@ -267,7 +270,7 @@ static size_t headers_frame(uint8_t *out, const char *const *fields, size_t nfie
     payload[p++] = 0; /* delta base */
     for (size_t i = 0; i + 1 < nfields; i += 2)
         p += qpack_literal(payload + p, fields[i], fields[i + 1]);
-    out[n++] = 0x01; /* HEADERS */
+    out[n++] = 0x01;                       /* HEADERS */
     out[n++] = (uint8_t)(0x40 | (p >> 8)); /* two-byte varint length */
     out[n++] = (uint8_t)(p & 0xff);
     memcpy(out + n, payload, p);
@@ -287,12 +290,12 @@ static int raw_case(const char *name, const uint8_t **bytes, size_t *len)
     /* A frame whose length runs past the end of the stream. */
     static const uint8_t truncated[] = {0x01, 0x40, 0x64, 0x00};
     if (strcmp(name, "raw-uppercase-name") == 0) {
-        const char *f[] = {":method", "GET", ":scheme", "https", ":authority", authority,
-                           ":path", "/hello.txt", "X-Upper", "1"};
+        const char *f[] = {":method", "GET",   ":scheme",    "https",   ":authority",
+                           authority, ":path", "/hello.txt", "X-Upper", "1"};
         *bytes = frame, *len = headers_frame(frame, f, 10);
     } else if (strcmp(name, "raw-ok") == 0) {
-        const char *f[] = {":method", "GET", ":scheme", "https", ":authority", authority,
-                           ":path", "/hello.txt"};
+        const char *f[] = {":method",    "GET",     ":scheme", "https",
+                           ":authority", authority, ":path",   "/hello.txt"};
         *bytes = frame, *len = headers_frame(frame, f, 8);
     } else if (strcmp(name, "raw-data-before-headers") == 0)
         *bytes = data_first, *len = sizeof(data_first);
@@ -432,8 +435,8 @@ static void qpack_blocked_flood(struct rq *r, int fd)
  * allows (CVE-2023-44487 for HTTP/3). */
 static void rapid_reset(struct rq *r, int fd)
 {
-    const char *f[] = {":method", "GET", ":scheme", "https", ":authority", authority,
-                       ":path", "/hello.txt"};
+    const char *f[] = {":method",    "GET",     ":scheme", "https",
+                       ":authority", authority, ":path",   "/hello.txt"};
     static uint8_t frame[512];
     size_t len = headers_frame(frame, f, 8), w;
     uint64_t opened = 0, end = now_ms() + 5000;
@@ -473,8 +476,10 @@ int main(int argc, char **argv)
     BIO_ADDR *peer;
     int fd;
     SSL_CTX *ctx;
-    nghttp3_callbacks cbs = {.recv_header = on_recv_header, .end_stream = on_end_stream,
-                             .acked_stream_data = on_acked, .recv_data = on_recv_data};
+    nghttp3_callbacks cbs = {.recv_header = on_recv_header,
+                             .end_stream = on_end_stream,
+                             .acked_stream_data = on_acked,
+                             .recv_data = on_recv_data};
     nghttp3_settings settings;
     static const unsigned char alpn[] = {2, 'h', '3'};
 
@@ -511,7 +516,8 @@ int main(int argc, char **argv)
     nghttp3_settings_default(&settings);
     if (nghttp3_conn_client_new(&h3, &cbs, &settings, NULL, NULL) != 0)
         die("nghttp3");
-    SSL *ctrl = SSL_new_stream(conn, SSL_STREAM_FLAG_UNI), *qe = SSL_new_stream(conn, SSL_STREAM_FLAG_UNI),
+    SSL *ctrl = SSL_new_stream(conn, SSL_STREAM_FLAG_UNI),
+        *qe = SSL_new_stream(conn, SSL_STREAM_FLAG_UNI),
         *qd = SSL_new_stream(conn, SSL_STREAM_FLAG_UNI);
     if (ctrl == NULL || qe == NULL || qd == NULL)
         die("cannot open control streams");
@@ -548,9 +554,8 @@ int main(int argc, char **argv)
             SSL_write_ex2(r->s, raw, rawlen, SSL_WRITE_FLAG_CONCLUDE, &w);
         } else if (make_nva(r->name, nva, &n) == 0) {
             nghttp3_data_reader dr = {.read_data = echo_body};
-            if (nghttp3_conn_submit_request(h3, r->id, nva, n,
-                                            strcmp(r->name, "post-echo") == 0 ? &dr : NULL,
-                                            NULL) != 0)
+            if (nghttp3_conn_submit_request(
+                    h3, r->id, nva, n, strcmp(r->name, "post-echo") == 0 ? &dr : NULL, NULL) != 0)
                 die("nghttp3 refused to submit the request");
         } else {
             fprintf(stderr, "h3raw: unknown case %s\n", r->name);

@@ -24,8 +24,8 @@ struct side {
     int null_read_calls, null_write_calls; /* deliveries of one direction */
     int flushes;
     int alerts, alert_level, alert;
-    int sends_without_key;  /* add_handshake_data before its write secret */
-    int sessions;           /* new_session_cb calls */
+    int sends_without_key; /* add_handshake_data before its write secret */
+    int sessions;          /* new_session_cb calls */
     SSL_SESSION *session;
 };
 
@@ -135,7 +135,8 @@ static void make_cert(void)
     X509_gmtime_adj(X509_getm_notAfter(g_cert), 3600);
     X509_set_pubkey(g_cert, g_key);
     n = X509_get_subject_name(g_cert);
-    X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)"localhost", -1, -1, 0);
+    X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)"localhost", -1, -1,
+                               0);
     X509_set_issuer_name(g_cert, n);
     X509_sign(g_cert, g_key, EVP_sha256());
 }

@@ -97,20 +97,25 @@ int main(void)
 
     /* errors carry file and line */
     expect_error("listen 127.0.0.1:1;\nbogus 1;\n", "t.conf:2: bogus: unknown directive");
-    expect_error("listen 127.0.0.1;\n", "t.conf:1: listen: --listen '127.0.0.1': expected ADDR:PORT");
+    expect_error("listen 127.0.0.1;\n",
+                 "t.conf:1: listen: --listen '127.0.0.1': expected ADDR:PORT");
     expect_error("root /a\n", "t.conf:1: 'root' is missing its ';'");
     expect_error("route {\n root /a;\n", "t.conf:3: missing '}' for the block opened at line 1");
     expect_error("}\n", "t.conf:1: unexpected '}'");
     expect_error("access_log \"unterminated;\n", "t.conf:1: unterminated string");
-    expect_error("\n\nidle_timeout 45s;\n", "t.conf:3: idle_timeout: '45s' is not a duration up to 30s");
+    expect_error("\n\nidle_timeout 45s;\n",
+                 "t.conf:3: idle_timeout: '45s' is not a duration up to 30s");
     expect_error("idle_timeout;\n", "t.conf:1: idle_timeout: expects 1 value, got 0");
-    expect_error("certificate { cert a.pem; }\n", "t.conf:1: certificate: needs both 'cert' and 'key'");
-    expect_error("certificate { cert a; key b; default; }\ncertificate { cert c; key d; default; }\n",
-                 "t.conf:2: certificate: a default certificate is already set at line 1");
+    expect_error("certificate { cert a.pem; }\n",
+                 "t.conf:1: certificate: needs both 'cert' and 'key'");
+    expect_error(
+        "certificate { cert a; key b; default; }\ncertificate { cert c; key d; default; }\n",
+        "t.conf:2: certificate: a default certificate is already set at line 1");
     expect_error("certificate { cert a; key b; names Upper.example; }\n",
                  "names: 'Upper.example' is not a lowercase host name");
     expect_error("certificate { cert a; key b; names *.*.x; }\n", "is not a lowercase host name");
-    expect_error("route { path assets; root /a; }\n", "t.conf:1: path: 'assets' must start with '/'");
+    expect_error("route { path assets; root /a; }\n",
+                 "t.conf:1: path: 'assets' must start with '/'");
     expect_error("route { host a.example; }\n", "t.conf:1: route: needs a 'root'");
     expect_error("route foo { root /a; }\n", "route: takes no values before its block");
     expect_error("root { }\n", "t.conf:1: root: takes no block");
@@ -121,9 +126,10 @@ int main(void)
     expect_error("listen_sockets 100;\n", "listen_sockets");
     expect_error("log_level chatty;\n", "expected error, warn, info or debug");
     expect_error("address_validation sometimes;\n", "expected on or off");
-    expect_error("a b c d e f g h i j k l m n o p q r s t u v w x y z 1 2 3 4 5 6 7 8 9 10 11 12 "
-                 "13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32 33 34 35 36 37 38 39 40 41;\n",
-                 "too many arguments");
+    expect_error(
+        "a b c d e f g h i j k l m n o p q r s t u v w x y z 1 2 3 4 5 6 7 8 9 10 11 12 "
+        "13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32 33 34 35 36 37 38 39 40 41;\n",
+        "too many arguments");
     {
         char nul[] = "root /a;\0root /b;\n";
         h3g_config_defaults(&c);
@@ -159,11 +165,11 @@ int main(void)
     /* router: exact host > wildcard > any, then the longest prefix */
     h3g_router *r = h3g_router_new();
     const char *exact[] = {"www.example"}, *wild[] = {"*.example"};
-    CHECK(h3g_router_add(r, NULL, 0, "/", dummy, NULL, NULL) == 0);          /* 0 */
-    CHECK(h3g_router_add(r, NULL, 0, "/static/", dummy, NULL, NULL) == 0);   /* 1 */
-    CHECK(h3g_router_add(r, wild, 1, "/", dummy, NULL, NULL) == 0);          /* 2 */
-    CHECK(h3g_router_add(r, exact, 1, "/", dummy, NULL, NULL) == 0);         /* 3 */
-    CHECK(h3g_router_add(r, exact, 1, "/api/", dummy, NULL, NULL) == 0);     /* 4 */
+    CHECK(h3g_router_add(r, NULL, 0, "/", dummy, NULL, NULL) == 0);        /* 0 */
+    CHECK(h3g_router_add(r, NULL, 0, "/static/", dummy, NULL, NULL) == 0); /* 1 */
+    CHECK(h3g_router_add(r, wild, 1, "/", dummy, NULL, NULL) == 0);        /* 2 */
+    CHECK(h3g_router_add(r, exact, 1, "/", dummy, NULL, NULL) == 0);       /* 3 */
+    CHECK(h3g_router_add(r, exact, 1, "/api/", dummy, NULL, NULL) == 0);   /* 4 */
     CHECK(h3g_router_match(r, "other.test", "/x") == 0);
     CHECK(h3g_router_match(r, "other.test:443", "/static/a.css") == 1);
     CHECK(h3g_router_match(r, "img.example", "/a") == 2);

@@ -54,14 +54,16 @@ int main(void)
     CHECK(parse(&c, err, "--version", NULL, NULL, NULL, NULL) == H3G_CONFIG_OK && c.show_version);
     CHECK(parse(&c, err, "--help", NULL, NULL, NULL, NULL) == H3G_CONFIG_OK && c.show_help);
     CHECK(parse(&c, err, "--root", "/srv", "--max-header-size", "10", NULL) == H3G_CONFIG_ERROR);
-    CHECK(parse(&c, err, "--root", "/srv", NULL, NULL, NULL) == H3G_CONFIG_OK && c.max_requests == 1000);
+    CHECK(parse(&c, err, "--root", "/srv", NULL, NULL, NULL) == H3G_CONFIG_OK &&
+          c.max_requests == 1000);
     CHECK(parse(&c, err, "--root", "/srv", "--max-requests", "0", NULL) == H3G_CONFIG_OK &&
           c.max_requests == 0);
     CHECK(parse(&c, err, "--root", "/srv", "--max-requests", "25", NULL) == H3G_CONFIG_OK &&
           c.max_requests == 25);
     CHECK(parse(&c, err, "--root", "/srv", "--max-requests", "-1", NULL) == H3G_CONFIG_ERROR);
     CHECK(strstr(err, "--max-requests") != NULL);
-    CHECK(parse(&c, err, "--root", "/srv", NULL, NULL, NULL) == H3G_CONFIG_OK && c.listen_sockets == 4);
+    CHECK(parse(&c, err, "--root", "/srv", NULL, NULL, NULL) == H3G_CONFIG_OK &&
+          c.listen_sockets == 4);
     CHECK(parse(&c, err, "--root", "/srv", "--listen-sockets", "1", NULL) == H3G_CONFIG_OK &&
           c.listen_sockets == 1);
     CHECK(parse(&c, err, "--root", "/srv", "--listen-sockets", "0", NULL) == H3G_CONFIG_ERROR);

@@ -19,7 +19,11 @@ static int build(struct h3g_request *r, const struct kv *f, size_t n)
     return h3g_request_finish(r);
 }
 
-#define GOOD_PSEUDO {":method", "GET"}, {":scheme", "https"}, {":authority", "example.com"}, {":path", "/"}
+#define GOOD_PSEUDO                                                                                \
+    {":method", "GET"}, {":scheme", "https"}, {":authority", "example.com"},                       \
+    {                                                                                              \
+        ":path", "/"                                                                               \
+    }
 
 static void expect(const struct kv *f, size_t n, int want_ok, const char *label)
 {
@@ -31,10 +35,10 @@ static void expect(const struct kv *f, size_t n, int want_ok, const char *label)
     h3g_request_reset(&r);
 }
 
-#define EXPECT(ok, label, ...)                                               \
-    do {                                                                     \
-        const struct kv f_[] = {__VA_ARGS__};                                \
-        expect(f_, sizeof(f_) / sizeof(f_[0]), ok, label);                   \
+#define EXPECT(ok, label, ...)                                                                     \
+    do {                                                                                           \
+        const struct kv f_[] = {__VA_ARGS__};                                                      \
+        expect(f_, sizeof(f_) / sizeof(f_[0]), ok, label);                                         \
     } while (0)
 
 int main(void)
@@ -57,8 +61,8 @@ int main(void)
            {":path", "/x"}, {"host", "example.com"});
     EXPECT(1, "same authority and host", GOOD_PSEUDO, {"host", "example.com"});
     EXPECT(1, "te trailers", GOOD_PSEUDO, {"te", "trailers"});
-    EXPECT(1, "OPTIONS *", {":method", "OPTIONS"}, {":scheme", "https"},
-           {":authority", "a"}, {":path", "*"});
+    EXPECT(1, "OPTIONS *", {":method", "OPTIONS"}, {":scheme", "https"}, {":authority", "a"},
+           {":path", "*"});
     EXPECT(1, "CONNECT", {":method", "CONNECT"}, {":authority", "example.com:443"});
     EXPECT(1, "content-length", GOOD_PSEUDO, {"content-length", "10"}, {"content-length", "10"});
 
@@ -74,8 +78,8 @@ int main(void)
     EXPECT(0, "duplicate pseudo", GOOD_PSEUDO, {":path", "/again"});
     EXPECT(0, "unknown pseudo", GOOD_PSEUDO, {":foo", "bar"});
     EXPECT(0, "response pseudo in request", GOOD_PSEUDO, {":status", "200"});
-    EXPECT(0, "pseudo after regular", {":method", "GET"}, {"accept", "*/*"},
-           {":scheme", "https"}, {":authority", "a"}, {":path", "/"});
+    EXPECT(0, "pseudo after regular", {":method", "GET"}, {"accept", "*/*"}, {":scheme", "https"},
+           {":authority", "a"}, {":path", "/"});
     EXPECT(0, "uppercase name", GOOD_PSEUDO, {"Accept", "*/*"});
     EXPECT(0, "space in name", GOOD_PSEUDO, {"bad name", "x"});
     EXPECT(0, "connection", GOOD_PSEUDO, {"connection", "close"});

@@ -369,8 +369,7 @@ static void test_stream_limit(void)
     get(&c, "/defer", "GET"); /* stays open */
     struct creq *b = get(&c, "/size/10", "GET");
     pump(&c);
-    CHECK(mock_stream(&mc, 4)->reset &&
-          mock_stream(&mc, 4)->reset_code == H3G_H3_REQUEST_REJECTED);
+    CHECK(mock_stream(&mc, 4)->reset && mock_stream(&mc, 4)->reset_code == H3G_H3_REQUEST_REJECTED);
     CHECK(!b->done);
     finish(&c, &mc);
 }

@@ -15,7 +15,8 @@
 #include <openssl/tls1.h>
 
 #if OPENSSL_VERSION_NUMBER < 0x30500010L
-#error "libqtlscompat needs OpenSSL >= 3.5.1 (3.5.0 loses QUIC transport parameters on SSL_set_SSL_CTX)"
+#error                                                                                             \
+    "libqtlscompat needs OpenSSL >= 3.5.1 (3.5.0 loses QUIC transport parameters on SSL_set_SSL_CTX)"
 #endif
 
 #ifdef __cplusplus
@@ -53,9 +54,8 @@ typedef struct ssl_quic_method_st SSL_QUIC_METHOD;
 struct ssl_quic_method_st {
     /* Both secrets of a level in one call (one is NULL only for early data,
      * and on a server that accepted 0-RTT, see docs). */
-    int (*set_encryption_secrets)(SSL *ssl, OSSL_ENCRYPTION_LEVEL level,
-                                  const uint8_t *read_secret, const uint8_t *write_secret,
-                                  size_t secret_len);
+    int (*set_encryption_secrets)(SSL *ssl, OSSL_ENCRYPTION_LEVEL level, const uint8_t *read_secret,
+                                  const uint8_t *write_secret, size_t secret_len);
     int (*add_handshake_data)(SSL *ssl, OSSL_ENCRYPTION_LEVEL level, const uint8_t *data,
                               size_t len);
     int (*flush_flight)(SSL *ssl);

@@ -166,8 +166,8 @@ int h3g_http1_request_head(const struct h3g_request *req, const char *client, in
 
 int h3g_http1_hop_by_hop(const char *name, size_t len, const char *connection_value)
 {
-    static const char *const fixed[] = {"connection", "keep-alive", "proxy-connection",
-                                        "transfer-encoding", "upgrade", "te"};
+    static const char *const fixed[] = {"connection",        "keep-alive", "proxy-connection",
+                                        "transfer-encoding", "upgrade",    "te"};
     for (size_t i = 0; i < H3G_ARRAY_LEN(fixed); i++)
         if (is(name, len, fixed[i]))
             return 1;

@@ -63,8 +63,8 @@ struct pxreq {
     h3g_io io;
     int io_on;
     h3g_timer timer;
-    h3g_timer total;        /* the whole exchange (request_timeout) */
-    int counted;            /* holds one of origin->active */
+    h3g_timer total; /* the whole exchange (request_timeout) */
+    int counted;     /* holds one of origin->active */
     int attempts;
     int busy;
     int reused_conn;
@@ -83,7 +83,7 @@ struct pxreq {
     char *cur_name, *cur_value;
     size_t cur_name_len, cur_value_len;
     size_t header_bytes;
-    int interim;           /* parsing a 1xx response */
+    int interim; /* parsing a 1xx response */
     int responded;
     int got_bytes;
     int resp_eof;
@@ -203,14 +203,9 @@ static void on_timer(h3g_timer *t, void *arg)
         px_fail(r, 504, "connect timeout");
         break;
     case PX_SENDING:
-    case PX_WAITING:
-        px_fail(r, 504, "origin too slow");
-        break;
-    case PX_BODY:
-        px_fail(r, 504, "origin stalled mid-body");
-        break;
-    case PX_DONE:
-        break;
+    case PX_WAITING: px_fail(r, 504, "origin too slow"); break;
+    case PX_BODY: px_fail(r, 504, "origin stalled mid-body"); break;
+    case PX_DONE: break;
     }
 }
 
@@ -426,8 +421,8 @@ static int on_message_complete(llhttp_t *p)
         return 0;
     }
     r->resp_eof = 1;
-    r->reusable = llhttp_should_keep_alive(p) && r->soff == r->slen &&
-                  r->head_off == r->head_len && (!r->has_body || r->req_fin);
+    r->reusable = llhttp_should_keep_alive(p) && r->soff == r->slen && r->head_off == r->head_len &&
+                  (!r->has_body || r->req_fin);
     return HPE_PAUSED; /* one response per request: anything after is not ours */
 }
 
@@ -463,8 +458,8 @@ static void px_read(struct pxreq *r)
                 break; /* a body delimited by the connection's end */
             if (r->resp_eof)
                 break;
-            px_fail(r, 502, n == 0 ? "origin closed the connection early"
-                                   : "origin reset the connection");
+            px_fail(r, 502,
+                    n == 0 ? "origin closed the connection early" : "origin reset the connection");
             return;
         }
         r->got_bytes = 1;
@@ -691,8 +686,8 @@ int h3g_proxy_handle(void *ctx, const struct h3g_request *req, struct h3g_respon
     if (req->content_length == 0)
         r->has_body = 0;
     r->rbuf = buf_get(px);
-    if (r->rbuf == NULL ||
-        h3g_http1_request_head(req, h3g_exchange_peer(ex), r->chunked, &r->head, &r->head_len) != 0) {
+    if (r->rbuf == NULL || h3g_http1_request_head(req, h3g_exchange_peer(ex), r->chunked, &r->head,
+                                                  &r->head_len) != 0) {
         buf_put(px, r->rbuf);
         free(r);
         return H3G_ENOMEM;

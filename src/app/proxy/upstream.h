@@ -14,17 +14,17 @@ struct h3g_origin {
     socklen_t addrlen;
     char text[128];
     uint64_t down_until_ms;
-    int idle[64];                   /* pooled keep-alive sockets */
+    int idle[64]; /* pooled keep-alive sockets */
     size_t nidle;
-    uint64_t connections_opened;    /* for tests and metrics */
-    size_t active;                  /* connections serving a request now */
+    uint64_t connections_opened; /* for tests and metrics */
+    size_t active;               /* connections serving a request now */
 };
 
 typedef struct h3g_upstream {
     struct h3g_upstream_conf conf;
     struct h3g_origin origins[H3G_UPSTREAM_MAX_SERVERS];
     size_t norigins;
-    size_t next;                    /* round robin */
+    size_t next; /* round robin */
 } h3g_upstream;
 
 /* Resolves the servers; 0 or H3G_EINVAL with a message. */

@@ -45,12 +45,12 @@ int h3g_http_date_parse(const char *s, size_t len, time_t *out)
     if (sscanf(buf, "%3s, %2d %3s %4d %2d:%2d:%2d %3s%n", wd, &d, mon, &y, &hh, &mm, &ss, tz, &n) ==
             8 &&
         (size_t)n == len && strcmp(tz, "GMT") == 0) {
-    /* RFC 850: Sunday, 06-Nov-94 08:49:37 GMT */
+        /* RFC 850: Sunday, 06-Nov-94 08:49:37 GMT */
     } else if (sscanf(buf, "%15[A-Za-z], %2d-%3s-%2d %2d:%2d:%2d %3s%n", wd, &d, mon, &y, &hh, &mm,
                       &ss, tz, &n) == 8 &&
                (size_t)n == len && strcmp(tz, "GMT") == 0) {
         y += y < 70 ? 2000 : 1900;
-    /* asctime: Sun Nov  6 08:49:37 1994 */
+        /* asctime: Sun Nov  6 08:49:37 1994 */
     } else if (sscanf(buf, "%3s %3s %2d %2d:%2d:%2d %4d%n", wd, mon, &d, &hh, &mm, &ss, &y, &n) ==
                    7 &&
                (size_t)n == len) {

@@ -22,10 +22,10 @@ struct h3g_file {
     struct stat sb;
     char etag[H3G_ETAG_MAX];
     char last_modified[H3G_HTTP_DATE_LEN + 2];
-    uint8_t *data;               /* the contents of a small file, or NULL */
+    uint8_t *data; /* the contents of a small file, or NULL */
     /* cache bookkeeping */
     unsigned refs;
-    int cached;                  /* still in the table (else freed at refs == 0) */
+    int cached; /* still in the table (else freed at refs == 0) */
     uint64_t expires_us;
     char *key;
     struct h3g_file *hnext, *lprev, *lnext;

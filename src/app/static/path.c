@@ -55,7 +55,7 @@ int h3g_path_normalize(const char *target, char *out, size_t outlen, int *traili
         if (sl == 2 && seg[0] == '.' && seg[1] == '.') {
             if (o == 1)
                 return H3G_EINVAL; /* would climb above the root */
-            o--; /* drop the trailing '/' */
+            o--;                   /* drop the trailing '/' */
             while (o > 0 && out[o - 1] != '/')
                 o--;
             continue;

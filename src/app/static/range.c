@@ -25,8 +25,8 @@ static void skip_ows(const char **p, const char *end)
         (*p)++;
 }
 
-enum h3g_range_result h3g_range_parse(const char *value, size_t len, uint64_t size,
-                                      uint64_t *first, uint64_t *last)
+enum h3g_range_result h3g_range_parse(const char *value, size_t len, uint64_t size, uint64_t *first,
+                                      uint64_t *last)
 {
     const char *p = value, *end = value + len;
     uint64_t a = 0, b = 0;

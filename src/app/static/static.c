@@ -102,17 +102,13 @@ static int errno_status(int e)
 {
     switch (e) {
     case ENOENT:
-    case ENOTDIR:
-        return 404;
+    case ENOTDIR: return 404;
     case EACCES:
     case EPERM:
     case EXDEV:
-    case ELOOP:
-        return 403;
-    case ENAMETOOLONG:
-        return 414;
-    default:
-        return 500;
+    case ELOOP: return 403;
+    case ENAMETOOLONG: return 414;
+    default: return 500;
     }
 }
 
@@ -126,7 +122,8 @@ static int add_common(struct h3g_response *resp)
         h3g_http_date_format(now, date, sizeof(date));
         date_at = now;
     }
-    if (h3g_response_add(resp, "server", "h3gate") != 0 || h3g_response_add(resp, "date", date) != 0)
+    if (h3g_response_add(resp, "server", "h3gate") != 0 ||
+        h3g_response_add(resp, "date", date) != 0)
         return H3G_ENOMEM;
     return 0;
 }
@@ -257,11 +254,8 @@ int h3g_static_handle(h3g_static *st, const struct h3g_request *req, struct h3g_
             h3g_response_add(resp, "last-modified", lm) != 0)
             return H3G_ENOMEM;
         return 0;
-    case H3G_COND_PRECONDITION_FAILED:
-        h3g_file_release(f);
-        return finish_error(resp, 412);
-    case H3G_COND_PROCEED:
-        break;
+    case H3G_COND_PRECONDITION_FAILED: h3g_file_release(f); return finish_error(resp, 412);
+    case H3G_COND_PROCEED: break;
     }
 
     range = hdr(req, "range", &range_len);
@@ -271,8 +265,9 @@ int h3g_static_handle(h3g_static *st, const struct h3g_request *req, struct h3g_
     if (rr == H3G_RANGE_UNSATISFIABLE) {
         h3g_file_release(f);
         rc = finish_error(resp, 416);
-        return rc ? rc : h3g_response_addf(resp, "content-range", "bytes */%llu",
-                                           (unsigned long long)size);
+        return rc ? rc
+                  : h3g_response_addf(resp, "content-range", "bytes */%llu",
+                                      (unsigned long long)size);
     }
 
     resp->status = rr == H3G_RANGE_OK ? 206 : 200;

@@ -134,7 +134,8 @@ void ng_conn_close(struct ngconn *c, uint64_t app_code, const char *reason, int 
         c->close_requested = 1;
         c->close_code = app_code;
         snprintf(c->close_reason, sizeof(c->close_reason), "%s", reason ? reason : "");
-        c->close_by_us = h3g_now_us() + (now || app_code != H3G_H3_NO_ERROR ? 0 : GRACEFUL_CLOSE_US);
+        c->close_by_us =
+            h3g_now_us() + (now || app_code != H3G_H3_NO_ERROR ? 0 : GRACEFUL_CLOSE_US);
     }
     c->pending = 1;
     ng_conn_mark(c);
@@ -232,12 +233,8 @@ static ngtcp2_ssize write_pkt(ngtcp2_conn *conn, ngtcp2_path *path, ngtcp2_pkt_i
             ng_stream_sendq_drop(c, s);
             continue;
         case NGTCP2_ERR_STREAM_SHUT_WR:
-        case NGTCP2_ERR_STREAM_NOT_FOUND:
-            ng_stream_drop_queue(c, s);
-            continue;
-        case NGTCP2_ERR_WRITE_MORE:
-            after_write(c, s, ndatalen, v, nv, fin);
-            continue;
+        case NGTCP2_ERR_STREAM_NOT_FOUND: ng_stream_drop_queue(c, s); continue;
+        case NGTCP2_ERR_WRITE_MORE: after_write(c, s, ndatalen, v, nv, fin); continue;
         default:
             ngtcp2_ccerr_set_liberr(&c->ccerr, (int)n, NULL, 0);
             return NGTCP2_ERR_CALLBACK_FAILURE;
@@ -569,8 +566,7 @@ static int recv_stop_sending(ngtcp2_conn *conn, int64_t sid, uint64_t code, void
     return 0;
 }
 
-static int extend_max_stream_data(ngtcp2_conn *conn, int64_t sid, uint64_t max, void *ud,
-                                  void *sud)
+static int extend_max_stream_data(ngtcp2_conn *conn, int64_t sid, uint64_t max, void *ud, void *sud)
 {
     struct ngconn *c = ud;
     struct ngstream *s = ng_stream_find(c, sid);
@@ -718,8 +714,8 @@ static void set_params(struct ngconn *c, ngtcp2_transport_params *p, const ngtcp
     p->initial_max_data = 1024 * 1024;
     p->initial_max_streams_bidi = cfg->max_streams_bidi ? cfg->max_streams_bidi : 100;
     p->initial_max_streams_uni = 3;
-    p->max_idle_timeout = (cfg->idle_timeout_ms ? cfg->idle_timeout_ms : 30000) *
-                          NGTCP2_MILLISECONDS;
+    p->max_idle_timeout =
+        (cfg->idle_timeout_ms ? cfg->idle_timeout_ms : 30000) * NGTCP2_MILLISECONDS;
     p->active_connection_id_limit = 8;
     p->stateless_reset_token_present = 1;
     ngtcp2_crypto_generate_stateless_reset_token(p->stateless_reset_token, c->eng->secret,
@@ -896,12 +892,9 @@ static SSL_TICKET_RETURN dec_ticket(SSL *ssl, SSL_SESSION *sess, const unsigned 
     (void)ssl, (void)sess, (void)keyname, (void)keynamelen, (void)arg;
     switch (status) {
     case SSL_TICKET_EMPTY:
-    case SSL_TICKET_NO_DECRYPT:
-        return SSL_TICKET_RETURN_IGNORE_RENEW;
-    case SSL_TICKET_SUCCESS_RENEW:
-        return SSL_TICKET_RETURN_USE_RENEW;
-    default:
-        return SSL_TICKET_RETURN_USE;
+    case SSL_TICKET_NO_DECRYPT: return SSL_TICKET_RETURN_IGNORE_RENEW;
+    case SSL_TICKET_SUCCESS_RENEW: return SSL_TICKET_RETURN_USE_RENEW;
+    default: return SSL_TICKET_RETURN_USE;
     }
 }
 
@@ -918,8 +911,7 @@ static int allow_early(SSL *ssl, void *arg)
     (void)arg;
     if (c == NULL || sess == NULL || !SSL_SESSION_get0_ticket_appdata(sess, &data, &len) ||
         (n = ticket_data(c, now, sizeof(now))) < 0) {
-        h3g_debug("%s: no 0-RTT: the session ticket carries no QUIC parameters",
-                  c ? c->peer : "-");
+        h3g_debug("%s: no 0-RTT: the session ticket carries no QUIC parameters", c ? c->peer : "-");
         return 0;
     }
     if ((size_t)n != len || memcmp(now, data, len) != 0) {

@@ -154,7 +154,8 @@ static int validate(struct nglistener *l, const struct h3g_udp_dgram *d, ngtcp2_
     if (hd->token[0] == NGTCP2_CRYPTO_TOKEN_MAGIC_REGULAR &&
         ngtcp2_crypto_verify_regular_token(hd->token, hd->tokenlen, eng->secret,
                                            sizeof(eng->secret), (const ngtcp2_sockaddr *)&d->remote,
-                                           d->remotelen, REGULAR_TOKEN_TIMEOUT, ng_wall_ns()) == 0) {
+                                           d->remotelen, REGULAR_TOKEN_TIMEOUT,
+                                           ng_wall_ns()) == 0) {
         *token_type = NGTCP2_TOKEN_TYPE_NEW_TOKEN;
         return 1;
     }
@@ -308,8 +309,8 @@ static h3g_engine *ng_create(h3g_loop *loop, struct h3g_tls *tls,
     eng->id.worker_id = cfg->worker_id;
     if (cfg->host_key != NULL && cfg->host_key_len >= NG_SECRET_LEN)
         memcpy(eng->secret, cfg->host_key, NG_SECRET_LEN);
-    else if (h3g_tls_derive_secret(tls, "h3gate quic host key", eng->secret,
-                                   sizeof(eng->secret)) != 0 &&
+    else if (h3g_tls_derive_secret(tls, "h3gate quic host key", eng->secret, sizeof(eng->secret)) !=
+                 0 &&
              RAND_bytes(eng->secret, sizeof(eng->secret)) != 1)
         goto fail;
     if (ngtcp2_crypto_ossl_init() != 0 || h3g_cid_map_init(&eng->cids) != 0 ||
@@ -339,10 +340,9 @@ static void ng_stats(const h3g_engine *he, char *buf, size_t len)
              (unsigned long long)n->packets_in, (unsigned long long)n->dgrams_in,
              (unsigned long long)n->recv_calls, (unsigned long long)n->send_blocked,
              (unsigned long long)n->handshakes, (unsigned long long)n->retries,
-             (unsigned long long)n->version_negotiations,
-             (unsigned long long)n->stateless_resets, (unsigned long long)n->refused,
-             (unsigned long long)n->bad_tokens, (unsigned long long)n->migrations,
-             (unsigned long long)n->early_streams);
+             (unsigned long long)n->version_negotiations, (unsigned long long)n->stateless_resets,
+             (unsigned long long)n->refused, (unsigned long long)n->bad_tokens,
+             (unsigned long long)n->migrations, (unsigned long long)n->early_streams);
 }
 
 static void ng_destroy(h3g_engine *he)
@@ -541,8 +541,7 @@ static void ng_close(h3g_qconn *hq, uint64_t app_code, const char *reason)
     ng_conn_close(conn_of(hq), app_code, reason, 0);
 }
 
-static void ng_close_after(h3g_qconn *hq, uint64_t delay_ms, uint64_t app_code,
-                           const char *reason)
+static void ng_close_after(h3g_qconn *hq, uint64_t delay_ms, uint64_t app_code, const char *reason)
 {
     struct ngconn *c = conn_of(hq);
     uint64_t at = h3g_now_us() + delay_ms * 1000;

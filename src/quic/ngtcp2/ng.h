@@ -67,32 +67,32 @@ struct ngconn {
     ngtcp2_crypto_conn_ref ref;
     void *uarg;
     enum ng_state state;
-    ngtcp2_ccerr ccerr;     /* why we close */
+    ngtcp2_ccerr ccerr; /* why we close */
     h3g_timer timer;
     ngtcp2_cid initial_dcid; /* the client's first DCID, also mapped */
     struct ngstream *buckets[NG_STREAM_BUCKETS];
     struct ngstream *streams;
     struct ngstream *sendq, *sendq_tail;
-    uint64_t unacked;       /* bytes written and not yet acknowledged */
-    uint64_t bidi_limit;    /* cumulative bidi streams granted to the peer */
-    int close_requested;    /* graceful close waits for unacked == 0 */
+    uint64_t unacked;    /* bytes written and not yet acknowledged */
+    uint64_t bidi_limit; /* cumulative bidi streams granted to the peer */
+    int close_requested; /* graceful close waits for unacked == 0 */
     uint64_t close_code;
     char close_reason[64];
-    uint64_t close_by_us;   /* graceful close gives up then (µs) */
-    uint64_t deadline_us;   /* close_after; 0 = none */
+    uint64_t close_by_us; /* graceful close gives up then (µs) */
+    uint64_t deadline_us; /* close_after; 0 = none */
     uint64_t deadline_code;
     char deadline_reason[64];
-    uint8_t *closebuf;      /* our CONNECTION_CLOSE, repeated in the closing period */
+    uint8_t *closebuf; /* our CONNECTION_CLOSE, repeated in the closing period */
     size_t closelen;
-    uint64_t close_recv;    /* packets received while closing */
-    uint64_t free_at_us;    /* end of the closing or draining period */
+    uint64_t close_recv;      /* packets received while closing */
+    uint64_t free_at_us;      /* end of the closing or draining period */
     int wake, dirty, pending; /* flush asked; output to write; upcalls to run */
     int idle;
     struct sockaddr_storage remote;
     socklen_t remotelen;
     char peer[64];
-    struct ngconn *prev, *next;   /* all connections */
-    struct ngconn *dnext;         /* the engine's dirty list */
+    struct ngconn *prev, *next; /* all connections */
+    struct ngconn *dnext;       /* the engine's dirty list */
     int in_dirty;
 };
 
@@ -121,7 +121,7 @@ struct ngengine {
     uint8_t secret[NG_SECRET_LEN];
     struct h3g_udp_rx rx;
     uint8_t tx[NG_TX_BUF];
-    uint64_t resets_tokens;  /* stateless reset token bucket */
+    uint64_t resets_tokens; /* stateless reset token bucket */
     uint64_t resets_refill_us;
     struct ng_counters n;
 };
@@ -150,8 +150,8 @@ void ng_conn_send(struct ngconn *c, const ngtcp2_path *path, uint8_t ecn, const 
 struct ngstream *ng_stream_find(struct ngconn *c, int64_t id);
 struct ngstream *ng_stream_add(struct ngconn *c, int64_t id);
 void ng_stream_remove(struct ngconn *c, struct ngstream *s);
-int ng_stream_enqueue(struct ngconn *c, struct ngstream *s, const h3g_iovec *vec, size_t n,
-                      int fin, size_t *written);
+int ng_stream_enqueue(struct ngconn *c, struct ngstream *s, const h3g_iovec *vec, size_t n, int fin,
+                      size_t *written);
 void ng_stream_sendq_push(struct ngconn *c, struct ngstream *s);
 void ng_stream_sendq_drop(struct ngconn *c, struct ngstream *s);
 /* Vectors of the next unsent bytes (at most max); *fin when they end the stream. */

@@ -110,8 +110,8 @@ static int queue_room(struct ngstream *s, size_t need)
     return 0;
 }
 
-int ng_stream_enqueue(struct ngconn *c, struct ngstream *s, const h3g_iovec *vec, size_t n,
-                      int fin, size_t *written)
+int ng_stream_enqueue(struct ngconn *c, struct ngstream *s, const h3g_iovec *vec, size_t n, int fin,
+                      size_t *written)
 {
     size_t total = 0;
     int full = 1;

@@ -56,8 +56,7 @@ int h3g_udp_open(struct h3g_udp_sock *s, const struct sockaddr *sa, socklen_t sa
         (v6 ? on(fd, IPPROTO_IPV6, IPV6_RECVTCLASS) : on(fd, IPPROTO_IP, IP_RECVTOS)) != 0 ||
         setsockopt(fd, v6 ? IPPROTO_IPV6 : IPPROTO_IP, v6 ? IPV6_MTU_DISCOVER : IP_MTU_DISCOVER,
                    &pmtu, sizeof(pmtu)) != 0) {
-        snprintf(err, errlen, "cannot configure the UDP socket for %s: %s", where,
-                 strerror(errno));
+        snprintf(err, errlen, "cannot configure the UDP socket for %s: %s", where, strerror(errno));
         close(fd);
         return H3G_ERR;
     }

@@ -30,8 +30,8 @@ struct h3g_udp_sock {
     int fd;
     struct sockaddr_storage addr; /* as bound */
     socklen_t addrlen;
-    int gso;      /* UDP_SEGMENT works on this socket */
-    int gro;      /* UDP_GRO was accepted */
+    int gso; /* UDP_SEGMENT works on this socket */
+    int gro; /* UDP_GRO was accepted */
 };
 
 /* Opens, configures and binds a socket (SO_REUSEPORT if reuseport).  On failure

@@ -45,8 +45,8 @@ struct qstream {
     struct qstream *hnext;
     struct qstream *prev, *next;
     uint64_t app_code;
-    uint64_t copied;        /* taken by OpenSSL, not yet reported by stream_acked */
-    uint64_t discard_left;  /* see ossl_stop_reading */
+    uint64_t copied;       /* taken by OpenSSL, not yet reported by stream_acked */
+    uint64_t discard_left; /* see ossl_stop_reading */
     unsigned uni : 1, local : 1, read_done : 1, write_done : 1, want_write : 1, paused : 1,
         reset : 1, discard : 1;
 };
@@ -63,11 +63,11 @@ struct listener {
     BIO *bio;
     int fd;
     h3g_io io;
-    int io_ready;           /* the socket became readable or writable */
-    int dirty;              /* output queued since the last tick */
-    int more;               /* its connections have work left: no sleeping */
-    int due;                /* serviced in this pass */
-    uint64_t deadline_ms;   /* OpenSSL's next timer for it; 0 = none */
+    int io_ready;         /* the socket became readable or writable */
+    int dirty;            /* output queued since the last tick */
+    int more;             /* its connections have work left: no sleeping */
+    int due;              /* serviced in this pass */
+    uint64_t deadline_ms; /* OpenSSL's next timer for it; 0 = none */
     struct listener *next;
 };
 
@@ -79,9 +79,9 @@ struct oconn {
     void *uarg;
     enum qc_state state;
     int wake;
-    int acks_due;       /* some stream has copied bytes to report */
+    int acks_due; /* some stream has copied bytes to report */
     int close_requested;
-    int close_now;      /* skip the stream flush */
+    int close_now; /* skip the stream flush */
     int idle_close;
     uint64_t close_code;
     char close_reason[64];
@@ -110,7 +110,7 @@ struct oengine {
     struct oconn *conns;
     size_t nconns;
     int accepting;
-    int more;       /* every listener's connections need a pass */
+    int more;               /* every listener's connections need a pass */
     uint64_t next_sweep_ms; /* a pass over everything (our own idle timers) */
     int exidx;
     uint64_t refused;
@@ -210,7 +210,8 @@ static void conn_close(struct oconn *qc, uint64_t app_code, const char *reason)
     qc->l->more = 1;
 }
 
-static void conn_close_after(struct oconn *qc, uint64_t delay_ms, uint64_t app_code, const char *reason)
+static void conn_close_after(struct oconn *qc, uint64_t delay_ms, uint64_t app_code,
+                             const char *reason)
 {
     uint64_t at = h3g_now_ms() + delay_ms;
     if (qc->state == QC_CLOSING || qc->close_requested)
@@ -253,8 +254,10 @@ static void stream_read(struct oengine *eng, struct oconn *qc, struct qstream *s
     uint8_t buf[READ_CHUNK];
     /* Most streams have nothing new in most passes (a client's control and QPACK
      * streams almost never): SSL_has_pending (data, FIN, reset, or a connection
-     * event) is far cheaper than a read that ends in WANT_READ. */
-    if (!SSL_has_pending(s->ssl))
+     * event) is far cheaper than a read that ends in WANT_READ.  It does not
+     * report a FIN that arrives alone, though: a stream whose read side is no
+     * longer plainly open is read to learn how it ended. */
+    if (!SSL_has_pending(s->ssl) && SSL_get_stream_read_state(s->ssl) == SSL_STREAM_STATE_OK)
         return;
     for (int i = 0; i < READS_PER_PASS; i++) {
         size_t n = 0;
@@ -268,8 +271,8 @@ static void stream_read(struct oengine *eng, struct oconn *qc, struct qstream *s
                 s->discard_left -= n;
                 continue;
             }
-            if (eng->cbs.stream_data(&qc->base, s->id, buf, n, 0, qc->uarg) < 0 || qc->close_requested ||
-                s->paused || s->read_done)
+            if (eng->cbs.stream_data(&qc->base, s->id, buf, n, 0, qc->uarg) < 0 ||
+                qc->close_requested || s->paused || s->read_done)
                 return;
             continue;
         }
@@ -492,8 +495,8 @@ static void listener_accept(struct oengine *eng, struct listener *l)
             conn_close(qc, H3G_H3_NO_ERROR, "shutting down");
         } else if (eng->cfg.max_connections > 0 && eng->nconns > eng->cfg.max_connections) {
             if (eng->refused++ % 1000 == 0)
-                h3g_warn("refusing connection from %s: %zu connections open (limit %zu)",
-                         qc->peer, eng->nconns - 1, eng->cfg.max_connections);
+                h3g_warn("refusing connection from %s: %zu connections open (limit %zu)", qc->peer,
+                         eng->nconns - 1, eng->cfg.max_connections);
             conn_close(qc, H3G_H3_EXCESSIVE_LOAD, "too many connections");
         }
     }
@@ -544,7 +547,8 @@ static int64_t engine_prepare(void *arg)
         conn_process(eng, qc);
         if (qc->state == QC_CLOSING) {
             SSL_SHUTDOWN_EX_ARGS args = {.quic_error_code = qc->close_code, .quic_reason = NULL};
-            int r = SSL_shutdown_ex(qc->ssl, SSL_SHUTDOWN_FLAG_NO_BLOCK | SSL_SHUTDOWN_FLAG_NO_STREAM_FLUSH,
+            int r = SSL_shutdown_ex(qc->ssl,
+                                    SSL_SHUTDOWN_FLAG_NO_BLOCK | SSL_SHUTDOWN_FLAG_NO_STREAM_FLUSH,
                                     &args, sizeof(args));
             if (r < 0)
                 ERR_clear_error();
@@ -655,8 +659,8 @@ static void fmt_sockaddr(const struct sockaddr *sa, char *buf, size_t len)
     BIO_ADDR_free(a);
 }
 
-static int listener_open(struct oengine *eng, const struct sockaddr *sa, socklen_t salen, int reuseport,
-                         const char *where, char *err, size_t errlen)
+static int listener_open(struct oengine *eng, const struct sockaddr *sa, socklen_t salen,
+                         int reuseport, const char *where, char *err, size_t errlen)
 {
     struct listener *l = NULL;
     BIO *dgram = NULL;
@@ -698,7 +702,8 @@ static int listener_open(struct oengine *eng, const struct sockaddr *sa, socklen
     }
     l->fd = fd;
     l->bio = h3g_peer_bio_new(dgram);
-    l->ssl = SSL_new_listener(eng->ctx, eng->cfg.address_validation ? 0 : SSL_LISTENER_FLAG_NO_VALIDATE);
+    l->ssl =
+        SSL_new_listener(eng->ctx, eng->cfg.address_validation ? 0 : SSL_LISTENER_FLAG_NO_VALIDATE);
     if (l->bio == NULL || l->ssl == NULL) {
         snprintf(err, errlen, "cannot create a QUIC listener for %s", where);
         goto fail;
@@ -921,6 +926,8 @@ static void ossl_stop_reading(h3g_qconn *hq, int64_t sid, uint64_t app_code)
     struct qstream *s = stream_find(qc, sid);
     if (s == NULL || s->read_done || s->discard)
         return;
+    h3g_debug("%s: stream %lld: stop reading (0x%llx)", qc->peer, (long long)sid,
+              (unsigned long long)app_code);
     if (app_code == H3G_H3_NO_ERROR) {
         s->discard = 1;
         s->discard_left = DISCARD_MAX;

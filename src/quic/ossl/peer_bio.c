@@ -134,8 +134,7 @@ void h3g_bio_addr_format(const BIO_ADDR *a, char *buf, size_t len)
 {
     char *host = NULL, *serv = NULL;
     int fam = BIO_ADDR_family(a);
-    if ((fam != AF_INET && fam != AF_INET6) ||
-        (host = BIO_ADDR_hostname_string(a, 1)) == NULL ||
+    if ((fam != AF_INET && fam != AF_INET6) || (host = BIO_ADDR_hostname_string(a, 1)) == NULL ||
         (serv = BIO_ADDR_service_string(a, 1)) == NULL) {
         snprintf(buf, len, "-");
     } else if (fam == AF_INET6) {
