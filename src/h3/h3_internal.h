@@ -1,0 +1,135 @@
+/* Internals of the HTTP/3 layer, shared by session.c (one connection: nghttp3
+ * and the engine upcalls) and exchange.c (one request: its states, body and
+ * the h3g_exchange API for handlers). */
+#ifndef H3G_H3_INTERNAL_H
+#define H3G_H3_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <nghttp3/nghttp3.h>
+
+#include "h3/session.h"
+#include "http/exchange.h"
+
+#define BODY_CHUNK 16384
+/* Streams nghttp3 may hold bytes of (QPACK-blocked) at once; the SETTINGS value
+ * advertised to clients is this. */
+#define HELD_MAX 16
+
+struct chunk {
+    struct chunk *next;
+    size_t len, acked;
+    uint8_t data[BODY_CHUNK];
+};
+
+/* The request side of an exchange. */
+enum rx_state {
+    RX_HEADERS,    /* the field section is arriving */
+    RX_OVERSIZED,  /* ... and is over the limits: 431 at its end */
+    RX_REJECTED,   /* over streams_per_connection: reset at the end of its headers */
+    RX_BODY,       /* dispatched: body bytes go to the handler (or are dropped) */
+    RX_OVER_LIMIT, /* the body is over request_body_size: 413, the rest refused */
+    RX_DONE,       /* the client's FIN arrived */
+};
+
+/* The response side. */
+enum tx_state {
+    TX_NONE,     /* nothing decided yet */
+    TX_DEFERRED, /* waiting for the handler's h3g_exchange_respond (or for a 413) */
+    TX_BODY,     /* the response is submitted and its body flows */
+    TX_FAILED,   /* the body source failed: a reset follows, never a short body */
+    TX_COMPLETE, /* everything, FIN included, is with the engine */
+    TX_RESET,    /* we reset the stream */
+};
+
+/* What the response body's producer waits for (TX_BODY). */
+enum body_wait {
+    BODY_READY,
+    BODY_WAIT_ACKS,   /* all its chunks are unacknowledged */
+    BODY_WAIT_SOURCE, /* the handler said "not yet" */
+    BODY_EOF,
+};
+
+/* A handler that answers later (h3g_exchange_ops). */
+enum handler_state { HANDLER_NONE, HANDLER_ATTACHED, HANDLER_RELEASED };
+
+struct session;
+
+struct h3g_exchange {
+    int64_t id;
+    struct session *sess;
+    struct h3g_exchange *prev, *next;
+    enum rx_state rx;
+    enum tx_state tx;
+    enum body_wait wait;
+    enum handler_state handler;
+    struct h3g_request req;
+    size_t header_bytes;
+    uint64_t body_bytes;   /* request body received */
+    int head;              /* a HEAD request: no body goes out */
+    int paused_by_handler; /* request_body said "no more for now" */
+    int status;
+    struct h3g_body body;
+    struct chunk *chunks, *chunks_tail;
+    size_t nchunks;
+    uint64_t bytes_sent;
+    uint64_t start_us;
+    const char *error;
+    const struct h3g_exchange_ops *xops;
+    void *xctx;
+    const struct h3g_header_rules *rules;
+    char note[200];
+};
+
+struct session {
+    h3g_qconn *qc;
+    nghttp3_conn *h3;
+    const struct h3g_h3_config *cfg;
+    struct h3g_exchange *streams;
+    uint64_t requests;
+    uint64_t start_us;
+    int shutting_down;
+    int recycling; /* GOAWAY for max_requests, not for a server shutdown */
+    int in_write;
+    int pending_fail;       /* exchanges in TX_FAILED wait for their reset */
+    size_t active;          /* request streams with an open exchange */
+    size_t max_chunks;      /* response body chunks per stream (session.c) */
+    int64_t next_bidi;      /* the lowest client stream id not seen yet */
+    uint64_t opened;        /* request streams the client opened (seen or skipped) */
+    uint64_t client_resets; /* of those, abandoned by the client */
+    uint64_t after_goaway;  /* opened after our GOAWAY */
+    int excessive;          /* closed for abuse (logged once) */
+    int finishing;          /* the close after GOAWAY is under way */
+    int64_t held[HELD_MAX]; /* streams paused while nghttp3 holds their bytes */
+    size_t nheld;
+    int64_t reading;  /* the stream h3_stream_data is feeding to nghttp3 */
+    size_t delivered; /* its DATA payload handed to on_recv_data meanwhile */
+};
+
+extern struct h3g_h3_stats h3g_h3_g_stats;
+
+/* session.c */
+void h3s_write(struct session *s);
+void h3s_close_ng(struct session *s, int ngerr, const char *where);
+int h3s_held(const struct session *s, int64_t sid);
+
+/* exchange.c */
+/* The request-level nghttp3 callbacks. */
+void h3x_callbacks(nghttp3_callbacks *cbs);
+struct h3g_exchange *h3x_find(struct session *s, int64_t sid);
+void h3x_log(struct h3g_exchange *hs);
+void h3x_free(struct h3g_exchange *hs);
+/* Resets the stream in both directions with an HTTP/3 error code. */
+void h3x_abort(struct h3g_exchange *hs, uint64_t code, const char *why);
+/* Records why a stream ended, by HTTP/3 error name, unless already known. */
+void h3x_note_code(struct h3g_exchange *hs, uint64_t code, const char *fallback);
+/* Is nothing more to be sent (FIN given to the engine, or reset)? */
+int h3x_tx_finished(const struct h3g_exchange *hs);
+/* The writer's news: the stream's FIN went out; the stream cannot be written. */
+void h3x_sent_fin(struct session *s, int64_t sid);
+/* Resets what failed bodies left (TX_FAILED). */
+void h3x_fail_bodies(struct session *s);
+void h3x_cleanup(void);
+
+#endif
