@@ -89,7 +89,9 @@ void h3x_log(struct h3g_exchange *hs)
         .authority = hs->req.authority,
         .path = hs->req.path,
         .status = hs->status,
-        .bytes_sent = hs->bytes_sent,
+        /* A complete response was handed to QUIC whole; of one that was cut,
+         * what the client acknowledged. */
+        .bytes_sent = hs->tx == TX_COMPLETE ? hs->bytes_produced : hs->bytes_acked,
         .duration_us = h3g_now_us() - hs->start_us,
         .stream_id = hs->id,
         .error = hs->error,
@@ -160,7 +162,8 @@ void h3x_fail_bodies(struct session *s)
         next = hs->next;
         if (hs->tx == TX_FAILED) {
             h3g_warn("%s: stream %lld: response body failed after %llu bytes; resetting",
-                     h3g_qconn_peer(s->qc), (long long)hs->id, (unsigned long long)hs->bytes_sent);
+                     h3g_qconn_peer(s->qc), (long long)hs->id,
+                     (unsigned long long)hs->bytes_produced);
             h3x_abort(hs, H3G_H3_INTERNAL_ERROR, "body read failed");
         }
     }
@@ -238,6 +241,7 @@ static nghttp3_ssize read_body(nghttp3_conn *conn, int64_t sid, nghttp3_vec *vec
             hs->chunks = c;
         hs->chunks_tail = c;
         hs->nchunks++;
+        hs->bytes_produced += c->len;
         vec[n].base = c->data;
         vec[n].len = c->len;
         n++;
@@ -257,7 +261,7 @@ static int on_acked_stream_data(nghttp3_conn *conn, int64_t sid, uint64_t datale
     H3G_UNUSED(conn_ud);
     if (hs == NULL)
         return 0;
-    hs->bytes_sent += datalen;
+    hs->bytes_acked += datalen;
     while (datalen > 0 && hs->chunks != NULL) {
         struct chunk *c = hs->chunks;
         size_t take = (size_t)H3G_MIN((uint64_t)(c->len - c->acked), datalen);

@@ -73,7 +73,8 @@ struct h3g_exchange {
     struct h3g_body body;
     struct chunk *chunks, *chunks_tail;
     size_t nchunks;
-    uint64_t bytes_sent;
+    uint64_t bytes_acked;    /* body bytes the engine reported acknowledged */
+    uint64_t bytes_produced; /* body bytes handed to nghttp3 */
     uint64_t start_us;
     const char *error;
     const struct h3g_exchange_ops *xops;
