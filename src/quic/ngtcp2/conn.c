@@ -39,22 +39,6 @@ uint64_t ng_wall_ns(void)
     return (uint64_t)ts.tv_sec * NGTCP2_SECONDS + (uint64_t)ts.tv_nsec;
 }
 
-static void fmt_addr(const struct sockaddr *sa, char *buf, size_t len)
-{
-    char host[INET6_ADDRSTRLEN];
-    if (sa->sa_family == AF_INET6) {
-        const struct sockaddr_in6 *s6 = (const void *)sa;
-        inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host));
-        snprintf(buf, len, "[%s]:%u", host, ntohs(s6->sin6_port));
-    } else if (sa->sa_family == AF_INET) {
-        const struct sockaddr_in *s4 = (const void *)sa;
-        inet_ntop(AF_INET, &s4->sin_addr, host, sizeof(host));
-        snprintf(buf, len, "%s:%u", host, ntohs(s4->sin_port));
-    } else {
-        snprintf(buf, len, "-");
-    }
-}
-
 static ngtcp2_conn *get_conn(ngtcp2_crypto_conn_ref *ref)
 {
     return ((struct ngconn *)ref->user_data)->conn;
@@ -207,8 +191,12 @@ static ngtcp2_ssize write_pkt(ngtcp2_conn *conn, ngtcp2_path *path, ngtcp2_pkt_i
                               uint8_t *dest, size_t destlen, ngtcp2_tstamp ts, void *ud)
 {
     struct ngconn *c = ud;
+    /* Without connection credit no stream data fits: only ngtcp2's own frames
+     * (offering data anyway loops on WRITE_MORE without progress). */
+    int streams = ngtcp2_conn_get_max_data_left2(conn) > 0;
     for (;;) {
-        struct ngstream *s = c->state == NC_READY || c->state == NC_HANDSHAKE ? c->sendq : NULL;
+        struct ngstream *s =
+            streams && (c->state == NC_READY || c->state == NC_HANDSHAKE) ? c->sendq : NULL;
         ngtcp2_vec v[16];
         size_t nv = 0;
         int fin = 0;
@@ -234,7 +222,11 @@ static ngtcp2_ssize write_pkt(ngtcp2_conn *conn, ngtcp2_path *path, ngtcp2_pkt_i
             continue;
         case NGTCP2_ERR_STREAM_SHUT_WR:
         case NGTCP2_ERR_STREAM_NOT_FOUND: ng_stream_drop_queue(c, s); continue;
-        case NGTCP2_ERR_WRITE_MORE: after_write(c, s, ndatalen, v, nv, fin); continue;
+        case NGTCP2_ERR_WRITE_MORE:
+            after_write(c, s, ndatalen, v, nv, fin);
+            if (ndatalen <= 0 || ngtcp2_conn_get_max_data_left2(conn) == 0)
+                streams = 0; /* nothing more fits: finish the packet */
+            continue;
         default:
             ngtcp2_ccerr_set_liberr(&c->ccerr, (int)n, NULL, 0);
             return NGTCP2_ERR_CALLBACK_FAILURE;
@@ -639,7 +631,7 @@ static void follow_path(struct ngconn *c)
     snprintf(old, sizeof(old), "%s", c->peer);
     memcpy(&c->remote, p->remote.addr, p->remote.addrlen);
     c->remotelen = (socklen_t)p->remote.addrlen;
-    fmt_addr((struct sockaddr *)&c->remote, c->peer, sizeof(c->peer));
+    h3g_sockaddr_format((struct sockaddr *)&c->remote, c->peer, sizeof(c->peer));
     c->eng->n.migrations++;
     h3g_info("%s: connection moved to %s", old, c->peer);
 }
@@ -770,7 +762,7 @@ struct ngconn *ng_conn_new(struct ngengine *eng, struct nglistener *l, const ngt
     h3g_timer_init(&c->timer, on_timer, c);
     memcpy(&c->remote, &d->remote, d->remotelen);
     c->remotelen = d->remotelen;
-    fmt_addr((const struct sockaddr *)&d->remote, c->peer, sizeof(c->peer));
+    h3g_sockaddr_format((const struct sockaddr *)&d->remote, c->peer, sizeof(c->peer));
     c->initial_dcid = hd->dcid;
     if (h3g_cid_make(&scid, &eng->id) != 0 || setup_tls(c) != 0)
         goto fail;

@@ -272,10 +272,13 @@ static int64_t ng_prepare(void *arg)
         c->in_dirty = 0;
         c->dnext = NULL;
         if (ng_conn_service(c) > 0) {
-            c->in_dirty = 1;
-            c->dnext = again;
-            again = c;
             more = 1;
+            /* Unless its service marked it again (it is on eng->dirty then). */
+            if (!c->in_dirty) {
+                c->in_dirty = 1;
+                c->dnext = again;
+                again = c;
+            }
         }
     }
     /* Connections that still had output, and ones marked meanwhile. */
@@ -364,35 +367,15 @@ static void ng_destroy(h3g_engine *he)
     free(eng);
 }
 
-static void fmt_sockaddr(const struct sockaddr *sa, char *buf, size_t len)
-{
-    char host[INET6_ADDRSTRLEN] = "?";
-    if (sa->sa_family == AF_INET6) {
-        const struct sockaddr_in6 *s6 = (const void *)sa;
-        inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host));
-        snprintf(buf, len, "[%s]:%u", host, ntohs(s6->sin6_port));
-    } else {
-        const struct sockaddr_in *s4 = (const void *)sa;
-        inet_ntop(AF_INET, &s4->sin_addr, host, sizeof(host));
-        snprintf(buf, len, "%s:%u", host, ntohs(s4->sin_port));
-    }
-}
-
 static int ng_listen(h3g_engine *he, const struct sockaddr *sa, socklen_t salen, char *err,
                      size_t errlen)
 {
     struct ngengine *eng = eng_of(he);
     unsigned n = eng->cfg.listeners_per_address > 0 ? eng->cfg.listeners_per_address : 1;
     char where[80];
-    fmt_sockaddr(sa, where, sizeof(where));
-    if (n > 1) {
-        /* SO_REUSEPORT would join another process's group on the port: an
-         * exclusive bind first tells a busy port. */
-        struct h3g_udp_sock probe;
-        if (h3g_udp_open(&probe, sa, salen, 0, where, err, errlen) != 0)
-            return H3G_ERR;
-        h3g_udp_close(&probe);
-    }
+    h3g_sockaddr_format(sa, where, sizeof(where));
+    if (n > 1 && h3g_udp_probe(sa, salen, where, err, errlen) != 0)
+        return H3G_ERR;
     for (unsigned i = 0; i < n; i++) {
         struct nglistener *l = calloc(1, sizeof(*l));
         if (l == NULL) {
@@ -400,7 +383,8 @@ static int ng_listen(h3g_engine *he, const struct sockaddr *sa, socklen_t salen,
             return H3G_ENOMEM;
         }
         l->eng = eng;
-        if (h3g_udp_open(&l->sock, sa, salen, n > 1, where, err, errlen) != 0) {
+        int flags = H3G_UDP_QUIC | (n > 1 ? H3G_UDP_REUSEPORT : 0);
+        if (h3g_udp_open(&l->sock, sa, salen, flags, where, err, errlen) != 0) {
             free(l);
             return H3G_ERR;
         }

@@ -15,7 +15,7 @@
 #include "event/loop.h"
 #include "quic/engine.h"
 #include "quic/ngtcp2/cid.h"
-#include "quic/ngtcp2/udp.h"
+#include "quic/udp.h"
 
 #define NG_STREAM_BUCKETS 64
 /* Unsent bytes a stream may queue (references to the layer above's buffers):

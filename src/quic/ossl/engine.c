@@ -24,6 +24,7 @@
 #include "obs/log.h"
 #include "quic/ossl/ossl.h"
 #include "quic/ossl/peer_bio.h"
+#include "quic/udp.h"
 #include "tls/tls.h"
 
 /* ---- connection lifecycle ---- */
@@ -487,55 +488,18 @@ static void ossl_destroy(h3g_engine *he)
     free(eng);
 }
 
-static void fmt_sockaddr(const struct sockaddr *sa, char *buf, size_t len)
-{
-    BIO_ADDR *a = BIO_ADDR_new();
-    if (a == NULL) {
-        snprintf(buf, len, "?");
-        return;
-    }
-    if (sa->sa_family == AF_INET6) {
-        const struct sockaddr_in6 *s6 = (const void *)sa;
-        BIO_ADDR_rawmake(a, AF_INET6, &s6->sin6_addr, sizeof(s6->sin6_addr), s6->sin6_port);
-    } else {
-        const struct sockaddr_in *s4 = (const void *)sa;
-        BIO_ADDR_rawmake(a, AF_INET, &s4->sin_addr, sizeof(s4->sin_addr), s4->sin_port);
-    }
-    h3g_bio_addr_format(a, buf, len);
-    BIO_ADDR_free(a);
-}
-
 static int listener_open(struct oengine *eng, const struct sockaddr *sa, socklen_t salen,
                          int reuseport, const char *where, char *err, size_t errlen)
 {
     struct listener *l = NULL;
     BIO *dgram = NULL;
-    int fd, one = 1, bufsz = 4 << 20;
+    struct h3g_udp_sock sock;
+    int fd;
 
-    fd = socket(sa->sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        snprintf(err, errlen, "cannot create a UDP socket for %s: %s", where, strerror(errno));
+    /* Plain datagrams: OpenSSL's BIO reads them one at a time (no GRO). */
+    if (h3g_udp_open(&sock, sa, salen, reuseport ? H3G_UDP_REUSEPORT : 0, where, err, errlen) != 0)
         return H3G_ERR;
-    }
-    if (sa->sa_family == AF_INET6)
-        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-    if (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0) {
-        snprintf(err, errlen, "cannot share the UDP port of %s (SO_REUSEPORT): %s", where,
-                 strerror(errno));
-        close(fd);
-        return H3G_ERR;
-    }
-    /* Larger socket buffers absorb bursts between two passes. */
-    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bufsz, sizeof(bufsz));
-    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bufsz, sizeof(bufsz));
-    if (bind(fd, sa, salen) != 0) {
-        if (errno == EADDRINUSE)
-            snprintf(err, errlen, "cannot listen on %s: UDP port already in use", where);
-        else
-            snprintf(err, errlen, "cannot listen on %s: %s", where, strerror(errno));
-        close(fd);
-        return H3G_ERR;
-    }
+    fd = sock.fd;
     l = calloc(1, sizeof(*l));
     dgram = BIO_new_dgram(fd, BIO_CLOSE);
     if (l == NULL || dgram == NULL) {
@@ -584,29 +548,13 @@ static int ossl_listen(h3g_engine *he, const struct sockaddr *sa, socklen_t sale
     struct oengine *eng = (struct oengine *)he;
     char where[80];
     unsigned n = eng->cfg.listeners_per_address > 0 ? eng->cfg.listeners_per_address : 1;
-    int fd, rc;
+    int rc;
 
-    fmt_sockaddr(sa, where, sizeof(where));
-    if (n > 1) {
-        /* SO_REUSEPORT would let this bind join another process's sockets on the
-         * port (same user) instead of failing: check with an exclusive bind first. */
-        fd = socket(sa->sa_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-        if (fd >= 0) {
-            int one = 1;
-            if (sa->sa_family == AF_INET6)
-                setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-            rc = bind(fd, sa, salen);
-            int e = errno;
-            close(fd);
-            if (rc != 0) {
-                if (e == EADDRINUSE)
-                    snprintf(err, errlen, "cannot listen on %s: UDP port already in use", where);
-                else
-                    snprintf(err, errlen, "cannot listen on %s: %s", where, strerror(e));
-                return H3G_ERR;
-            }
-        }
-    }
+    h3g_sockaddr_format(sa, where, sizeof(where));
+    /* SO_REUSEPORT would let this bind join another process's sockets on the
+     * port (same user) instead of failing. */
+    if (n > 1 && h3g_udp_probe(sa, salen, where, err, errlen) != 0)
+        return H3G_ERR;
     for (unsigned i = 0; i < n; i++) {
         rc = listener_open(eng, sa, salen, n > 1, where, err, errlen);
         if (rc != 0)

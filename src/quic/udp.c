@@ -1,4 +1,6 @@
-#include "quic/ngtcp2/udp.h"
+#include "quic/udp.h"
+
+#include <arpa/inet.h>
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -30,7 +32,48 @@ static int on(int fd, int level, int opt)
     return setsockopt(fd, level, opt, &one, sizeof(one));
 }
 
-int h3g_udp_open(struct h3g_udp_sock *s, const struct sockaddr *sa, socklen_t salen, int reuseport,
+void h3g_sockaddr_format(const struct sockaddr *sa, char *buf, size_t len)
+{
+    char host[INET6_ADDRSTRLEN];
+    if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *s6 = (const void *)sa;
+        inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host));
+        snprintf(buf, len, "[%s]:%u", host, ntohs(s6->sin6_port));
+    } else if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *s4 = (const void *)sa;
+        inet_ntop(AF_INET, &s4->sin_addr, host, sizeof(host));
+        snprintf(buf, len, "%s:%u", host, ntohs(s4->sin_port));
+    } else {
+        snprintf(buf, len, "-");
+    }
+}
+
+static int bind_or_explain(int fd, const struct sockaddr *sa, socklen_t salen, const char *where,
+                           char *err, size_t errlen)
+{
+    if (bind(fd, sa, salen) == 0)
+        return 0;
+    if (errno == EADDRINUSE)
+        snprintf(err, errlen, "cannot listen on %s: UDP port already in use", where);
+    else
+        snprintf(err, errlen, "cannot listen on %s: %s", where, strerror(errno));
+    return H3G_ERR;
+}
+
+int h3g_udp_probe(const struct sockaddr *sa, socklen_t salen, const char *where, char *err,
+                  size_t errlen)
+{
+    int fd = socket(sa->sa_family, SOCK_DGRAM | SOCK_CLOEXEC, 0), rc;
+    if (fd < 0)
+        return 0; /* the real socket will say why */
+    if (sa->sa_family == AF_INET6)
+        on(fd, IPPROTO_IPV6, IPV6_V6ONLY);
+    rc = bind_or_explain(fd, sa, salen, where, err, errlen);
+    close(fd);
+    return rc;
+}
+
+int h3g_udp_open(struct h3g_udp_sock *s, const struct sockaddr *sa, socklen_t salen, int flags,
                  const char *where, char *err, size_t errlen)
 {
     int fd, v6 = sa->sa_family == AF_INET6, bufsz = SOCK_BUF;
@@ -43,7 +86,7 @@ int h3g_udp_open(struct h3g_udp_sock *s, const struct sockaddr *sa, socklen_t sa
     }
     if (v6)
         on(fd, IPPROTO_IPV6, IPV6_V6ONLY);
-    if (reuseport && on(fd, SOL_SOCKET, SO_REUSEPORT) != 0) {
+    if ((flags & H3G_UDP_REUSEPORT) && on(fd, SOL_SOCKET, SO_REUSEPORT) != 0) {
         snprintf(err, errlen, "cannot share the UDP port of %s (SO_REUSEPORT): %s", where,
                  strerror(errno));
         close(fd);
@@ -52,23 +95,21 @@ int h3g_udp_open(struct h3g_udp_sock *s, const struct sockaddr *sa, socklen_t sa
     /* The local address of each datagram (a wildcard bind serves several), its
      * ECN bits, and no fragmentation: path MTU probes must fail, not split. */
     int pmtu = v6 ? IPV6_PMTUDISC_PROBE : IP_PMTUDISC_PROBE;
-    if ((v6 ? on(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO) : on(fd, IPPROTO_IP, IP_PKTINFO)) != 0 ||
-        (v6 ? on(fd, IPPROTO_IPV6, IPV6_RECVTCLASS) : on(fd, IPPROTO_IP, IP_RECVTOS)) != 0 ||
-        setsockopt(fd, v6 ? IPPROTO_IPV6 : IPPROTO_IP, v6 ? IPV6_MTU_DISCOVER : IP_MTU_DISCOVER,
-                   &pmtu, sizeof(pmtu)) != 0) {
+    if ((flags & H3G_UDP_QUIC) &&
+        ((v6 ? on(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO) : on(fd, IPPROTO_IP, IP_PKTINFO)) != 0 ||
+         (v6 ? on(fd, IPPROTO_IPV6, IPV6_RECVTCLASS) : on(fd, IPPROTO_IP, IP_RECVTOS)) != 0 ||
+         setsockopt(fd, v6 ? IPPROTO_IPV6 : IPPROTO_IP, v6 ? IPV6_MTU_DISCOVER : IP_MTU_DISCOVER,
+                    &pmtu, sizeof(pmtu)) != 0)) {
         snprintf(err, errlen, "cannot configure the UDP socket for %s: %s", where, strerror(errno));
         close(fd);
         return H3G_ERR;
     }
-    s->gro = on(fd, IPPROTO_UDP, UDP_GRO) == 0;
-    s->gso = 1; /* until the kernel says otherwise (h3g_udp_send) */
+    s->gro = (flags & H3G_UDP_QUIC) && on(fd, IPPROTO_UDP, UDP_GRO) == 0;
+    s->gso = (flags & H3G_UDP_QUIC) != 0; /* until the kernel says otherwise (h3g_udp_send) */
+    /* Larger buffers absorb bursts between two loop iterations. */
     setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bufsz, sizeof(bufsz));
     setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bufsz, sizeof(bufsz));
-    if (bind(fd, sa, salen) != 0) {
-        if (errno == EADDRINUSE)
-            snprintf(err, errlen, "cannot listen on %s: UDP port already in use", where);
-        else
-            snprintf(err, errlen, "cannot listen on %s: %s", where, strerror(errno));
+    if (bind_or_explain(fd, sa, salen, where, err, errlen) != 0) {
         close(fd);
         return H3G_ERR;
     }

@@ -1,8 +1,10 @@
-/* UDP sockets for the ngtcp2 engine: batched receive with the local address,
- * ECN and GRO segment size; send with GSO (UDP_SEGMENT), ECN and the source
- * address, falling back to one datagram per send when the kernel refuses GSO. */
-#ifndef H3G_QUIC_NGTCP2_UDP_H
-#define H3G_QUIC_NGTCP2_UDP_H
+/* UDP sockets for the QUIC engines: opening and binding with clear errors (both
+ * engines), and for an engine that owns its sockets (ngtcp2) batched receive
+ * with the local address, ECN and GRO segment size, and sends with GSO
+ * (UDP_SEGMENT), ECN and the source address, falling back to one datagram per
+ * send when the kernel refuses GSO. */
+#ifndef H3G_QUIC_UDP_H
+#define H3G_QUIC_UDP_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -34,10 +36,23 @@ struct h3g_udp_sock {
     int gro; /* UDP_GRO was accepted */
 };
 
-/* Opens, configures and binds a socket (SO_REUSEPORT if reuseport).  On failure
- * returns a negative code and writes an explanation naming where to err. */
-int h3g_udp_open(struct h3g_udp_sock *s, const struct sockaddr *sa, socklen_t salen, int reuseport,
+enum {
+    H3G_UDP_REUSEPORT = 1, /* join the port's SO_REUSEPORT group */
+    /* Per-datagram local address and ECN, path MTU probing, GRO: for an engine
+     * that reads with h3g_udp_recv (OpenSSL's BIO reads plain datagrams). */
+    H3G_UDP_QUIC = 2,
+};
+
+/* Opens, configures and binds a non-blocking socket.  On failure returns a
+ * negative code and writes an explanation naming where to err. */
+int h3g_udp_open(struct h3g_udp_sock *s, const struct sockaddr *sa, socklen_t salen, int flags,
                  const char *where, char *err, size_t errlen);
+/* Before several SO_REUSEPORT sockets share a port: an exclusive bind tells a
+ * port that is in use (another process's group would take us in). */
+int h3g_udp_probe(const struct sockaddr *sa, socklen_t salen, const char *where, char *err,
+                  size_t errlen);
+/* "ADDR:PORT", IPv6 as "[ADDR]:PORT". */
+void h3g_sockaddr_format(const struct sockaddr *sa, char *buf, size_t len);
 void h3g_udp_close(struct h3g_udp_sock *s);
 
 int h3g_udp_rx_init(struct h3g_udp_rx *rx);
