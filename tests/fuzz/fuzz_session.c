@@ -16,6 +16,16 @@
 
 static h3g_static *g_static;
 static h3g_router *g_router;
+static char g_dir[] = "/tmp/h3g-fuzz-XXXXXX";
+
+/* The document root goes when the fuzzer exits. */
+static void cleanup(void)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "%s/index.html", g_dir);
+    unlink(path);
+    rmdir(g_dir);
+}
 
 static int handle_static(void *ctx, const struct h3g_request *req, struct h3g_response *resp,
                          h3g_exchange *ex)
@@ -26,17 +36,18 @@ static int handle_static(void *ctx, const struct h3g_request *req, struct h3g_re
 
 static void setup(void)
 {
-    char dir[] = "/tmp/h3g-fuzz-XXXXXX", path[64], err[256];
-    if (mkdtemp(dir) == NULL)
+    char path[64], err[256];
+    if (mkdtemp(g_dir) == NULL)
         abort();
-    snprintf(path, sizeof(path), "%s/index.html", dir);
+    atexit(cleanup);
+    snprintf(path, sizeof(path), "%s/index.html", g_dir);
     FILE *f = fopen(path, "w");
     if (f == NULL)
         abort();
     for (int i = 0; i < 2000; i++)
         fputs("<p>fuzz</p>\n", f);
     fclose(f);
-    g_static = h3g_static_new(dir, err, sizeof(err));
+    g_static = h3g_static_new(g_dir, err, sizeof(err));
     g_router = h3g_router_new();
     if (g_static == NULL || g_router == NULL ||
         h3g_router_add(g_router, NULL, 0, "/", handle_static, g_static, NULL) != 0)
