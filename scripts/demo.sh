@@ -4,6 +4,19 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 H3GATE_TEST_DEPS=${H3GATE_TEST_DEPS:-0} "$here/scripts/build.sh"
+# The "try it" line below uses libcurl's HTTP/3 through pycurl (bookworm-backports,
+# which build.sh's set-up has added): installed here so it works on a new machine.
+have_h3_client() {
+    /usr/bin/python3 -c 'import pycurl' 2>/dev/null &&
+        dpkg --compare-versions "$(dpkg-query -W -f='${Version}' libcurl3-gnutls 2>/dev/null || echo 0)" ge 8.14
+}
+if [ "${H3GATE_NO_APT:-0}" != 1 ] && ! have_h3_client; then
+    echo "demo: installing python3-pycurl and libcurl3-gnutls (HTTP/3) from bookworm-backports" >&2
+    as_root=""
+    [ "$(id -u)" = 0 ] || as_root=sudo
+    DEBIAN_FRONTEND=noninteractive $as_root apt-get install -y -qq -t bookworm-backports \
+        python3-pycurl libcurl3-gnutls >&2
+fi
 port=${H3GATE_DEMO_PORT:-4433}
 log=$(mktemp)
 "$here/build/h3gate" --root "$here/demo/site" --listen "127.0.0.1:$port" --access-log - 2> >(tee "$log" >&2) &
