@@ -173,6 +173,8 @@ def test_version_negotiation(start_server, site, engine):
     assert data[5] == 8 and data[6:14] == scid and data[14] == 8 and data[15:23] == dcid
     versions = [struct.unpack(">I", data[i:i + 4])[0] for i in range(23, len(data), 4)]
     assert 1 in versions, versions
+    # never the version the client asked for: it would discard the packet (§6.2)
+    assert 0x1a2a3a4a not in versions, versions
 
 
 def test_stateless_reset_for_unknown_connection(start_server, site, engine):

@@ -51,10 +51,15 @@ static void send_version_negotiation(struct nglistener *l, const struct h3g_udp_
                                      const ngtcp2_version_cid *vc)
 {
     uint8_t buf[1200], r;
-    /* A greased version as well (RFC 9000 §15), so clients cannot ossify. */
-    uint32_t sv[] = {NGTCP2_PROTO_VER_V1, 0x1a2a3a4aU};
-    if (RAND_bytes(&r, 1) != 1)
-        r = 0;
+    uint32_t grease = 0;
+    /* A random reserved version too (RFC 9000 §15), so that clients cannot ossify;
+     * never the client's own, which would make it drop the packet (§6.2). */
+    if (RAND_bytes(&r, 1) != 1 || RAND_bytes((unsigned char *)&grease, sizeof(grease)) != 1)
+        r = 0, grease = 0;
+    grease = (grease & 0xf0f0f0f0U) | 0x0a0a0a0aU;
+    if (grease == vc->version)
+        grease ^= 0x10000000U;
+    uint32_t sv[] = {NGTCP2_PROTO_VER_V1, grease};
     l->eng->n.version_negotiations++;
     send_raw(l, d, buf,
              ngtcp2_pkt_write_version_negotiation(buf, sizeof(buf), r, vc->scid, vc->scidlen,
