@@ -54,10 +54,6 @@ struct h3g_tls {
     size_t ntickets;
 };
 
-/* Process-wide: OpenSSL's ticket callback has no argument of its own, and the
- * keys are the same for every context of the process. */
-static h3g_tls *g_ticket_owner;
-
 static void put_ossl_err(char *err, size_t errlen, const char *what)
 {
     unsigned long e = ERR_peek_last_error();
@@ -324,10 +320,11 @@ static int copy_cert(h3g_tls *tls, char *err, size_t errlen)
 static int ticket_cb(SSL *ssl, unsigned char *name, unsigned char *iv, EVP_CIPHER_CTX *ectx,
                      EVP_MAC_CTX *hctx, int enc)
 {
-    h3g_tls *tls = g_ticket_owner;
+    /* OpenSSL's ticket callback has no argument of its own: the keys hang on
+     * the context (the SNI callback changes certificates, not contexts). */
+    h3g_tls *tls = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl));
     const struct ticket_key *k = NULL;
     size_t i = 0;
-    H3G_UNUSED(ssl);
     if (tls == NULL || tls->ntickets == 0)
         return -1;
     if (enc) {
@@ -387,13 +384,13 @@ static int load_ticket_keys(h3g_tls *tls, const struct h3g_tls_config *cfg, char
     }
     tls->ntickets = cfg->nticket_key_files;
     if (tls->ntickets > 0) {
-        g_ticket_owner = tls;
         /* OpenSSL's anti-replay remembers tickets in this process only, so it
          * would refuse 0-RTT with any ticket another server (or the previous
          * process) issued.  Early data stays replayable either way: only safe
          * methods are served from it, and origins see Early-Data: 1. */
         SSL_CTX_set_options(tls->tls_ctx, SSL_OP_NO_ANTI_REPLAY);
-        if (!SSL_CTX_set_tlsext_ticket_key_evp_cb(tls->ctx, ticket_cb) ||
+        if (!SSL_CTX_set_app_data(tls->ctx, tls) || !SSL_CTX_set_app_data(tls->tls_ctx, tls) ||
+            !SSL_CTX_set_tlsext_ticket_key_evp_cb(tls->ctx, ticket_cb) ||
             !SSL_CTX_set_tlsext_ticket_key_evp_cb(tls->tls_ctx, ticket_cb)) {
             put_ossl_err(err, errlen, "cannot install the session ticket keys");
             return H3G_ERR;
@@ -490,8 +487,6 @@ void h3g_tls_free(h3g_tls *tls)
             OPENSSL_free(tls->certs[i].names[j]);
     }
     free(tls->certs);
-    if (g_ticket_owner == tls)
-        g_ticket_owner = NULL;
     OPENSSL_cleanse(tls->tickets, sizeof(tls->tickets));
     SSL_CTX_free(tls->ctx);
     SSL_CTX_free(tls->tls_ctx);

@@ -85,7 +85,6 @@ static void arm_free(struct ngconn *c)
 {
     /* RFC 9000 §10.2: three PTOs in the closing or draining period. */
     uint64_t us = 3 * ngtcp2_conn_get_pto2(c->conn) / 1000;
-    c->free_at_us = h3g_now_us() + us;
     h3g_timer_start_us(c->eng->loop, &c->timer, us);
 }
 
@@ -157,7 +156,6 @@ void ng_conn_send(struct ngconn *c, const ngtcp2_path *path, uint8_t ecn, const 
     if (r > 0) {
         eng->n.send_calls += (uint64_t)r;
         eng->n.packets_out += pkts;
-        eng->n.dgrams_out += pkts;
     } else {
         /* A full socket buffer or a send error: the packets count as lost and
          * QUIC's loss recovery resends their content. */

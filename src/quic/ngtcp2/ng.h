@@ -84,10 +84,8 @@ struct ngconn {
     char deadline_reason[64];
     uint8_t *closebuf; /* our CONNECTION_CLOSE, repeated in the closing period */
     size_t closelen;
-    uint64_t close_recv;      /* packets received while closing */
-    uint64_t free_at_us;      /* end of the closing or draining period */
-    int wake, dirty, pending; /* flush asked; output to write; upcalls to run */
-    int idle;
+    uint64_t close_recv; /* packets received while closing */
+    int wake, pending;   /* flush asked; upcalls to run */
     struct sockaddr_storage remote;
     socklen_t remotelen;
     char peer[64];
@@ -98,7 +96,7 @@ struct ngconn {
 
 struct ng_counters {
     uint64_t dgrams_in, packets_in, recv_calls;
-    uint64_t packets_out, dgrams_out, send_calls, send_blocked;
+    uint64_t packets_out, send_calls, send_blocked;
     uint64_t retries, version_negotiations, stateless_resets, refused, bad_tokens;
     uint64_t handshakes, migrations, early_streams;
 };
