@@ -179,18 +179,14 @@ const struct h3g_engine_ops mock_engine_ops = {
     .stream_early = m_stream_early,
 };
 
-/* The ops table is shared; caps differ per test, so each connection gets a
- * copy with its own flags. */
-static struct h3g_engine_ops ops_copies[2];
-
 void mock_conn_init(struct mock_conn *mc, const struct h3g_engine_callbacks *cbs, void *engine_arg,
                     unsigned caps)
 {
     memset(mc, 0, sizeof(*mc));
-    struct h3g_engine_ops *ops = &ops_copies[(caps & H3G_ENGINE_CAP_COPIES_WRITES) ? 1 : 0];
-    *ops = mock_engine_ops;
-    ops->caps = caps;
-    mc->base.ops = ops;
+    /* Caps differ per test: each connection has its own copy of the table. */
+    mc->ops = mock_engine_ops;
+    mc->ops.caps = caps;
+    mc->base.ops = &mc->ops;
     mc->cbs = cbs;
     mc->caps = caps;
     mc->next_uni = 3;

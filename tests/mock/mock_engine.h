@@ -35,6 +35,7 @@ struct mock_stream {
 
 struct mock_conn {
     struct h3g_qconn base;
+    struct h3g_engine_ops ops; /* mock_engine_ops with this connection's caps */
     const struct h3g_engine_callbacks *cbs;
     void *uarg;
     unsigned caps;
