@@ -166,13 +166,19 @@ static int build_tls(struct server *srv, char *err, size_t errlen)
     char terr[512];
     srv->tls = h3g_tls_new(&tcfg, terr, sizeof(terr));
     if (srv->tls == NULL) {
-        /* name the config file line the certificate came from */
+        /* name the config file line the certificate or key came from */
         int line = 0;
+        const char *what = "certificate";
         for (size_t i = 0; i < cfg->ncerts; i++)
             if (cfg->certs[i].line > 0 && strstr(terr, cfg->certs[i].cert) != NULL)
                 line = cfg->certs[i].line;
+        for (size_t i = 0; i < cfg->nticket_keys; i++)
+            if (cfg->ticket_key_lines[i] > 0 && strstr(terr, cfg->ticket_keys[i]) != NULL) {
+                line = cfg->ticket_key_lines[i];
+                what = "ssl_session_ticket_key";
+            }
         if (line > 0)
-            snprintf(err, errlen, "%s:%d: certificate: %s", cfg->config_file, line, terr);
+            snprintf(err, errlen, "%s:%d: %s: %s", cfg->config_file, line, what, terr);
         else
             snprintf(err, errlen, "%s", terr);
         return H3G_ERR;
@@ -271,7 +277,11 @@ int main(int argc, char **argv)
     }
     if (srv.cfg.host_key_file != NULL &&
         h3g_tls_read_host_key(srv.cfg.host_key_file, host_key, err, sizeof(err)) != 0) {
-        fprintf(stderr, "h3gate: %s\n", err);
+        if (srv.cfg.host_key_line > 0)
+            fprintf(stderr, "h3gate: %s:%d: quic_host_key: %s\n", srv.cfg.config_file,
+                    srv.cfg.host_key_line, err);
+        else
+            fprintf(stderr, "h3gate: %s\n", err);
         goto out;
     }
     if (srv.cfg.test_only) {

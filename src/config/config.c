@@ -346,7 +346,10 @@ int h3g_config_parse_args(struct h3g_config *cfg, int argc, char **argv, char *e
                 return H3G_CONFIG_ERROR;
             }
             break;
-        case O_HOSTKEY: cfg->host_key_file = optarg; break;
+        case O_HOSTKEY:
+            cfg->host_key_file = optarg;
+            cfg->host_key_line = 0;
+            break;
         case O_TICKETKEY:
             if (!cli_tickets) {
                 cfg->nticket_keys = 0; /* the command line's keys replace the file's */
@@ -356,6 +359,7 @@ int h3g_config_parse_args(struct h3g_config *cfg, int argc, char **argv, char *e
                 snprintf(err, errlen, "--ticket-key: at most %d keys", H3G_MAX_TICKET_KEYS);
                 return H3G_CONFIG_ERROR;
             }
+            cfg->ticket_key_lines[cfg->nticket_keys] = 0;
             cfg->ticket_keys[cfg->nticket_keys++] = optarg;
             break;
         case O_LSOCK:

@@ -88,7 +88,9 @@ struct h3g_config {
     int cc;                    /* congestion control: enum h3g_config_cc */
     const char *host_key_file; /* secret for QUIC tokens and stateless resets */
     const char *ticket_keys[H3G_MAX_TICKET_KEYS]; /* session ticket keys, first encrypts */
+    int ticket_key_lines[H3G_MAX_TICKET_KEYS];    /* 0 for the command line */
     size_t nticket_keys;
+    int host_key_line;
     struct h3g_cert_conf certs[H3G_MAX_CERTS];
     size_t ncerts;
     int sni_reject_unknown; /* refuse handshakes for names no certificate has */

@@ -403,6 +403,7 @@ static int top(struct ctx *c, const struct h3g_conf_node *n)
             return H3G_CONFIG_ERROR;
         if (cfg->nticket_keys == H3G_MAX_TICKET_KEYS)
             return bad(c, n, "at most %d keys", H3G_MAX_TICKET_KEYS);
+        cfg->ticket_key_lines[cfg->nticket_keys] = n->line;
         cfg->ticket_keys[cfg->nticket_keys++] = n->args[0];
         return H3G_CONFIG_OK;
     }
@@ -410,6 +411,7 @@ static int top(struct ctx *c, const struct h3g_conf_node *n)
         if (want_args(c, n, 1, 1) != 0)
             return H3G_CONFIG_ERROR;
         cfg->host_key_file = n->args[0];
+        cfg->host_key_line = n->line;
         return H3G_CONFIG_OK;
     }
     if (strcmp(n->name, "address_validation") == 0) {

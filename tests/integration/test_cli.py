@@ -61,6 +61,8 @@ def test_root_is_a_file(h3gate_bin, tmp_path):
     (["--log-level", "chatty"], "--log-level"),
     (["--cert", "only.pem"], "--key"),
     (["--frobnicate"], "--frobnicate"),
+    (["--engine", "quiche"], "--engine 'quiche': expected openssl or ngtcp2"),
+    (["--cc", "vegas"], "--cc 'vegas': expected cubic, bbr or reno"),
 ])
 def test_bad_arguments(h3gate_bin, tmp_path, args, needle):
     rc, _, err = run_h3gate(h3gate_bin, "--root", str(tmp_path), *args)

@@ -71,6 +71,12 @@ def test_check_good_config(h3gate_bin, certs, tmp_path):
      ":1: route: document root /nonexistent/dir: No such file or directory"),
     ("root /tmp;\n\ncertificate { cert /nonexistent/c.pem; key /nonexistent/k.pem; }\n", 1,
      ":3: certificate: cannot read certificate /nonexistent/c.pem"),
+    ("root /tmp;\nengine quiche;\n", 2, ":2: engine: 'quiche': expected openssl or ngtcp2"),
+    ("root /tmp;\ncc vegas;\n", 2, ":2: cc: 'vegas': expected cubic, bbr or reno"),
+    ("root /tmp;\nssl_session_ticket_key /nonexistent/t.key;\n", 1,
+     ":2: ssl_session_ticket_key: cannot read session ticket key /nonexistent/t.key"),
+    ("root /tmp;\nquic_host_key /nonexistent/h.key;\n", 1,
+     ":2: quic_host_key: cannot read QUIC host key /nonexistent/h.key"),
 ])
 def test_check_bad_config(h3gate_bin, tmp_path, body, code, needle):
     conf = tmp_path / "bad.conf"
