@@ -303,10 +303,17 @@ int main(int argc, char **argv)
     srv.h3cfg.max_request_body = srv.cfg.max_request_body;
     srv.h3cfg.max_streams = srv.cfg.max_streams;
     srv.h3cfg.max_requests = srv.cfg.max_requests;
+    srv.h3cfg.header_timeout_ms = srv.cfg.header_timeout_ms;
+    srv.h3cfg.qpack_blocked_streams = srv.cfg.qpack_blocked_streams;
+    srv.h3cfg.send_budget_conn = srv.cfg.send_budget_conn;
+    srv.h3cfg.send_budget_worker = srv.cfg.send_budget_worker;
+    srv.h3cfg.loop = srv.loop;
     srv.h3cfg.handler = h3g_router_handle;
     srv.h3cfg.handler_ctx = srv.router;
     struct h3g_engine_config ecfg = {.idle_timeout_ms = srv.cfg.idle_timeout_ms,
                                      .address_validation = srv.cfg.address_validation,
+                                     .retry_threshold = srv.cfg.retry_threshold,
+                                     .max_handshakes = srv.cfg.max_handshakes,
                                      .max_connections = srv.cfg.max_connections,
                                      .listeners_per_address = (unsigned)srv.cfg.listen_sockets,
                                      .max_streams_bidi = srv.cfg.max_streams,

@@ -16,7 +16,13 @@ void h3g_config_defaults(struct h3g_config *cfg)
     cfg->idle_timeout_ms = 30000;
     cfg->drain_timeout_ms = 10000;
     cfg->log_level = "info";
-    cfg->address_validation = 1;
+    cfg->address_validation = H3G_CONFIG_AV_AUTO;
+    cfg->header_timeout_ms = 10000; /* nginx's client_header_timeout is 60 s; QUIC needs less */
+    cfg->qpack_blocked_streams = 16;
+    cfg->send_budget_conn = 4u << 20;
+    cfg->send_budget_worker = 256u << 20;
+    cfg->max_handshakes = 2000;
+    cfg->retry_threshold = 100; /* HAProxy's tune.quic.retry-threshold */
     cfg->max_connections = 10000;
     cfg->max_field_section_size = 65536;
     cfg->max_header_fields = 128;
@@ -39,6 +45,17 @@ int h3g_config_engine_name(const char *text, const char **engine)
     for (size_t i = 0; i < H3G_ARRAY_LEN(names); i++)
         if (strcmp(text, names[i]) == 0) {
             *engine = names[i];
+            return 0;
+        }
+    return -1;
+}
+
+int h3g_config_av_parse(const char *text, int *av)
+{
+    static const char *const names[] = {"off", "on", "auto"};
+    for (size_t i = 0; i < H3G_ARRAY_LEN(names); i++)
+        if (strcmp(text, names[i]) == 0) {
+            *av = (int)i;
             return 0;
         }
     return -1;
@@ -92,8 +109,13 @@ void h3g_config_usage(FILE *f)
           "  --drain-timeout SECONDS on SIGTERM, let requests finish this long (default 10)\n"
           "  --access-log FILE|-     request and connection log (default: off)\n"
           "  --log-level LEVEL       error, warn, info or debug (default info)\n"
-          "  --address-validation on|off\n"
-          "                          QUIC Retry for unvalidated clients (default on)\n"
+          "  --address-validation auto|on|off\n"
+          "                          QUIC Retry for unvalidated clients: auto = while more\n"
+          "                          than 100 handshakes are in progress (default auto);\n"
+          "                          off is unsafe on a reachable listener\n"
+          "  --request-header-timeout SECONDS\n"
+          "                          a request's header must arrive within (default 10, 0 = "
+          "none)\n"
           "  --max-connections N     refuse handshakes beyond N connections (default 10000)\n"
           "  --max-requests N        requests per connection, then GOAWAY (default 1000; 0 = no "
           "limit)\n"
@@ -206,6 +228,7 @@ int h3g_config_parse_args(struct h3g_config *cfg, int argc, char **argv, char *e
         O_KEY,
         O_IDLE,
         O_DRAIN,
+        O_HDRTIMEOUT,
         O_ALOG,
         O_LEVEL,
         O_AV,
@@ -230,6 +253,7 @@ int h3g_config_parse_args(struct h3g_config *cfg, int argc, char **argv, char *e
         {"key", required_argument, NULL, O_KEY},
         {"idle-timeout", required_argument, NULL, O_IDLE},
         {"drain-timeout", required_argument, NULL, O_DRAIN},
+        {"request-header-timeout", required_argument, NULL, O_HDRTIMEOUT},
         {"access-log", required_argument, NULL, O_ALOG},
         {"log-level", required_argument, NULL, O_LEVEL},
         {"address-validation", required_argument, NULL, O_AV},
@@ -307,6 +331,10 @@ int h3g_config_parse_args(struct h3g_config *cfg, int argc, char **argv, char *e
             rc =
                 parse_seconds("--drain-timeout", optarg, 3600, &cfg->drain_timeout_ms, err, errlen);
             break;
+        case O_HDRTIMEOUT:
+            rc = parse_seconds("--request-header-timeout", optarg, 3600, &cfg->header_timeout_ms,
+                               err, errlen);
+            break;
         case O_ALOG: cfg->access_log = optarg; break;
         case O_LEVEL:
             if (h3g_log_level_parse(optarg, &lvl) != 0) {
@@ -317,12 +345,9 @@ int h3g_config_parse_args(struct h3g_config *cfg, int argc, char **argv, char *e
             cfg->log_level = optarg;
             break;
         case O_AV:
-            if (strcmp(optarg, "on") == 0)
-                cfg->address_validation = 1;
-            else if (strcmp(optarg, "off") == 0)
-                cfg->address_validation = 0;
-            else {
-                snprintf(err, errlen, "--address-validation '%s': expected on or off", optarg);
+            if (h3g_config_av_parse(optarg, &cfg->address_validation) != 0) {
+                snprintf(err, errlen, "--address-validation '%s': expected auto, on or off",
+                         optarg);
                 return H3G_CONFIG_ERROR;
             }
             break;

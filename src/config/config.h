@@ -76,7 +76,13 @@ struct h3g_config {
     uint64_t drain_timeout_ms;
     const char *access_log; /* NULL = off, "-" = stdout */
     const char *log_level;
-    int address_validation;
+    int address_validation;       /* enum h3g_config_av */
+    uint64_t header_timeout_ms;   /* request_header_timeout; 0 = none */
+    size_t qpack_blocked_streams; /* advertised to clients */
+    size_t send_budget_conn;      /* response bytes in flight per connection */
+    size_t send_budget_worker;    /* ... for all connections of a worker */
+    size_t max_handshakes;        /* handshakes in progress */
+    size_t retry_threshold;       /* address_validation auto: Retry above this many */
     size_t max_connections;
     size_t max_field_section_size;
     size_t max_header_fields;
@@ -106,6 +112,11 @@ struct h3g_config {
 };
 
 enum h3g_config_cc { H3G_CONFIG_CC_CUBIC, H3G_CONFIG_CC_BBR, H3G_CONFIG_CC_RENO };
+/* Same values as enum h3g_address_validation (quic/engine.h). */
+enum h3g_config_av { H3G_CONFIG_AV_OFF, H3G_CONFIG_AV_ON, H3G_CONFIG_AV_AUTO };
+
+/* Sets *av from "on", "off" or "auto", or returns -1. */
+int h3g_config_av_parse(const char *text, int *av);
 
 /* Sets *engine to the canonical name of an engine, or returns -1. */
 int h3g_config_engine_name(const char *text, const char **engine);

@@ -274,6 +274,42 @@ static int upstream(struct ctx *c, const struct h3g_conf_node *b)
     return H3G_CONFIG_OK;
 }
 
+/* The limits on abuse (issue 12): blocked QPACK streams, send budgets,
+ * handshakes in progress. */
+static int limits_more(struct ctx *c, const struct h3g_conf_node *n)
+{
+    uint64_t v;
+    struct h3g_config *cfg = c->cfg;
+    if (strcmp(n->name, "qpack_blocked_streams") == 0) {
+        if (number(c, n, 0, 0, 64, &v) != 0)
+            return H3G_CONFIG_ERROR;
+        cfg->qpack_blocked_streams = (size_t)v;
+    } else if (strcmp(n->name, "send_buffer_per_connection") == 0) {
+        if (number(c, n, 1, 64 << 10, 1ull << 30, &v) != 0)
+            return H3G_CONFIG_ERROR;
+        cfg->send_budget_conn = (size_t)v;
+    } else if (strcmp(n->name, "send_buffer_per_worker") == 0) {
+        if (number(c, n, 1, 1 << 20, 64ull << 30, &v) != 0)
+            return H3G_CONFIG_ERROR;
+        cfg->send_budget_worker = (size_t)v;
+    } else if (strcmp(n->name, "handshakes") == 0) {
+        if (number(c, n, 0, 1, 1000000, &v) != 0)
+            return H3G_CONFIG_ERROR;
+        cfg->max_handshakes = (size_t)v;
+    } else if (strcmp(n->name, "retry_threshold") == 0) {
+        if (number(c, n, 0, 0, 1000000, &v) != 0)
+            return H3G_CONFIG_ERROR;
+        cfg->retry_threshold = (size_t)v;
+    } else {
+        return bad(c, n,
+                   "unknown limit (request_header_size, request_header_fields, "
+                   "request_body_size, streams_per_connection, requests_per_connection, "
+                   "connections, qpack_blocked_streams, send_buffer_per_connection, "
+                   "send_buffer_per_worker, handshakes, retry_threshold)");
+    }
+    return H3G_CONFIG_OK;
+}
+
 static int limits(struct ctx *c, const struct h3g_conf_node *b)
 {
     uint64_t v;
@@ -305,11 +341,8 @@ static int limits(struct ctx *c, const struct h3g_conf_node *b)
             if (number(c, n, 0, 0, 1000000000, &v) != 0)
                 return H3G_CONFIG_ERROR;
             c->cfg->max_requests = v;
-        } else {
-            return bad(c, n,
-                       "unknown limit (request_header_size, request_header_fields, "
-                       "request_body_size, streams_per_connection, requests_per_connection, "
-                       "connections)");
+        } else if (limits_more(c, n) != 0) {
+            return H3G_CONFIG_ERROR;
         }
     }
     return H3G_CONFIG_OK;
@@ -363,6 +396,8 @@ static int top(struct ctx *c, const struct h3g_conf_node *n)
         return duration(c, n, 30000, &cfg->idle_timeout_ms);
     if (strcmp(n->name, "drain_timeout") == 0)
         return duration(c, n, 3600000, &cfg->drain_timeout_ms);
+    if (strcmp(n->name, "request_header_timeout") == 0)
+        return duration(c, n, 3600000, &cfg->header_timeout_ms);
     if (strcmp(n->name, "access_log") == 0) {
         if (want_args(c, n, 1, 1) != 0)
             return H3G_CONFIG_ERROR;
@@ -417,8 +452,8 @@ static int top(struct ctx *c, const struct h3g_conf_node *n)
     if (strcmp(n->name, "address_validation") == 0) {
         if (want_args(c, n, 1, 1) != 0)
             return H3G_CONFIG_ERROR;
-        if (h3g_conf_bool(n->args[0], &cfg->address_validation) != 0)
-            return bad(c, n, "'%s': expected on or off", n->args[0]);
+        if (h3g_config_av_parse(n->args[0], &cfg->address_validation) != 0)
+            return bad(c, n, "'%s': expected auto, on or off", n->args[0]);
         return H3G_CONFIG_OK;
     }
     return bad(c, n, "unknown directive");

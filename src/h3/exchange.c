@@ -83,6 +83,8 @@ static int responded(const struct h3g_exchange *hs)
 
 void h3x_log(struct h3g_exchange *hs)
 {
+    if (!hs->began && hs->timed_out_us == 0)
+        return; /* bytes before any HEADERS, then gone: no request to log */
     struct h3g_access_entry e = {
         .client = h3g_qconn_peer(hs->sess->qc),
         .method = hs->req.method,
@@ -121,6 +123,7 @@ void h3x_free(struct h3g_exchange *hs)
         hs->next->prev = hs->prev;
     h3g_body_close(&hs->body);
     chunk_free_all(hs);
+    h3b_released(s, hs->bytes_produced - hs->bytes_acked);
     h3g_request_reset(&hs->req);
     s->active--;
     release_handler(hs, hs->tx != TX_COMPLETE || hs->error != NULL);
@@ -198,6 +201,8 @@ static struct chunk *next_chunk(struct h3g_exchange *hs)
         hs->wait = BODY_EOF; /* known without reading */
         return NULL;
     }
+    if (!h3b_may_produce(hs))
+        return NULL;
     c = chunk_get();
     r = c != NULL ? body_next(hs, c->data, sizeof(c->data)) : H3G_ENOMEM;
     if (r > 0) {
@@ -242,6 +247,7 @@ static nghttp3_ssize read_body(nghttp3_conn *conn, int64_t sid, nghttp3_vec *vec
         hs->chunks_tail = c;
         hs->nchunks++;
         hs->bytes_produced += c->len;
+        h3b_produced(hs->sess, c->len);
         vec[n].base = c->data;
         vec[n].len = c->len;
         n++;
@@ -262,6 +268,7 @@ static int on_acked_stream_data(nghttp3_conn *conn, int64_t sid, uint64_t datale
     if (hs == NULL)
         return 0;
     hs->bytes_acked += datalen;
+    h3b_released(hs->sess, datalen);
     while (datalen > 0 && hs->chunks != NULL) {
         struct chunk *c = hs->chunks;
         size_t take = (size_t)H3G_MIN((uint64_t)(c->len - c->acked), datalen);
@@ -408,14 +415,11 @@ static void dispatch(struct session *s, struct h3g_exchange *hs)
 
 /* ---- the request, from nghttp3 ---- */
 
-static int on_begin_headers(nghttp3_conn *conn, int64_t sid, void *conn_ud, void *stream_ud)
+struct h3g_exchange *h3x_new(struct session *s, int64_t sid)
 {
-    struct session *s = conn_ud;
-    struct h3g_exchange *hs;
-    H3G_UNUSED(stream_ud);
-    hs = calloc(1, sizeof(*hs));
+    struct h3g_exchange *hs = calloc(1, sizeof(*hs));
     if (hs == NULL)
-        return NGHTTP3_ERR_CALLBACK_FAILURE;
+        return NULL;
     hs->id = sid;
     hs->sess = s;
     hs->start_us = h3g_now_us();
@@ -425,14 +429,65 @@ static int on_begin_headers(nghttp3_conn *conn, int64_t sid, void *conn_ud, void
     if (s->streams != NULL)
         s->streams->prev = hs;
     s->streams = hs;
-    s->requests++;
     s->active++;
-    h3g_h3_g_stats.requests++;
     h3g_h3_g_stats.active_requests++;
     if (s->cfg->max_streams > 0 && s->active > s->cfg->max_streams)
         hs->rx = RX_REJECTED; /* answered at end_headers */
+    return hs;
+}
+
+static int on_begin_headers(nghttp3_conn *conn, int64_t sid, void *conn_ud, void *stream_ud)
+{
+    struct session *s = conn_ud;
+    /* The stream's first bytes may have come earlier (h3_stream_data made the
+     * record then, for the header timeout). */
+    struct h3g_exchange *hs = stream_ud != NULL ? stream_ud : h3x_find(s, sid);
+    if (hs == NULL && (hs = h3x_new(s, sid)) == NULL)
+        return NGHTTP3_ERR_CALLBACK_FAILURE;
+    hs->began = 1;
+    s->requests++;
+    h3g_h3_g_stats.requests++;
     nghttp3_conn_set_stream_user_data(conn, sid, hs);
     return 0;
+}
+
+/* A stream whose field section is late: not processed, so the client may
+ * retry it elsewhere (H3_REQUEST_REJECTED, RFC 9114 §4.1.1); logged as 408. */
+static void header_timeout(struct session *s, struct h3g_exchange *hs, uint64_t now_us)
+{
+    hs->timed_out_us = now_us;
+    hs->status = 408;
+    s->header_timeouts++;
+    h3g_qconn_stop_reading(s->qc, hs->id, H3G_H3_REQUEST_REJECTED);
+    h3x_abort(hs, H3G_H3_REQUEST_REJECTED, "request header timeout");
+}
+
+uint64_t h3x_header_deadlines(struct session *s, uint64_t now_us)
+{
+    uint64_t limit = s->cfg->header_timeout_ms * 1000, next = 0;
+    struct h3g_exchange *hs, *nx;
+    for (hs = s->streams; hs != NULL; hs = nx) {
+        uint64_t due;
+        nx = hs->next;
+        if (hs->timed_out_us != 0) {
+            /* Reset and asked to stop, yet still open: the client ignores
+             * STOP_SENDING; the connection goes (session.c). */
+            due = hs->timed_out_us + limit;
+            if (due <= now_us)
+                return UINT64_MAX;
+        } else if (hs->tx == TX_NONE && hs->rx != RX_OVER_LIMIT) {
+            due = hs->start_us + limit;
+            if (due <= now_us) {
+                header_timeout(s, hs, now_us);
+                due = now_us + limit;
+            }
+        } else {
+            continue;
+        }
+        if (next == 0 || due < next)
+            next = due;
+    }
+    return next;
 }
 
 static int on_recv_header(nghttp3_conn *conn, int64_t sid, int32_t token, nghttp3_rcbuf *name,
@@ -635,6 +690,8 @@ void h3g_exchange_resume_response(h3g_exchange *ex)
         ex->wait = BODY_WAIT_ACKS; /* the acknowledgements will resume it */
         return;
     }
+    if (!h3b_may_produce(ex))
+        return;
     ex->wait = BODY_READY;
     nghttp3_conn_resume_stream(ex->sess->h3, ex->id);
     h3s_write(ex->sess);

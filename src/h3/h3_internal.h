@@ -9,13 +9,14 @@
 
 #include <nghttp3/nghttp3.h>
 
+#include "event/loop.h"
 #include "h3/session.h"
 #include "http/exchange.h"
 
 #define BODY_CHUNK 16384
-/* Streams nghttp3 may hold bytes of (QPACK-blocked) at once; the SETTINGS value
- * advertised to clients is this. */
-#define HELD_MAX 16
+/* Streams nghttp3 may hold bytes of (QPACK-blocked) at once: the most
+ * qpack_blocked_streams may be set to. */
+#define HELD_MAX 64
 
 struct chunk {
     struct chunk *next;
@@ -48,6 +49,7 @@ enum body_wait {
     BODY_READY,
     BODY_WAIT_ACKS,   /* all its chunks are unacknowledged */
     BODY_WAIT_SOURCE, /* the handler said "not yet" */
+    BODY_WAIT_BUDGET, /* the connection's or the worker's send budget is spent */
     BODY_EOF,
 };
 
@@ -68,6 +70,8 @@ struct h3g_exchange {
     size_t header_bytes;
     uint64_t body_bytes;   /* request body received */
     int head;              /* a HEAD request: no body goes out */
+    int began;             /* nghttp3 reported its HEADERS (else: bytes before them) */
+    uint64_t timed_out_us; /* when the request header timeout reset it, or 0 */
     int paused_by_handler; /* request_body said "no more for now" */
     int status;
     struct h3g_body body;
@@ -104,8 +108,15 @@ struct session {
     int finishing;          /* the close after GOAWAY is under way */
     int64_t held[HELD_MAX]; /* streams paused while nghttp3 holds their bytes */
     size_t nheld;
-    int64_t reading;  /* the stream h3_stream_data is feeding to nghttp3 */
-    size_t delivered; /* its DATA payload handed to on_recv_data meanwhile */
+    int64_t reading;        /* the stream h3_stream_data is feeding to nghttp3 */
+    size_t delivered;       /* its DATA payload handed to on_recv_data meanwhile */
+    h3g_timer header_timer; /* request header timeout: the earliest deadline */
+    uint64_t unacked;       /* response body bytes produced, not acknowledged */
+    struct session *budget_prev, *budget_next; /* waiting for the worker's budget */
+    int budget_waiting;                        /* on the worker's list */
+    int budget_wake;                           /* the worker's budget has room again */
+    int budget_blocked;                        /* some stream waits for budget */
+    uint64_t header_timeouts;                  /* streams reset for the request header timeout */
 };
 
 extern struct h3g_h3_stats h3g_h3_g_stats;
@@ -118,6 +129,11 @@ int h3s_held(const struct session *s, int64_t sid);
 /* exchange.c */
 /* The request-level nghttp3 callbacks. */
 void h3x_callbacks(nghttp3_callbacks *cbs);
+/* The record of a request stream whose first bytes arrived. */
+struct h3g_exchange *h3x_new(struct session *s, int64_t sid);
+/* The request header timeout: resets streams whose field section is late and
+ * returns the next deadline (0 = none). */
+uint64_t h3x_header_deadlines(struct session *s, uint64_t now_us);
 struct h3g_exchange *h3x_find(struct session *s, int64_t sid);
 void h3x_log(struct h3g_exchange *hs);
 void h3x_free(struct h3g_exchange *hs);
@@ -132,5 +148,16 @@ void h3x_sent_fin(struct session *s, int64_t sid);
 /* Resets what failed bodies left (TX_FAILED). */
 void h3x_fail_bodies(struct session *s);
 void h3x_cleanup(void);
+
+/* budget.c: response bytes in flight, per connection and per worker. */
+/* May hs produce one more chunk?  If not, it waits (BODY_WAIT_BUDGET). */
+int h3b_may_produce(struct h3g_exchange *hs);
+void h3b_produced(struct session *s, size_t n);
+/* n bytes left flight (acknowledged, or their stream ended). */
+void h3b_released(struct session *s, uint64_t n);
+/* Resumes s's streams that wait for budget, as far as it allows. */
+void h3b_resume(struct session *s);
+/* The session goes away: it waits for nothing any more. */
+void h3b_forget(struct session *s);
 
 #endif

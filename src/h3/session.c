@@ -125,6 +125,56 @@ void h3s_write(struct session *s)
 static int on_deferred_consume(nghttp3_conn *conn, int64_t sid, size_t consumed, void *conn_ud,
                                void *stream_ud);
 
+static void close_excessive(struct session *s, const char *why);
+
+/* The request header timeout (nginx's client_header_timeout): late streams
+ * are reset, and the connection gets GOAWAY, so that a client dripping
+ * headers holds a connection for two timeouts at most. */
+static void on_header_timer(h3g_timer *t, void *arg)
+{
+    struct session *s = arg;
+    uint64_t before = s->header_timeouts, now = h3g_now_us();
+    uint64_t next = h3x_header_deadlines(s, now);
+    H3G_UNUSED(t);
+    if (next == UINT64_MAX) {
+        close_excessive(s, "request header timeout, and STOP_SENDING ignored");
+        return;
+    }
+    if (s->header_timeouts != before) {
+        h3g_info("%s: request header timeout (%llu ms): %llu streams reset, GOAWAY",
+                 h3g_qconn_peer(s->qc), (unsigned long long)s->cfg->header_timeout_ms,
+                 (unsigned long long)(s->header_timeouts - before));
+        h3g_h3_begin_shutdown(s->qc, s, NULL);
+        h3s_write(s);
+    }
+    if (next != 0)
+        h3g_timer_start_us(s->cfg->loop, &s->header_timer, next > now ? next - now : 1);
+}
+
+static void arm_header_timer(struct session *s)
+{
+    if (s->cfg->header_timeout_ms == 0 || s->cfg->loop == NULL ||
+        h3g_timer_active(&s->header_timer))
+        return;
+    h3g_timer_start(s->cfg->loop, &s->header_timer, s->cfg->header_timeout_ms);
+}
+
+/* Bytes of a request stream arrived before its HEADERS frame could start:
+ * the stream gets its record now, so that the header timeout covers it. */
+static int track_new_stream(struct session *s, int64_t sid)
+{
+    struct h3g_exchange *hs;
+    if (h3x_find(s, sid) != NULL)
+        return 0;
+    if ((hs = h3x_new(s, sid)) == NULL) {
+        h3g_qconn_close(s->qc, H3G_H3_INTERNAL_ERROR, "out of memory");
+        return -1;
+    }
+    if (nghttp3_conn_set_stream_user_data(s->h3, sid, hs) != 0)
+        h3x_free(hs); /* nghttp3 is done with it already */
+    return 0;
+}
+
 static void *h3_conn_ready(h3g_qconn *qc, void *engine_arg)
 {
     const struct h3g_h3_config *cfg = engine_arg;
@@ -143,13 +193,14 @@ static void *h3_conn_ready(h3g_qconn *qc, void *engine_arg)
     s->qc = qc;
     s->cfg = cfg;
     s->reading = -1;
+    h3g_timer_init(&s->header_timer, on_header_timer, s);
     s->max_chunks =
         (h3g_qconn_caps(qc) & H3G_ENGINE_CAP_COPIES_WRITES) ? BODY_CHUNKS_COPIED : BODY_CHUNKS_HELD;
     s->start_us = h3g_now_us();
     nghttp3_settings_default(&settings);
     settings.max_field_section_size = cfg->max_field_section_size;
     settings.qpack_max_dtable_capacity = 4096;
-    settings.qpack_blocked_streams = HELD_MAX;
+    settings.qpack_blocked_streams = H3G_MIN(cfg->qpack_blocked_streams, HELD_MAX);
     if (nghttp3_conn_server_new(&s->h3, &cbs, &settings, NULL, s) != 0) {
         free(s);
         return NULL;
@@ -261,6 +312,7 @@ static int h3_stream_data(h3g_qconn *qc, int64_t sid, const uint8_t *data, size_
     struct session *s = conn_arg;
     nghttp3_ssize rv;
     size_t held;
+    int fresh = (sid & 3) == 0 && sid >= s->next_bidi;
     if (count_opened(s, sid) != 0)
         return -1;
     /* nghttp3 checks stream ids in PRIORITY_UPDATE (Chromium sends them) and
@@ -280,6 +332,10 @@ static int h3_stream_data(h3g_qconn *qc, int64_t sid, const uint8_t *data, size_
     held = len - (size_t)rv - H3G_MIN(s->delivered, len - (size_t)rv);
     if (held > 0 && hold_stream(s, sid) != 0)
         return -1;
+    if (fresh && !fin && track_new_stream(s, sid) != 0)
+        return -1;
+    if (s->streams != NULL)
+        arm_header_timer(s);
     if (s->cfg->max_requests > 0 && s->opened >= s->cfg->max_requests && !s->shutting_down) {
         /* Enough requests on this connection: GOAWAY, finish what was sent,
          * close; the client continues on a new connection (RFC 9114 §5.2). */
@@ -337,6 +393,8 @@ static int h3_stream_acked(h3g_qconn *qc, int64_t sid, uint64_t n, void *conn_ar
         h3s_close_ng(s, rv, "ack offset");
         return -1;
     }
+    if (s->budget_blocked || s->budget_wake)
+        h3b_resume(s);
     h3s_write(s);
     finish_shutdown(s);
     return 0;
@@ -389,8 +447,11 @@ static int h3_stream_closed(h3g_qconn *qc, int64_t sid, uint64_t code, void *con
 
 static int h3_conn_flush(h3g_qconn *qc, void *conn_arg)
 {
+    struct session *s = conn_arg;
     H3G_UNUSED(qc);
-    h3s_write(conn_arg);
+    if (s->budget_wake)
+        h3b_resume(s);
+    h3s_write(s);
     return 0;
 }
 
@@ -419,6 +480,9 @@ static void h3_conn_closed(h3g_qconn *qc, const struct h3g_close_info *ci, void 
         h3x_log(hs);
         h3x_free(hs);
     }
+    if (s->cfg->loop != NULL)
+        h3g_timer_stop(s->cfg->loop, &s->header_timer);
+    h3b_forget(s);
     nghttp3_conn_del(s->h3);
     free(s);
 }

@@ -14,9 +14,14 @@
 struct h3g_h3_config {
     size_t max_field_section_size; /* request header bytes (RFC 9114 §4.2.2 accounting) */
     size_t max_header_fields;
-    uint64_t max_request_body; /* 0 = no limit */
-    size_t max_streams;        /* concurrent requests per connection */
-    uint64_t max_requests;     /* requests per connection, then GOAWAY; 0 = no limit */
+    uint64_t max_request_body;    /* 0 = no limit */
+    size_t max_streams;           /* concurrent requests per connection */
+    uint64_t max_requests;        /* requests per connection, then GOAWAY; 0 = no limit */
+    uint64_t header_timeout_ms;   /* a request's field section must arrive within; 0 = none */
+    size_t qpack_blocked_streams; /* SETTINGS_QPACK_BLOCKED_STREAMS, at most 64 */
+    size_t send_budget_conn;      /* response bytes in flight per connection */
+    size_t send_budget_worker;    /* ... and for all connections of a worker */
+    h3g_loop *loop;
     h3g_handler_fn handler;
     void *handler_ctx;
 };

@@ -91,11 +91,17 @@ struct h3g_engine_callbacks {
 };
 
 enum h3g_cc { H3G_CC_CUBIC, H3G_CC_BBR, H3G_CC_RENO };
+/* When new clients must prove their address with a Retry round trip: never,
+ * always, or while more than retry_threshold handshakes are in progress (an
+ * engine that cannot switch per packet treats auto as on). */
+enum h3g_address_validation { H3G_AV_OFF, H3G_AV_ON, H3G_AV_AUTO };
 
 struct h3g_engine_config {
-    uint64_t idle_timeout_ms;       /* close connections idle this long (0 = QUIC default) */
-    int address_validation;         /* send Retry to unvalidated clients */
-    size_t max_connections;         /* refuse new handshakes beyond this many */
+    uint64_t idle_timeout_ms; /* close connections idle this long (0 = QUIC default) */
+    int address_validation;   /* enum h3g_address_validation */
+    size_t retry_threshold;   /* auto: Retry above this many handshakes in progress */
+    size_t max_handshakes;    /* refuse new clients beyond this many in progress (0 = no cap) */
+    size_t max_connections;   /* refuse new handshakes beyond this many */
     unsigned listeners_per_address; /* SO_REUSEPORT sockets per address (0 = 1) */
     uint64_t max_streams_bidi;      /* concurrent request streams a client may open */
     enum h3g_cc cc;                 /* congestion control (engines that choose) */

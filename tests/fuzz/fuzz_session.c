@@ -64,6 +64,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                 .max_request_body = 4096,
                                 .max_streams = 8,
                                 .max_requests = 16,
+                                .qpack_blocked_streams = 4,
+                                .send_budget_conn = 64 << 10,
+                                .send_budget_worker = 1 << 20,
                                 .handler = h3g_router_handle};
     const uint8_t *p = data, *end = data + size;
     if (g_router == NULL)

@@ -12,6 +12,13 @@
  *                        server's flow control let through)
  *   rapid-reset          streams opened with HEADERS and reset at once, for up to
  *                        5 s or 20000 streams: "case=... stream=-1 opened=N"
+ *   slow-headers         a request's HEADERS dripped one byte a second (the first
+ *                        byte alone is not yet a frame), for up to H3RAW_SECONDS
+ *                        (default 10): "case=... stream=ID reset=0x.. goaway=0|1
+ *                        sent=BYTES"
+ *   slow-readers         H3RAW_STREAMS (default 100) GETs of H3RAW_PATH (default
+ *                        /big.bin) whose responses are never read, held for
+ *                        H3RAW_SECONDS: "case=... stream=-1 opened=N"
  *
  * Output, one line per case then one for the connection:
  *   case=NAME stream=ID status=200 | reset=0x10e | none
@@ -53,10 +60,12 @@ struct st {
     int64_t id;
     SSL *s;
     int fin;
+    int noread; /* slow-readers: never read */
 };
 
 static SSL *conn;
 static nghttp3_conn *h3;
+static int goaway; /* the server's GOAWAY arrived */
 static struct rq reqs[MAX_CASES];
 static int nreqs;
 static struct st streams[MAX_STREAMS];
@@ -85,6 +94,7 @@ static struct st *add_stream(SSL *s)
     streams[nstreams].s = s;
     streams[nstreams].id = (int64_t)SSL_get_stream_id(s);
     streams[nstreams].fin = 0;
+    streams[nstreams].noread = 0;
     return &streams[nstreams++];
 }
 
@@ -143,6 +153,13 @@ static int on_end_stream(nghttp3_conn *c, int64_t sid, void *ud, void *sud)
             r->echo_ok = r->body_len == sizeof(ECHO_BODY) - 1 &&
                          memcmp(echo_rx, ECHO_BODY, r->body_len) == 0;
     }
+    return 0;
+}
+
+static int on_shutdown(nghttp3_conn *c, int64_t id, void *ud)
+{
+    (void)c, (void)id, (void)ud;
+    goaway = 1;
     return 0;
 }
 
@@ -349,7 +366,7 @@ static void read_all(void)
     for (int i = 0; i < nstreams; i++) {
         struct st *s = &streams[i];
         struct rq *r = find_req(s->id);
-        if (s->fin || (SSL_get_stream_type(s->s) == SSL_STREAM_TYPE_WRITE))
+        if (s->fin || s->noread || (SSL_get_stream_type(s->s) == SSL_STREAM_TYPE_WRITE))
             continue;
         for (;;) {
             size_t n = 0;
@@ -462,6 +479,67 @@ static void rapid_reset(struct rq *r, int fd)
     r->raw = 2;
 }
 
+static unsigned env_num(const char *name, unsigned dflt)
+{
+    const char *v = getenv(name);
+    return v != NULL && *v != '\0' ? (unsigned)strtoul(v, NULL, 10) : dflt;
+}
+
+/* Slowloris: the field section never completes in time.  Ends when the
+ * server resets the stream (or closes the connection), or after the time. */
+static void slow_headers(struct rq *r, int fd)
+{
+    const char *f[] = {":method",    "GET",     ":scheme", "https",
+                       ":authority", authority, ":path",   "/hello.txt"};
+    static uint8_t frame[512];
+    size_t len = headers_frame(frame, f, 8), sent = 0, w;
+    uint64_t end = now_ms() + 1000 * (uint64_t)env_num("H3RAW_SECONDS", 10), next = 0;
+    while (now_ms() < end && !conn_closed() && !r->has_reset && sent + 1 < len) {
+        if (now_ms() >= next) {
+            if (SSL_write_ex2(r->s, frame + sent, 1, 0, &w) && w == 1)
+                sent++;
+            next = now_ms() + 1000;
+        }
+        ERR_clear_error();
+        pump(fd, 50);
+    }
+    for (int i = 0; i < 20 && !conn_closed() && !r->has_reset; i++)
+        pump(fd, 25);
+    printf("case=%s stream=%lld reset=0x%llx goaway=%d sent=%zu\n", r->name, (long long)r->id,
+           r->has_reset ? (unsigned long long)r->reset : 0ULL, goaway, sent);
+    r->done = 1;
+    r->raw = 2;
+}
+
+/* Downloads the client never reads: the server may only buffer what its send
+ * budgets allow. */
+static void slow_readers(struct rq *r, int fd)
+{
+    const char *path = getenv("H3RAW_PATH") ? getenv("H3RAW_PATH") : "/big.bin";
+    const char *f[] = {":method",    "GET",     ":scheme", "https",
+                       ":authority", authority, ":path",   path};
+    static uint8_t frame[512];
+    size_t len = headers_frame(frame, f, 8), w;
+    unsigned want = env_num("H3RAW_STREAMS", 100), opened = 0;
+    uint64_t end = now_ms() + 1000 * (uint64_t)env_num("H3RAW_SECONDS", 10);
+    while (now_ms() < end && !conn_closed()) {
+        if (opened < want && nstreams < MAX_STREAMS) {
+            SSL *s = SSL_new_stream(conn, SSL_STREAM_FLAG_NO_BLOCK);
+            if (s != NULL) {
+                SSL_write_ex2(s, frame, len, SSL_WRITE_FLAG_CONCLUDE, &w);
+                add_stream(s)->noread = 1;
+                opened++;
+                continue;
+            }
+        }
+        ERR_clear_error();
+        pump(fd, 50);
+    }
+    printf("case=%s stream=-1 opened=%u\n", r->name, opened);
+    r->done = 1;
+    r->raw = 2;
+}
+
 static int all_done(void)
 {
     for (int i = 0; i < nreqs; i++)
@@ -479,6 +557,7 @@ int main(int argc, char **argv)
     nghttp3_callbacks cbs = {.recv_header = on_recv_header,
                              .end_stream = on_end_stream,
                              .acked_stream_data = on_acked,
+                             .shutdown = on_shutdown,
                              .recv_data = on_recv_data};
     nghttp3_settings settings;
     static const unsigned char alpn[] = {2, 'h', '3'};
@@ -536,6 +615,10 @@ int main(int argc, char **argv)
             rapid_reset(r, fd);
             continue;
         }
+        if (strcmp(r->name, "slow-readers") == 0) {
+            slow_readers(r, fd);
+            continue;
+        }
         r->s = SSL_new_stream(conn, SSL_STREAM_FLAG_NO_BLOCK);
         if (r->s == NULL) {
             /* The connection is gone (an earlier case killed it). */
@@ -546,6 +629,10 @@ int main(int argc, char **argv)
         r->id = add_stream(r->s)->id;
         if (strcmp(r->name, "qpack-blocked-flood") == 0) {
             qpack_blocked_flood(r, fd);
+            continue;
+        }
+        if (strcmp(r->name, "slow-headers") == 0) {
+            slow_headers(r, fd);
             continue;
         }
         if (raw_case(r->name, &raw, &rawlen) == 0) {

@@ -125,7 +125,7 @@ int main(void)
     expect_error("limits { requests_per_connection -5; }\n", "is not a whole number");
     expect_error("listen_sockets 100;\n", "listen_sockets");
     expect_error("log_level chatty;\n", "expected error, warn, info or debug");
-    expect_error("address_validation sometimes;\n", "expected on or off");
+    expect_error("address_validation sometimes;\n", "expected auto, on or off");
     expect_error(
         "a b c d e f g h i j k l m n o p q r s t u v w x y z 1 2 3 4 5 6 7 8 9 10 11 12 "
         "13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32 33 34 35 36 37 38 39 40 41;\n",

@@ -85,6 +85,9 @@ static struct h3g_h3_config cfg(void)
         .max_request_body = 0,
         .max_streams = 100,
         .max_requests = 0,
+        .qpack_blocked_streams = 16,
+        .send_budget_conn = 4u << 20,
+        .send_budget_worker = 256u << 20,
         .handler = handler,
     };
     return c;

@@ -426,6 +426,10 @@ static int handshake_completed(ngtcp2_conn *conn, void *ud)
     ngtcp2_ssize n;
     c->state = NC_READY;
     c->eng->n.handshakes++;
+    if (c->in_handshake) {
+        c->in_handshake = 0;
+        c->eng->nhandshakes--;
+    }
     /* A token for the client's next connection: it skips the Retry round trip. */
     n = ngtcp2_crypto_generate_regular_token(token, c->eng->secret, sizeof(c->eng->secret),
                                              p->remote.addr, p->remote.addrlen, ng_wall_ns());
@@ -778,6 +782,8 @@ struct ngconn *ng_conn_new(struct ngengine *eng, struct nglistener *l, const ngt
         eng->conns->prev = c;
     eng->conns = c;
     eng->nconns++;
+    eng->nhandshakes++;
+    c->in_handshake = 1;
     return c;
 fail:
     ERR_clear_error();
@@ -832,6 +838,8 @@ void ng_conn_free(struct ngconn *c)
     if (c->next != NULL)
         c->next->prev = c->prev;
     eng->nconns--;
+    if (c->in_handshake)
+        eng->nhandshakes--;
     SSL_set_app_data(c->ssl, NULL);
     SSL_free(c->ssl);
     ngtcp2_crypto_ossl_ctx_del(c->octx);

@@ -131,7 +131,11 @@ static int validate(struct nglistener *l, const struct h3g_udp_dgram *d, ngtcp2_
                     size_t pktlen, ngtcp2_cid *odcid, int *have_odcid, int *token_type)
 {
     struct ngengine *eng = l->eng;
-    int must = eng->cfg.address_validation;
+    /* auto: Retry costs honest clients a round trip, so only under pressure
+     * (HAProxy's tune.quic.retry-threshold). */
+    int must =
+        eng->cfg.address_validation == H3G_AV_ON || (eng->cfg.address_validation == H3G_AV_AUTO &&
+                                                     eng->nhandshakes >= eng->cfg.retry_threshold);
     *have_odcid = 0;
     *token_type = NGTCP2_TOKEN_TYPE_UNKNOWN;
     if (hd->tokenlen == 0) {
@@ -206,6 +210,15 @@ static void accept_conn(struct nglistener *l, const struct h3g_udp_dgram *d, con
     }
     if (!validate(l, d, &hd, len, &odcid, &have_odcid, &token_type))
         return;
+    if (eng->cfg.max_handshakes > 0 && eng->nhandshakes >= eng->cfg.max_handshakes) {
+        /* Handshakes in progress are what a flood from real addresses costs
+         * (memory, CPU): capped, and the excess told at once. */
+        if (eng->n.refused_handshakes++ % 1000 == 0)
+            h3g_warn("refusing new clients: %zu handshakes in progress (limit %zu)",
+                     eng->nhandshakes, eng->cfg.max_handshakes);
+        send_refusal(l, d, &hd, NGTCP2_CONNECTION_REFUSED, "too many handshakes");
+        return;
+    }
     c = ng_conn_new(eng, l, &hd, have_odcid ? &odcid : NULL, token_type, d);
     if (c == NULL) {
         h3g_warn("cannot create a QUIC connection (out of memory?)");
@@ -341,7 +354,8 @@ static void ng_stats(const h3g_engine *he, char *buf, size_t len)
     snprintf(buf, len,
              "packets_out=%llu send_calls=%llu packets_per_send=%.2f packets_in=%llu "
              "datagrams_in=%llu recv_calls=%llu send_blocked=%llu handshakes=%llu retries=%llu "
-             "version_negotiations=%llu stateless_resets=%llu refused=%llu bad_tokens=%llu "
+             "version_negotiations=%llu stateless_resets=%llu refused=%llu refused_handshakes=%llu "
+             "bad_tokens=%llu "
              "migrations=%llu early_streams=%llu",
              (unsigned long long)n->packets_out, (unsigned long long)n->send_calls,
              n->send_calls ? (double)n->packets_out / (double)n->send_calls : 0.0,
@@ -349,8 +363,9 @@ static void ng_stats(const h3g_engine *he, char *buf, size_t len)
              (unsigned long long)n->recv_calls, (unsigned long long)n->send_blocked,
              (unsigned long long)n->handshakes, (unsigned long long)n->retries,
              (unsigned long long)n->version_negotiations, (unsigned long long)n->stateless_resets,
-             (unsigned long long)n->refused, (unsigned long long)n->bad_tokens,
-             (unsigned long long)n->migrations, (unsigned long long)n->early_streams);
+             (unsigned long long)n->refused, (unsigned long long)n->refused_handshakes,
+             (unsigned long long)n->bad_tokens, (unsigned long long)n->migrations,
+             (unsigned long long)n->early_streams);
 }
 
 static void ng_destroy(h3g_engine *he)

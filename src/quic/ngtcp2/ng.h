@@ -92,12 +92,14 @@ struct ngconn {
     struct ngconn *prev, *next; /* all connections */
     struct ngconn *dnext;       /* the engine's dirty list */
     int in_dirty;
+    int in_handshake; /* counted in the engine's nhandshakes */
 };
 
 struct ng_counters {
     uint64_t dgrams_in, packets_in, recv_calls;
     uint64_t packets_out, send_calls, send_blocked;
-    uint64_t retries, version_negotiations, stateless_resets, refused, bad_tokens;
+    uint64_t retries, version_negotiations, stateless_resets, refused, refused_handshakes,
+        bad_tokens;
     uint64_t handshakes, migrations, early_streams;
 };
 
@@ -113,6 +115,7 @@ struct ngengine {
     struct nglistener *listeners;
     struct ngconn *conns, *dirty;
     size_t nconns;
+    size_t nhandshakes; /* connections still in their handshake */
     int accepting;
     struct h3g_cid_map cids;
     struct h3g_cid_id id;
