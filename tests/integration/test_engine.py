@@ -126,11 +126,54 @@ def test_transfer_that_cannot_finish_is_an_error(start_server, client, site):
 
 def test_retry_before_new_clients(start_server, client, site, engine):
     ngtcp2_only(engine, "OpenSSL keeps its Retry count to itself")
-    srv = start_server([], root=site[0])  # address validation is on by default
+    srv = start_server(["--address-validation", "on"], root=site[0])
     assert client.get(srv.url("/hello.txt")).status == 200
     assert srv.stop() == 0
     st = engine_stats(srv)
     assert st["retries"] >= 1 and st["handshakes"] >= 1, st
+
+
+def test_address_validation_auto_retries_only_under_a_flood(start_server, client, site, engine,
+                                                             tmp_path):
+    """auto (the default): no Retry round trip while few handshakes are in
+    progress; during a flood of handshakes that are never finished, new clients
+    get a Retry (which the flood does not follow), so the flood holds few
+    handshakes and a good client is served at once (issue 12, finding 5)."""
+    conf = tmp_path / "av.conf"
+    conf.write_text("limits { retry_threshold 50; handshakes 400; }\n")
+    srv = start_server(["-c", str(conf)], root=site[0])
+    assert client.get(srv.url("/hello.txt")).status == 200
+    flood = subprocess.Popen([os.environ["H3RAW_BIN"], "127.0.0.1", str(srv.port),
+                              "handshake-flood"], stdout=subprocess.PIPE, text=True,
+                             env=dict(os.environ, H3RAW_CONNS="600", H3RAW_SECONDS="3"))
+    flood.stdout.readline()  # every Initial is out
+    r = client.get(srv.url("/hello.txt"))
+    flood.wait(timeout=60)
+    assert r.status == 200 and r.body == b"hello, world\n"
+    assert srv.peak_rss_kib() < 64 * 1024, srv.peak_rss_kib()
+    assert srv.stop() == 0
+    if engine == "ngtcp2":  # OpenSSL keeps its Retry count to itself (auto is on there)
+        st = engine_stats(srv)
+        assert st["retries"] >= 500 and st["refused_handshakes"] == 0, st
+
+
+def test_handshakes_in_progress_are_capped(start_server, site, engine, tmp_path):
+    """With address validation off (unsafe on a reachable listener), a flood of
+    handshakes from real addresses fills at most `handshakes` slots, the rest
+    are refused with CONNECTION_REFUSED, and memory stays bounded (657 MB on
+    the OpenSSL engine before)."""
+    ngtcp2_only(engine, "OpenSSL 3.5's listener has no cap on handshakes in progress")
+    conf = tmp_path / "hs.conf"
+    conf.write_text("address_validation off;\nlimits { handshakes 100; }\n")
+    srv = start_server(["-c", str(conf)], root=site[0])
+    subprocess.run([os.environ["H3RAW_BIN"], "127.0.0.1", str(srv.port), "handshake-flood"],
+                   capture_output=True, timeout=60,
+                   env=dict(os.environ, H3RAW_CONNS="600", H3RAW_SECONDS="2"), check=True)
+    assert srv.peak_rss_kib() < 64 * 1024, srv.peak_rss_kib()
+    assert srv.stop() == 0
+    st = engine_stats(srv)
+    assert st["refused_handshakes"] >= 400, st
+    assert "refusing new clients: 100 handshakes in progress (limit 100)" in srv.log()
 
 
 def test_stateless_reset_after_restart(start_server, client, site, engine, tmp_path):

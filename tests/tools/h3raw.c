@@ -16,6 +16,10 @@
  *                        byte alone is not yet a frame), for up to H3RAW_SECONDS
  *                        (default 10): "case=... stream=ID reset=0x.. goaway=0|1
  *                        sent=BYTES"
+ *   handshake-flood      (alone) H3RAW_CONNS (default 500) clients, each from its own
+ *                        port, that send their Initial and never answer: the
+ *                        handshakes stay in progress on the server, or meet a
+ *                        Retry: "case=... stream=-1 clients=N"
  *   slow-readers         H3RAW_STREAMS (default 100) GETs of H3RAW_PATH (default
  *                        /big.bin) whose responses are never read, held for
  *                        H3RAW_SECONDS: "case=... stream=-1 opened=N"
@@ -548,6 +552,46 @@ static int all_done(void)
     return 1;
 }
 
+/* Clients that start a handshake and walk away: one Initial each (and any
+ * Retry is left unanswered), as a flood from real addresses would. */
+static int handshake_flood(const struct addrinfo *ai, SSL_CTX *ctx)
+{
+    static const unsigned char alpn[] = {2, 'h', '3'};
+    unsigned want = env_num("H3RAW_CONNS", 500), done = 0;
+    SSL **conns = calloc(want, sizeof(*conns));
+    int *fds = calloc(want, sizeof(*fds));
+    if (conns == NULL || fds == NULL)
+        die("out of memory");
+    for (unsigned i = 0; i < want; i++) {
+        BIO_ADDR *peer = BIO_ADDR_new();
+        fds[i] = socket(ai->ai_family, SOCK_DGRAM, 0);
+        if (fds[i] < 0 || connect(fds[i], ai->ai_addr, ai->ai_addrlen) != 0)
+            die("cannot connect UDP socket");
+        conns[i] = SSL_new(ctx);
+        SSL_set_fd(conns[i], fds[i]);
+        BIO_ADDR_rawmake(peer, AF_INET, &((const struct sockaddr_in *)ai->ai_addr)->sin_addr, 4,
+                         ((const struct sockaddr_in *)ai->ai_addr)->sin_port);
+        SSL_set1_initial_peer_addr(conns[i], peer);
+        BIO_ADDR_free(peer);
+        SSL_set_alpn_protos(conns[i], alpn, sizeof(alpn));
+        SSL_set_tlsext_host_name(conns[i], "localhost");
+        SSL_set_blocking_mode(conns[i], 0);
+        if (SSL_connect(conns[i]) != 1) /* sends the Initial; never called again */
+            done++;
+        ERR_clear_error();
+    }
+    printf("case=handshake-flood stream=-1 clients=%u\n", done);
+    fflush(stdout);
+    sleep(env_num("H3RAW_SECONDS", 3));
+    for (unsigned i = 0; i < want; i++) {
+        SSL_free(conns[i]);
+        close(fds[i]);
+    }
+    free(conns);
+    free(fds);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     struct addrinfo hints = {.ai_socktype = SOCK_DGRAM}, *ai;
@@ -574,6 +618,15 @@ int main(int argc, char **argv)
         die("cannot connect UDP socket");
     ctx = SSL_CTX_new(OSSL_QUIC_client_method());
     SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+    if (strcmp(argv[3], "handshake-flood") == 0) {
+        if (ai->ai_family != AF_INET)
+            die("handshake-flood: IPv4 only");
+        int rc = handshake_flood(ai, ctx);
+        SSL_CTX_free(ctx);
+        freeaddrinfo(ai);
+        close(fd);
+        return rc;
+    }
     conn = SSL_new(ctx);
     SSL_set_fd(conn, fd);
     peer = BIO_ADDR_new();
