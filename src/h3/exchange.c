@@ -564,6 +564,8 @@ static int on_recv_data(nghttp3_conn *conn, int64_t sid, const uint8_t *data, si
     if (hs == NULL)
         return 0;
     hs->body_bytes += datalen;
+    if (hs->rx == RX_STOPPED)
+        return 0;
     if (hs->rx == RX_OVER_LIMIT) {
         if (!responded(hs) && hs->body_bytes > s->cfg->max_request_body)
             send_413(s, hs);
@@ -596,6 +598,8 @@ static int on_end_stream(nghttp3_conn *conn, int64_t sid, void *conn_ud, void *s
             send_413(conn_ud, hs); /* the body ended below its announced length */
         return 0;
     }
+    if (hs->rx == RX_STOPPED)
+        return 0;
     hs->rx = RX_DONE;
     if (hs->handler == HANDLER_ATTACHED && hs->xops->request_body != NULL)
         hs->xops->request_body(hs->xctx, NULL, 0, 1);
@@ -702,6 +706,19 @@ void h3g_exchange_resume_request(h3g_exchange *ex)
     ex->paused_by_handler = 0;
     if (!h3s_held(ex->sess, ex->id))
         h3g_qconn_pause_read(ex->sess->qc, ex->id, 0);
+}
+
+void h3g_exchange_stop_request(h3g_exchange *ex)
+{
+    struct session *s = ex->sess;
+    if (ex->rx != RX_BODY)
+        return;
+    ex->rx = RX_STOPPED;
+    nghttp3_conn_shutdown_stream_read(s->h3, ex->id);
+    h3g_qconn_stop_reading(s->qc, ex->id, H3G_H3_NO_ERROR);
+    if (ex->paused_by_handler)
+        h3g_exchange_resume_request(ex); /* the engine drops what comes now */
+    h3s_write(s);
 }
 
 void h3g_exchange_abort(h3g_exchange *ex, uint64_t h3_code, const char *why)

@@ -32,6 +32,7 @@ enum rx_state {
     RX_BODY,       /* dispatched: body bytes go to the handler (or are dropped) */
     RX_OVER_LIMIT, /* the body is over request_body_size: 413, the rest refused */
     RX_DONE,       /* the client's FIN arrived */
+    RX_STOPPED,    /* the handler wants no more: the rest is dropped */
 };
 
 /* The response side. */

@@ -306,6 +306,26 @@ static int on_deferred_consume(nghttp3_conn *conn, int64_t sid, size_t consumed,
     return 0;
 }
 
+/* A malformed request (say, a body shorter than its content-length) is a
+ * stream error, not a connection error (RFC 9114 §4.1.2); nghttp3 reports it
+ * from read_stream, where the connection's other errors come from too.  The
+ * rest of the stream is not read. */
+static void message_error(struct session *s, int64_t sid, size_t unreturned)
+{
+    struct h3g_exchange *hs = h3x_find(s, sid);
+    h3g_debug("%s: stream %lld: malformed request body", h3g_qconn_peer(s->qc), (long long)sid);
+    h3g_qconn_consume(s->qc, sid, unreturned); /* what nghttp3 did not hand on */
+    h3g_qconn_stop_reading(s->qc, sid, H3G_H3_MESSAGE_ERROR);
+    if (hs != NULL && !h3x_tx_finished(hs)) {
+        h3x_abort(hs, H3G_H3_MESSAGE_ERROR, "H3_MESSAGE_ERROR");
+    } else {
+        nghttp3_conn_shutdown_stream_read(s->h3, sid);
+        if (hs == NULL)
+            h3g_qconn_reset(s->qc, sid, H3G_H3_MESSAGE_ERROR);
+    }
+    h3s_write(s);
+}
+
 static int h3_stream_data(h3g_qconn *qc, int64_t sid, const uint8_t *data, size_t len, int fin,
                           void *conn_arg)
 {
@@ -322,6 +342,11 @@ static int h3_stream_data(h3g_qconn *qc, int64_t sid, const uint8_t *data, size_
     s->delivered = 0;
     rv = nghttp3_conn_read_stream(s->h3, sid, data, len, fin);
     s->reading = -1;
+    if ((rv == NGHTTP3_ERR_MALFORMED_HTTP_MESSAGING || rv == NGHTTP3_ERR_MALFORMED_HTTP_HEADER) &&
+        (sid & 3) == 0) {
+        message_error(s, sid, len - H3G_MIN(s->delivered, len));
+        return 0;
+    }
     if (rv < 0) {
         h3s_close_ng(s, (int)rv, "read_stream");
         return -1;

@@ -32,6 +32,10 @@ void h3g_exchange_attach(h3g_exchange *ex, const struct h3g_exchange_ops *ops, v
 int h3g_exchange_respond(h3g_exchange *ex, struct h3g_response *resp);
 void h3g_exchange_resume_response(h3g_exchange *ex);
 void h3g_exchange_resume_request(h3g_exchange *ex);
+/* The handler wants no more of the request body (its origin answered without
+ * reading it): the client is asked to stop sending with H3_NO_ERROR (RFC 9114
+ * §4.1) and what still comes is dropped; the response goes on. */
+void h3g_exchange_stop_request(h3g_exchange *ex);
 /* Ends the exchange with a stream reset carrying an HTTP/3 error code. */
 void h3g_exchange_abort(h3g_exchange *ex, uint64_t h3_code, const char *why);
 /* For the access log: a note such as the upstream address and its timings. */

@@ -191,6 +191,20 @@ class FaultOrigin:
             elif mode == "interim":
                 c.sendall(b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n"
                           b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfinal")
+            elif mode.startswith("early-413"):
+                # Answers before reading the upload, as an origin with a body
+                # limit does; -linger then drains it (nginx's lingering close),
+                # -keep keeps the connection open without reading, plain
+                # closes at once (the kernel may reset: unread data).
+                c.sendall(b"HTTP/1.1 413 Payload Too Large\r\nContent-Length: 9\r\n"
+                          + (b"" if mode == "early-413-keep" else b"Connection: close\r\n")
+                          + b"\r\ntoo large")
+                if mode == "early-413-linger":
+                    c.settimeout(2)
+                    while c.recv(1 << 20):
+                        pass
+                elif mode == "early-413-keep":
+                    time.sleep(self.kw.get("seconds", 15))
             elif mode == "slow-drip":
                 c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n")
                 for _ in range(10):

@@ -204,3 +204,14 @@ def test_slow_readers_are_bounded_by_the_send_budget(start_server, client, site)
     print("slow readers: RSS grew %d KiB" % (peak - base))
     assert peak - base < 48 * 1024, "slow readers pinned %d KiB" % (peak - base)
     assert client.get(srv.url("/hello.txt")).status == 200
+
+
+def test_body_shorter_than_content_length_is_a_stream_error(server):
+    """nghttp3 reports a body that ends short of its content-length from the
+    connection's read call; it is a stream error (H3_MESSAGE_ERROR) and the
+    connection goes on (it was closed before).  A response already complete
+    (the OpenSSL engine hands it over at once) may stand."""
+    results, conn = h3raw(server.port, "ok", "raw-short-body", "ok")
+    assert results[1][1] in ("reset=0x10e", "answered"), results
+    assert results[2] == ("ok", "status=200"), results
+    assert conn == "connection=open"

@@ -318,6 +318,17 @@ static int raw_case(const char *name, const uint8_t **bytes, size_t *len)
         const char *f[] = {":method",    "GET",     ":scheme", "https",
                            ":authority", authority, ":path",   "/hello.txt"};
         *bytes = frame, *len = headers_frame(frame, f, 8);
+    } else if (strcmp(name, "raw-short-body") == 0) {
+        /* content-length 10, 3 bytes of DATA, FIN: a malformed message, a
+         * stream error (RFC 9114 §4.1.2). */
+        const char *f[] = {":method", "POST",  ":scheme",    "https",          ":authority",
+                           authority, ":path", "/hello.txt", "content-length", "10"};
+        size_t n = headers_frame(frame, f, 10);
+        memcpy(frame + n,
+               "\x00\x03"
+               "abc",
+               5);
+        *bytes = frame, *len = n + 5;
     } else if (strcmp(name, "raw-data-before-headers") == 0)
         *bytes = data_first, *len = sizeof(data_first);
     else if (strcmp(name, "raw-bad-qpack") == 0)

@@ -76,6 +76,7 @@ struct pxreq {
     uint8_t *sbuf;
     size_t slen, soff;
     int chunked, has_body, req_fin, req_paused;
+    int req_stopped; /* the origin takes no more of the request body */
     /* response from the origin */
     llhttp_t parser;
     struct field fields[MAX_RESPONSE_FIELDS];
@@ -224,11 +225,25 @@ static int sbuf_append(struct pxreq *r, const void *d, size_t n)
     return 0;
 }
 
+/* The origin answered (or stopped reading) before the whole request body:
+ * the rest is the client's stream's business, not an error (RFC 9114 §4.1
+ * lets us stop it with H3_NO_ERROR).  The origin connection, with a body
+ * half sent, is not reused. */
+static void stop_upload(struct pxreq *r)
+{
+    if (!r->has_body || r->req_fin || r->req_stopped)
+        return;
+    r->req_stopped = 1;
+    r->slen = r->soff; /* what the origin did not take is dropped */
+    r->req_paused = 0;
+    h3g_exchange_stop_request(r->ex);
+}
+
 static int px_request_body(void *ctx, const uint8_t *data, size_t len, int fin)
 {
     struct pxreq *r = ctx;
     char hdr[32];
-    if (r->state == PX_DONE || !r->has_body)
+    if (r->state == PX_DONE || !r->has_body || r->req_stopped)
         return 0;
     if (len > 0) {
         if (r->chunked) {
@@ -259,6 +274,24 @@ static int px_request_body(void *ctx, const uint8_t *data, size_t len, int fin)
     return 0;
 }
 
+static void px_read(struct pxreq *r);
+
+/* Sending failed once the request head was out: the origin may have answered
+ * already (a 413 before reading the body, then close), so its answer is read
+ * before anything is concluded; only no answer at all is a 502. */
+static void origin_stopped_reading(struct pxreq *r)
+{
+    stop_upload(r);
+    r->head_off = r->head_len;
+    r->slen = r->soff;
+    if (r->state == PX_SENDING) {
+        r->state = PX_WAITING;
+        arm(r, r->px->up->conf.header_timeout_ms);
+    }
+    io_set(r, H3G_IO_READ);
+    px_read(r);
+}
+
 static void px_send(struct pxreq *r)
 {
     while (r->head_off < r->head_len || r->soff < r->slen) {
@@ -279,6 +312,10 @@ static void px_send(struct pxreq *r)
             }
             if (errno == EINTR)
                 continue;
+            if (r->head_off == r->head_len) {
+                origin_stopped_reading(r);
+                return;
+            }
             px_fail(r, 502, "origin closed the connection while we sent the request");
             return;
         }
@@ -292,7 +329,7 @@ static void px_send(struct pxreq *r)
         h3g_exchange_resume_request(r->ex);
     }
     io_set(r, H3G_IO_READ);
-    if (r->state == PX_SENDING && (!r->has_body || r->req_fin)) {
+    if (r->state == PX_SENDING && (!r->has_body || r->req_fin || r->req_stopped)) {
         r->state = PX_WAITING;
         arm(r, r->px->up->conf.header_timeout_ms);
     }
@@ -445,7 +482,7 @@ static void px_read(struct pxreq *r)
         if (n <= 0) {
             /* EOF or reset from the origin */
             if (!r->got_bytes && r->reused_conn && r->idempotent && r->attempts == 1 &&
-                r->soff == 0) {
+                r->soff == 0 && !r->req_stopped) {
                 /* a pooled connection the origin had closed: once more, fresh
                  * (only while no body byte was consumed, so all can be resent) */
                 close_fd(r);
@@ -477,6 +514,7 @@ static void px_read(struct pxreq *r)
     }
     if (r->resp_eof) {
         h3g_timer_stop(r->px->loop, &r->timer);
+        stop_upload(r); /* answered: the origin wants no more of it */
         r->state = PX_DONE;
         px_note(r);
         /* The connection is clean and whole: back to the pool. */
