@@ -128,6 +128,26 @@ static int add_name(struct tls_cert *tc, const char *name, size_t len)
     return 0;
 }
 
+/* The subject's (last) common name.  Through the entry, not
+ * X509_NAME_get_text_by_NID: OpenSSL 4.0 deprecates that. */
+static int name_from_cn(struct tls_cert *tc)
+{
+    const X509_NAME *subj = X509_get_subject_name(tc->x);
+    int i = -1, last = -1, len, rc = 0;
+    unsigned char *utf8 = NULL;
+    while ((i = X509_NAME_get_index_by_NID(subj, NID_commonName, i)) >= 0)
+        last = i;
+    if (last < 0)
+        return 0;
+    len = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subj, last)));
+    if (len > 0)
+        rc = add_name(tc, (const char *)utf8, (size_t)len);
+    else
+        ERR_clear_error();
+    OPENSSL_free(utf8);
+    return rc;
+}
+
 /* The DNS names the certificate itself carries (subjectAltName, else CN). */
 static int names_from_cert(struct tls_cert *tc)
 {
@@ -139,13 +159,8 @@ static int names_from_cert(struct tls_cert *tc)
                                             (size_t)ASN1_STRING_length(gn->d.dNSName)) != 0)
             rc = -1;
     }
-    if (sans == NULL || tc->nnames == 0) {
-        char cn[256];
-        int n =
-            X509_NAME_get_text_by_NID(X509_get_subject_name(tc->x), NID_commonName, cn, sizeof(cn));
-        if (n > 0 && add_name(tc, cn, (size_t)n) != 0)
-            rc = -1;
-    }
+    if ((sans == NULL || tc->nnames == 0) && name_from_cn(tc) != 0)
+        rc = -1;
     GENERAL_NAMES_free(sans);
     return rc;
 }
@@ -271,7 +286,7 @@ static int make_selfsigned(SSL_CTX *ctx, const char *name, char *err, size_t err
     int rc = H3G_ERR;
     EVP_PKEY *pkey = EVP_EC_gen("P-256");
     X509 *x = X509_new();
-    X509_NAME *subj;
+    X509_NAME *subj = X509_NAME_new();
     X509V3_CTX v3;
     X509_EXTENSION *ext = NULL;
     char san[300];
@@ -283,9 +298,12 @@ static int make_selfsigned(SSL_CTX *ctx, const char *name, char *err, size_t err
     X509_gmtime_adj(X509_getm_notBefore(x), -3600);
     X509_gmtime_adj(X509_getm_notAfter(x), 30L * 24 * 3600);
     X509_set_pubkey(x, pkey);
-    subj = X509_get_subject_name(x);
-    X509_NAME_add_entry_by_txt(subj, "CN", MBSTRING_ASC, (const unsigned char *)name, -1, -1, 0);
-    X509_set_issuer_name(x, subj);
+    /* A name of our own: OpenSSL 4.0 hands out the certificate's as const. */
+    if (subj == NULL ||
+        !X509_NAME_add_entry_by_txt(subj, "CN", MBSTRING_ASC, (const unsigned char *)name, -1, -1,
+                                    0) ||
+        !X509_set_subject_name(x, subj) || !X509_set_issuer_name(x, subj))
+        goto out;
     X509V3_set_ctx_nodb(&v3);
     X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
     snprintf(san, sizeof(san), "DNS:%s,DNS:localhost,IP:127.0.0.1,IP:::1", name);
@@ -301,6 +319,7 @@ out:
     if (rc != 0)
         put_ossl_err(err, errlen, "cannot generate a self-signed certificate");
     X509_EXTENSION_free(ext);
+    X509_NAME_free(subj);
     X509_free(x);
     EVP_PKEY_free(pkey);
     return rc;
