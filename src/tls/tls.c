@@ -15,14 +15,11 @@
 
 #include "common.h"
 #include "obs/log.h"
+#include "tls/cve.h"
 
 /* 3.5.0 drops transport parameters when an SNI callback switches SSL_CTX. */
 #define H3G_OPENSSL_MIN 0x30500010L
 #define H3G_OPENSSL_MIN_TEXT "3.5.1"
-/* Newest 3.5 release with QUIC server security fixes we know of
- * (CVE-2026-18798, CVE-2026-14456, CVE-2026-63075). */
-#define H3G_OPENSSL_FIXED 0x30500080L
-#define H3G_OPENSSL_FIXED_TEXT "3.5.8"
 
 #define MAX_CERT_NAMES 64
 #define MAX_TICKET_KEYS 8
@@ -72,19 +69,21 @@ const char *h3g_tls_openssl_version(void)
     return OpenSSL_version(OPENSSL_VERSION);
 }
 
-int h3g_tls_check_version(unsigned long v, const char *text, char *err, size_t errlen)
+int h3g_tls_check_version(unsigned long v, const char *debian, const char *text, char *err,
+                          size_t errlen)
 {
+    char ids[256];
     if (v < (unsigned long)H3G_OPENSSL_MIN) {
         snprintf(err, errlen, "%s is too old: h3gate needs OpenSSL >= %s for its QUIC server", text,
                  H3G_OPENSSL_MIN_TEXT);
         return H3G_ERR;
     }
-    if ((v & 0xfff00000UL) == 0x30500000UL && v < (unsigned long)H3G_OPENSSL_FIXED) {
+    if (h3g_cve_missing(v, debian, ids, sizeof(ids)) > 0) {
+        /* The ngtcp2 engine uses OpenSSL's TLS only: these are in its QUIC stack. */
         snprintf(err, errlen,
-                 "running on %s: QUIC server fixes from OpenSSL %s (CVE-2026-18798, "
-                 "CVE-2026-14456, CVE-2026-63075) are missing; upgrade when your distribution "
-                 "ships it",
-                 text, H3G_OPENSSL_FIXED_TEXT);
+                 "running on %s, whose QUIC server lacks the fixes for %s (they matter with "
+                 "--engine openssl; h3gate --version lists them): upgrade OpenSSL",
+                 text, ids);
         return 1;
     }
     return 0;
@@ -92,8 +91,8 @@ int h3g_tls_check_version(unsigned long v, const char *text, char *err, size_t e
 
 int h3g_tls_check_runtime(char *err, size_t errlen)
 {
-    int rc =
-        h3g_tls_check_version(OpenSSL_version_num(), OpenSSL_version(OPENSSL_VERSION), err, errlen);
+    int rc = h3g_tls_check_version(OpenSSL_version_num(), h3g_cve_openssl_debian(),
+                                   OpenSSL_version(OPENSSL_VERSION), err, errlen);
     if (rc > 0) {
         h3g_warn("%s", err);
         rc = 0;

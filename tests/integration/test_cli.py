@@ -24,8 +24,13 @@ def test_version(h3gate_bin):
     assert rc == 0
     lines = out.splitlines()
     assert lines[0].startswith("h3gate ")
-    assert lines[1].startswith("OpenSSL 3.")
+    assert lines[1].startswith("OpenSSL 3.") or lines[1].startswith("OpenSSL 4.")
     assert lines[2].startswith("nghttp3 1.")
+    # the known QUIC server CVEs with a verdict for this OpenSSL
+    assert lines[3].startswith("Known OpenSSL QUIC server CVEs")
+    cves = [l.split() for l in lines[5:] if l.startswith("  CVE-")]
+    assert "CVE-2026-18798" in [c[0] for c in cves]
+    assert all(c[4] in ("fixed", "affected", "patched") for c in cves)
 
 
 def test_help(h3gate_bin):
