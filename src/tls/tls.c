@@ -164,10 +164,22 @@ static int names_from_cert(struct tls_cert *tc)
     return rc;
 }
 
+/* OpenSSL asks for the pass phrase of an encrypted key; without a callback it
+ * prompts on the terminal, which a server must never do.  Fail instead. */
+static int refuse_passphrase(char *buf, int size, int rwflag, void *arg)
+{
+    H3G_UNUSED(buf);
+    H3G_UNUSED(size);
+    H3G_UNUSED(rwflag);
+    *(int *)arg = 1;
+    return -1;
+}
+
 static int load_cert(struct tls_cert *tc, const struct h3g_tls_cert_config *cc, char *err,
                      size_t errlen)
 {
     char what[512];
+    int encrypted = 0;
     BIO *b = BIO_new_file(cc->cert_file, "r");
     X509 *extra;
     if (b == NULL) {
@@ -194,8 +206,16 @@ static int load_cert(struct tls_cert *tc, const struct h3g_tls_cert_config *cc, 
         snprintf(err, errlen, "cannot read private key %s: %s", cc->key_file, strerror(errno));
         return H3G_ERR;
     }
-    tc->key = PEM_read_bio_PrivateKey(b, NULL, NULL, NULL);
+    tc->key = PEM_read_bio_PrivateKey(b, NULL, refuse_passphrase, &encrypted);
     BIO_free(b);
+    if (tc->key == NULL && encrypted) {
+        ERR_clear_error();
+        snprintf(err, errlen,
+                 "private key %s is encrypted: encrypted keys are not supported "
+                 "(decrypt it with openssl pkey -in KEY -out PLAIN)",
+                 cc->key_file);
+        return H3G_ERR;
+    }
     if (tc->key == NULL) {
         snprintf(what, sizeof(what), "private key %s is not a valid PEM private key", cc->key_file);
         put_ossl_err(err, errlen, what);

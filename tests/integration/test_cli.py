@@ -97,6 +97,17 @@ def test_mismatched_key(h3gate_bin, certs, tmp_path):
     assert rc == 1 and "does not match certificate" in error_line(err)
 
 
+def test_encrypted_key(h3gate_bin, certs, tmp_path):
+    """Refused at once, never a pass phrase prompt."""
+    enc = str(tmp_path / "enc.key")
+    subprocess.run(["openssl", "pkey", "-in", certs["key"], "-aes-128-cbc", "-passout",
+                    "pass:secret", "-out", enc], check=True, capture_output=True)
+    rc, _, err = run_h3gate(h3gate_bin, "--root", str(tmp_path), "--listen",
+                            "127.0.0.1:%d" % free_udp_port(), "--cert", certs["cert"], "--key", enc)
+    assert rc == 1
+    assert "private key %s is encrypted: encrypted keys are not supported" % enc in error_line(err)
+
+
 def test_busy_port(h3gate_bin, tmp_path):
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.bind(("127.0.0.1", 0))
