@@ -133,6 +133,9 @@ in_branch() { # version -> 0 if in H3GATE_OPENSSL_BRANCH (or none is asked for)
 openssl_wanted() { # Debian version -> 0 if in the branch and its release has every fix
     in_branch "$1" && [ -z "$(openssl_missing "${1%%-*}")" ]
 }
+openssl_complete() { # the same, counting Debian's backports: the fallback's first choice
+    in_branch "$1" && [ -z "$(openssl_missing "$1")" ]
+}
 
 # Cached builds (openssl-X.Y.Z/BUILD-INFO) as "DEBIAN-VERSION PREFIX", newest first.
 cached_openssl() {
@@ -192,10 +195,10 @@ fallback_note() { # Debian version -> the warning for a build without every fix
 }
 
 # The newest OpenSSL whose release has every known fix, cached or built; else
-# (loudly) the newest that can be had.  With a branch asked for, a cached build
+# (loudly) the newest with every fix counting Debian's patches, else the newest.  With a branch asked for, a cached build
 # of it is enough: that is a deliberate second build, not the default.
 choose_openssl() {
-    local prefix got
+    local prefix got filter
     if prefix=$(pick_cached openssl_wanted) ||
         { [ -n "$OPENSSL_BRANCH" ] && prefix=$(pick_cached in_branch); }; then
         got=$(sed -n 's/^debian-source-version=//p' "$prefix/BUILD-INFO")
@@ -209,13 +212,13 @@ choose_openssl() {
     fi
     warn_loud "no OpenSSL source package whose release has every known QUIC server fix" \
         "could be downloaded (tried the versions above); falling back to an older one"
-    if ! prefix=$(pick_cached in_branch); then
-        got=$(fetch_openssl in_branch) \
-            || die "could not download any OpenSSL >= 3.5.1 source package; set H3GATE_OPENSSL to an installed OpenSSL >= 3.5.1"
-        prefix=$(build_openssl "$got")
-    fi
-    fallback_note "$(sed -n 's/^debian-source-version=//p' "$prefix/BUILD-INFO")"
-    echo "$prefix"
+    for filter in openssl_complete in_branch; do
+        if prefix=$(pick_cached $filter) || { got=$(fetch_openssl $filter) && prefix=$(build_openssl "$got"); }; then
+            fallback_note "$(sed -n 's/^debian-source-version=//p' "$prefix/BUILD-INFO")"
+            echo "$prefix"; return
+        fi
+    done
+    die "could not download any OpenSSL >= 3.5.1 source package; set H3GATE_OPENSSL to an installed OpenSSL >= 3.5.1"
 }
 
 find_openssl() {
