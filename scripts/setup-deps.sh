@@ -173,7 +173,8 @@ build_openssl() { # Debian version (downloaded into $src_root/openssl-dl) -> pre
         || die "OpenSSL build failed; see $src_root/openssl-$up.*.log"
     printf 'debian-source-version=%s\nbuilt=%s\nconfigure=%s\n' \
         "$got" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$flags" > "$prefix/BUILD-INFO"
-    rm -rf "$src_root/openssl-$up" "$src_root/openssl-dl"
+    # dpkg-source -x leaves a copy of the upstream tarball next to the tree.
+    rm -rf "$src_root/openssl-$up" "$src_root/openssl-dl" "$src_root/openssl_$up.orig.tar".*
     echo "$prefix"
 }
 
