@@ -15,7 +15,12 @@ cache_dir=${H3GATE_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/h3gate}
 log() { printf 'build-interop: %s\n' "$*" >&2; }
 
 [ -f "$build/compat/libqtlscompat.a" ] || { log "error: build libqtlscompat first ($build/compat)"; exit 1; }
-openssl_prefix=$(H3GATE_NO_APT=1 "$here/scripts/setup-deps.sh" | tail -n1)
+# The OpenSSL that build was configured with (build-ossl35/ has its own).
+if grep -q '^H3G_OPENSSL_ROOT:' "$build/CMakeCache.txt" 2>/dev/null; then
+    openssl_prefix=$(sed -n 's/^H3G_OPENSSL_ROOT:[A-Z]*=//p' "$build/CMakeCache.txt")
+else
+    openssl_prefix=$(H3GATE_NO_APT=1 "$here/scripts/setup-deps.sh" | tail -n1)
+fi
 if [ -n "$openssl_prefix" ]; then
     ossl_cflags="-I$openssl_prefix/include"
     ossl_libs="$openssl_prefix/lib/libssl.a $openssl_prefix/lib/libcrypto.a -lpthread -ldl"

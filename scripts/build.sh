@@ -1,17 +1,26 @@
 #!/usr/bin/env bash
 # Builds h3gate (and its tests) into build/, or build-asan/ with --sanitize, or
-# the libFuzzer targets into build-fuzz/ with --fuzz (clang).
-# Installs missing dependencies first (scripts/setup-deps.sh).
+# the libFuzzer targets into build-fuzz/ with --fuzz (clang), or a release
+# build on another OpenSSL branch into build-osslXY/ with --openssl X.Y (e.g.
+# 3.5: the newest cached build of that branch, else one built from Debian's
+# source package).  Installs missing dependencies first (scripts/setup-deps.sh).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 dir=build
 extra=()
-for a in "$@"; do
-    case $a in
+usage() { echo "usage: $0 [--sanitize|--fuzz|--openssl X.Y]" >&2; exit 2; }
+while [ $# -gt 0 ]; do
+    case $1 in
         --sanitize) dir=build-asan; extra+=(-DH3G_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug) ;;
         --fuzz) dir=build-fuzz; export CC=clang; extra+=(-DH3G_FUZZ=ON) ;;
-        *) echo "usage: $0 [--sanitize|--fuzz]" >&2; exit 2 ;;
+        --openssl)
+            [[ ${2:-} =~ ^[0-9]+\.[0-9]+$ ]] || usage
+            export H3GATE_OPENSSL_BRANCH=$2
+            dir=build-ossl${2//./}
+            shift ;;
+        *) usage ;;
     esac
+    shift
 done
 openssl_prefix=$("$here/scripts/setup-deps.sh" | tail -n1)
 ngtcp2_prefix=$("$here/scripts/build-ngtcp2.sh" "$openssl_prefix" | tail -n1)

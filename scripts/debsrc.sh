@@ -4,7 +4,9 @@
 #   debsrc_fetch PKG MIN_VERSION "SUITES" DEST_DIR [CANDIDATES...]
 # Leaves PKG's .dsc (and tarballs) in DEST_DIR and prints the version fetched.
 # Versions the index lists are tried newest first (the archive's pool does not
-# hold every version its index lists), then the given candidates.
+# hold every version its index lists), then the given candidates.  When
+# DEBSRC_ACCEPT names a shell function, only versions it accepts (called with
+# the Debian version, returns 0) are reused or tried.
 
 debsrc_mirror() {
     local m
@@ -44,6 +46,10 @@ debsrc_fetch_orig() {
     debsrc__get orig "$@"
 }
 
+debsrc__accept() { # Debian version -> 0 if DEBSRC_ACCEPT (if set) takes it
+    [ -z "${DEBSRC_ACCEPT:-}" ] || "$DEBSRC_ACCEPT" "$1"
+}
+
 debsrc__upstream() { # Debian version -> upstream version
     local up=${1#*:}
     up=${up%-*}
@@ -71,7 +77,10 @@ debsrc__get() {
     # An existing download is reused.
     if [ "$mode" = dsc ]; then
         for v in $(ls "$dest"/"${pkg}"_*.dsc 2>/dev/null | sed "s|.*/${pkg}_||; s|\.dsc$||" | sort -Vr); do
-            if dpkg --compare-versions "${v%%-*}" ge "$min"; then echo "$v"; return 0; fi
+            if dpkg --compare-versions "${v%%-*}" ge "$min" && debsrc__accept "$v"; then
+                echo "$v"
+                return 0
+            fi
         done
     else
         for v in $(ls "$dest"/"${pkg}"_*.orig.tar.* 2>/dev/null | grep -v '\.asc$' \
@@ -87,6 +96,7 @@ debsrc__get() {
     for v in $(printf '%s\n' "${cands[@]}" | sort -Vr); do
         if [ "$mode" = dsc ]; then up=${v%%-*}; else up=$(debsrc__upstream "$v"); fi
         dpkg --compare-versions "$up" ge "$min" || continue
+        debsrc__accept "$v" || continue
         tried+=("$v")
         if (cd "$dest" && apt-get "${aptopts[@]}" source --download-only "$pkg=$v" >/dev/null 2>&1); then
             [ "$mode" = dsc ] && { echo "$v"; return 0; }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: installs what the tests need, builds h3gate normally and with
 # ASan+UBSan, and runs the whole CTest suite (unit + integration) on both, then
-# each libFuzzer target for a short while (H3G_FUZZ_SECONDS, default 15), then a
+# a short round on the second OpenSSL branch (build-ossl35/), then each
+# libFuzzer target for a short while (H3G_FUZZ_SECONDS, default 15), then a
 # smoke run of the benchmark harness.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -22,6 +23,20 @@ echo "== tests: ASan+UBSan build (leak checking on)" >&2
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:halt_on_error=1 \
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 H3G_SANITIZE=1 \
     ctest --output-on-failure --timeout 1800) || status=1
+# The second OpenSSL branch (3.5, trixie's, cached): a release build against
+# it, its unit tests, libqtlscompat's interop matrix and a few integration
+# tests on both engines.  Warm, this costs about a minute.
+echo "== tests: OpenSSL 3.5 build (build-ossl35)" >&2
+"$here/scripts/build.sh" --openssl 3.5
+"$here/scripts/build-interop.sh" "$here/build-ossl35"
+(cd "$here/build-ossl35" && ctest --output-on-failure -L unit) || status=1
+b35="$here/build-ossl35"
+(cd "$here/tests/integration" &&
+    H3GATE_BIN="$b35/h3gate" H3RAW_BIN="$b35/tests/h3raw" H3G_INTEROP_DIR="$b35/interop" \
+    H3G_COMPAT_DIR="$b35/compat" H3GATE_SOURCE_DIR="$here" \
+    /usr/bin/python3 -m pytest -q -p no:cacheprovider test_interop.py test_cli.py::test_version \
+        test_static.py -k "interop or version or get_index or ranges or access_log or not_found") \
+    || status=1
 echo "== fuzz targets (libFuzzer, ${H3G_FUZZ_SECONDS:-15} s each)" >&2
 "$here/scripts/build.sh" --fuzz
 cmake -S "$here" -B "$here/build-fuzz" -DH3G_FUZZ_SECONDS="${H3G_FUZZ_SECONDS:-15}" >/dev/null

@@ -15,6 +15,7 @@
 #include "h3/session.h"
 #include "obs/log.h"
 #include "quic/engine.h"
+#include "tls/cve.h"
 #include "tls/tls.h"
 
 struct server {
@@ -233,6 +234,7 @@ static void print_version(void)
     const nghttp3_info *ng = nghttp3_version(0);
     printf("h3gate %s\n%s\nnghttp3 %s\n", H3G_VERSION, h3g_tls_openssl_version(),
            ng ? ng->version_str : "?");
+    h3g_cve_print(stdout);
 }
 
 int main(int argc, char **argv)

@@ -15,14 +15,11 @@
 
 #include "common.h"
 #include "obs/log.h"
+#include "tls/cve.h"
 
 /* 3.5.0 drops transport parameters when an SNI callback switches SSL_CTX. */
 #define H3G_OPENSSL_MIN 0x30500010L
 #define H3G_OPENSSL_MIN_TEXT "3.5.1"
-/* Newest 3.5 release with QUIC server security fixes we know of
- * (CVE-2026-18798, CVE-2026-14456, CVE-2026-63075). */
-#define H3G_OPENSSL_FIXED 0x30500080L
-#define H3G_OPENSSL_FIXED_TEXT "3.5.8"
 
 #define MAX_CERT_NAMES 64
 #define MAX_TICKET_KEYS 8
@@ -72,19 +69,21 @@ const char *h3g_tls_openssl_version(void)
     return OpenSSL_version(OPENSSL_VERSION);
 }
 
-int h3g_tls_check_version(unsigned long v, const char *text, char *err, size_t errlen)
+int h3g_tls_check_version(unsigned long v, const char *debian, const char *text, char *err,
+                          size_t errlen)
 {
+    char ids[256];
     if (v < (unsigned long)H3G_OPENSSL_MIN) {
         snprintf(err, errlen, "%s is too old: h3gate needs OpenSSL >= %s for its QUIC server", text,
                  H3G_OPENSSL_MIN_TEXT);
         return H3G_ERR;
     }
-    if ((v & 0xfff00000UL) == 0x30500000UL && v < (unsigned long)H3G_OPENSSL_FIXED) {
+    if (h3g_cve_missing(v, debian, ids, sizeof(ids)) > 0) {
+        /* The ngtcp2 engine uses OpenSSL's TLS only: these are in its QUIC stack. */
         snprintf(err, errlen,
-                 "running on %s: QUIC server fixes from OpenSSL %s (CVE-2026-18798, "
-                 "CVE-2026-14456, CVE-2026-63075) are missing; upgrade when your distribution "
-                 "ships it",
-                 text, H3G_OPENSSL_FIXED_TEXT);
+                 "running on %s, whose QUIC server lacks the fixes for %s (they matter with "
+                 "--engine openssl; h3gate --version lists them): upgrade OpenSSL",
+                 text, ids);
         return 1;
     }
     return 0;
@@ -92,8 +91,8 @@ int h3g_tls_check_version(unsigned long v, const char *text, char *err, size_t e
 
 int h3g_tls_check_runtime(char *err, size_t errlen)
 {
-    int rc =
-        h3g_tls_check_version(OpenSSL_version_num(), OpenSSL_version(OPENSSL_VERSION), err, errlen);
+    int rc = h3g_tls_check_version(OpenSSL_version_num(), h3g_cve_openssl_debian(),
+                                   OpenSSL_version(OPENSSL_VERSION), err, errlen);
     if (rc > 0) {
         h3g_warn("%s", err);
         rc = 0;
@@ -128,6 +127,26 @@ static int add_name(struct tls_cert *tc, const char *name, size_t len)
     return 0;
 }
 
+/* The subject's (last) common name.  Through the entry, not
+ * X509_NAME_get_text_by_NID: OpenSSL 4.0 deprecates that. */
+static int name_from_cn(struct tls_cert *tc)
+{
+    const X509_NAME *subj = X509_get_subject_name(tc->x);
+    int i = -1, last = -1, len, rc = 0;
+    unsigned char *utf8 = NULL;
+    while ((i = X509_NAME_get_index_by_NID(subj, NID_commonName, i)) >= 0)
+        last = i;
+    if (last < 0)
+        return 0;
+    len = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subj, last)));
+    if (len > 0)
+        rc = add_name(tc, (const char *)utf8, (size_t)len);
+    else
+        ERR_clear_error();
+    OPENSSL_free(utf8);
+    return rc;
+}
+
 /* The DNS names the certificate itself carries (subjectAltName, else CN). */
 static int names_from_cert(struct tls_cert *tc)
 {
@@ -139,21 +158,28 @@ static int names_from_cert(struct tls_cert *tc)
                                             (size_t)ASN1_STRING_length(gn->d.dNSName)) != 0)
             rc = -1;
     }
-    if (sans == NULL || tc->nnames == 0) {
-        char cn[256];
-        int n =
-            X509_NAME_get_text_by_NID(X509_get_subject_name(tc->x), NID_commonName, cn, sizeof(cn));
-        if (n > 0 && add_name(tc, cn, (size_t)n) != 0)
-            rc = -1;
-    }
+    if ((sans == NULL || tc->nnames == 0) && name_from_cn(tc) != 0)
+        rc = -1;
     GENERAL_NAMES_free(sans);
     return rc;
+}
+
+/* OpenSSL asks for the pass phrase of an encrypted key; without a callback it
+ * prompts on the terminal, which a server must never do.  Fail instead. */
+static int refuse_passphrase(char *buf, int size, int rwflag, void *arg)
+{
+    H3G_UNUSED(buf);
+    H3G_UNUSED(size);
+    H3G_UNUSED(rwflag);
+    *(int *)arg = 1;
+    return -1;
 }
 
 static int load_cert(struct tls_cert *tc, const struct h3g_tls_cert_config *cc, char *err,
                      size_t errlen)
 {
     char what[512];
+    int encrypted = 0;
     BIO *b = BIO_new_file(cc->cert_file, "r");
     X509 *extra;
     if (b == NULL) {
@@ -180,8 +206,16 @@ static int load_cert(struct tls_cert *tc, const struct h3g_tls_cert_config *cc, 
         snprintf(err, errlen, "cannot read private key %s: %s", cc->key_file, strerror(errno));
         return H3G_ERR;
     }
-    tc->key = PEM_read_bio_PrivateKey(b, NULL, NULL, NULL);
+    tc->key = PEM_read_bio_PrivateKey(b, NULL, refuse_passphrase, &encrypted);
     BIO_free(b);
+    if (tc->key == NULL && encrypted) {
+        ERR_clear_error();
+        snprintf(err, errlen,
+                 "private key %s is encrypted: encrypted keys are not supported "
+                 "(decrypt it with openssl pkey -in KEY -out PLAIN)",
+                 cc->key_file);
+        return H3G_ERR;
+    }
     if (tc->key == NULL) {
         snprintf(what, sizeof(what), "private key %s is not a valid PEM private key", cc->key_file);
         put_ossl_err(err, errlen, what);
@@ -271,7 +305,7 @@ static int make_selfsigned(SSL_CTX *ctx, const char *name, char *err, size_t err
     int rc = H3G_ERR;
     EVP_PKEY *pkey = EVP_EC_gen("P-256");
     X509 *x = X509_new();
-    X509_NAME *subj;
+    X509_NAME *subj = X509_NAME_new();
     X509V3_CTX v3;
     X509_EXTENSION *ext = NULL;
     char san[300];
@@ -283,9 +317,12 @@ static int make_selfsigned(SSL_CTX *ctx, const char *name, char *err, size_t err
     X509_gmtime_adj(X509_getm_notBefore(x), -3600);
     X509_gmtime_adj(X509_getm_notAfter(x), 30L * 24 * 3600);
     X509_set_pubkey(x, pkey);
-    subj = X509_get_subject_name(x);
-    X509_NAME_add_entry_by_txt(subj, "CN", MBSTRING_ASC, (const unsigned char *)name, -1, -1, 0);
-    X509_set_issuer_name(x, subj);
+    /* A name of our own: OpenSSL 4.0 hands out the certificate's as const. */
+    if (subj == NULL ||
+        !X509_NAME_add_entry_by_txt(subj, "CN", MBSTRING_ASC, (const unsigned char *)name, -1, -1,
+                                    0) ||
+        !X509_set_subject_name(x, subj) || !X509_set_issuer_name(x, subj))
+        goto out;
     X509V3_set_ctx_nodb(&v3);
     X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
     snprintf(san, sizeof(san), "DNS:%s,DNS:localhost,IP:127.0.0.1,IP:::1", name);
@@ -301,6 +338,7 @@ out:
     if (rc != 0)
         put_ossl_err(err, errlen, "cannot generate a self-signed certificate");
     X509_EXTENSION_free(ext);
+    X509_NAME_free(subj);
     X509_free(x);
     EVP_PKEY_free(pkey);
     return rc;

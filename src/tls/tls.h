@@ -28,9 +28,11 @@ struct h3g_tls_config {
 /* Checks the OpenSSL the process runs on; writes an error and returns < 0 when
  * it cannot serve QUIC.  Warns about known-vulnerable versions. */
 int h3g_tls_check_runtime(char *err, size_t errlen);
-/* The decision behind it, for a given OPENSSL_VERSION_NUMBER: < 0 refuse,
- * 1 warn (err holds the warning), 0 fine. */
-int h3g_tls_check_version(unsigned long v, const char *text, char *err, size_t errlen);
+/* The decision behind it, for a given OPENSSL_VERSION_NUMBER built from Debian
+ * source version debian (NULL: not known), against the table of known QUIC
+ * server CVEs (cve.def): < 0 refuse, 1 warn (err holds the warning), 0 fine. */
+int h3g_tls_check_version(unsigned long v, const char *debian, const char *text, char *err,
+                          size_t errlen);
 h3g_tls *h3g_tls_new(const struct h3g_tls_config *cfg, char *err, size_t errlen);
 void h3g_tls_free(h3g_tls *tls);
 SSL_CTX *h3g_tls_ctx(h3g_tls *tls);

@@ -24,8 +24,13 @@ def test_version(h3gate_bin):
     assert rc == 0
     lines = out.splitlines()
     assert lines[0].startswith("h3gate ")
-    assert lines[1].startswith("OpenSSL 3.")
+    assert lines[1].startswith("OpenSSL 3.") or lines[1].startswith("OpenSSL 4.")
     assert lines[2].startswith("nghttp3 1.")
+    # the known QUIC server CVEs with a verdict for this OpenSSL
+    assert lines[3].startswith("Known OpenSSL QUIC server CVEs")
+    cves = [l.split() for l in lines[5:] if l.startswith("  CVE-")]
+    assert "CVE-2026-18798" in [c[0] for c in cves]
+    assert all(c[4] in ("fixed", "affected", "patched") for c in cves)
 
 
 def test_help(h3gate_bin):
@@ -90,6 +95,17 @@ def test_mismatched_key(h3gate_bin, certs, tmp_path):
                             "127.0.0.1:%d" % free_udp_port(), "--cert", certs["cert"],
                             "--key", certs["other_key"])
     assert rc == 1 and "does not match certificate" in error_line(err)
+
+
+def test_encrypted_key(h3gate_bin, certs, tmp_path):
+    """Refused at once, never a pass phrase prompt."""
+    enc = str(tmp_path / "enc.key")
+    subprocess.run(["openssl", "pkey", "-in", certs["key"], "-aes-128-cbc", "-passout",
+                    "pass:secret", "-out", enc], check=True, capture_output=True)
+    rc, _, err = run_h3gate(h3gate_bin, "--root", str(tmp_path), "--listen",
+                            "127.0.0.1:%d" % free_udp_port(), "--cert", certs["cert"], "--key", enc)
+    assert rc == 1
+    assert "private key %s is encrypted: encrypted keys are not supported" % enc in error_line(err)
 
 
 def test_busy_port(h3gate_bin, tmp_path):

@@ -206,8 +206,9 @@ static int init_tls(struct client *c, const char *cafile)
     SSL_set_connect_state(c->ssl);
     SSL_set_alpn_protos(c->ssl, alpn, sizeof(alpn));
     SSL_set_tlsext_host_name(c->ssl, "localhost");
-    if (cafile != NULL)
-        SSL_set1_host(c->ssl, "localhost");
+    /* Through the verify parameters: OpenSSL 4.0 deprecates SSL_set1_host. */
+    if (cafile != NULL && !X509_VERIFY_PARAM_set1_host(SSL_get0_param(c->ssl), "localhost", 0))
+        return -1;
     return 0;
 }
 

@@ -127,6 +127,7 @@ static void make_cert(void)
     X509_NAME *n;
     if (g_cert != NULL)
         return;
+    n = X509_NAME_new(); /* OpenSSL 4.0 hands out the certificate's own as const */
     g_key = EVP_EC_gen("P-256");
     g_cert = X509_new();
     X509_set_version(g_cert, 2);
@@ -134,10 +135,11 @@ static void make_cert(void)
     X509_gmtime_adj(X509_getm_notBefore(g_cert), -60);
     X509_gmtime_adj(X509_getm_notAfter(g_cert), 3600);
     X509_set_pubkey(g_cert, g_key);
-    n = X509_get_subject_name(g_cert);
     X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)"localhost", -1, -1,
                                0);
+    X509_set_subject_name(g_cert, n);
     X509_set_issuer_name(g_cert, n);
+    X509_NAME_free(n);
     X509_sign(g_cert, g_key, EVP_sha256());
 }
 

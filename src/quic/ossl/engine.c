@@ -271,6 +271,37 @@ static void conn_process(struct oengine *eng, struct oconn *qc)
 
 /* ---- new connections ---- */
 
+#if H3G_HAVE_SSL_GET_PEER_ADDR
+/* OpenSSL 4.0 keeps the address with the connection. */
+static void conn_peer(struct oengine *eng, SSL *c, char *buf, size_t len)
+{
+    BIO_ADDR *a = BIO_ADDR_new();
+    H3G_UNUSED(eng);
+    snprintf(buf, len, "-");
+    if (a != NULL && SSL_get_peer_addr(c, a) == 1)
+        h3g_bio_addr_format(a, buf, len);
+    ERR_clear_error();
+    BIO_ADDR_free(a);
+}
+
+static int peer_setup(struct oengine *eng)
+{
+    H3G_UNUSED(eng);
+    return 0;
+}
+
+static void peer_teardown(struct oengine *eng)
+{
+    H3G_UNUSED(eng);
+}
+
+static BIO *listener_bio(BIO *dgram)
+{
+    return dgram;
+}
+#else
+/* OpenSSL 3.5/3.6: the peer filter saw the Initial that creates the
+ * connection (peer_bio.h); its address is kept with the connection. */
 static int on_new_pending_conn(SSL_CTX *ctx, SSL *ssl, void *arg)
 {
     struct oengine *eng = arg;
@@ -300,6 +331,32 @@ static void free_peer_exdata(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int id
     free(ptr);
 }
 
+static void conn_peer(struct oengine *eng, SSL *c, char *buf, size_t len)
+{
+    const char *peer = SSL_get_ex_data(c, eng->exidx);
+    snprintf(buf, len, "%s", peer ? peer : "-");
+}
+
+static int peer_setup(struct oengine *eng)
+{
+    eng->exidx = SSL_get_ex_new_index(0, NULL, NULL, NULL, free_peer_exdata);
+    if (eng->exidx < 0)
+        return H3G_ERR;
+    SSL_CTX_set_new_pending_conn_cb(eng->ctx, on_new_pending_conn, eng);
+    return 0;
+}
+
+static void peer_teardown(struct oengine *eng)
+{
+    SSL_CTX_set_new_pending_conn_cb(eng->ctx, NULL, NULL);
+}
+
+static BIO *listener_bio(BIO *dgram)
+{
+    return h3g_peer_bio_new(dgram);
+}
+#endif
+
 static void listener_accept(struct oengine *eng, struct listener *l)
 {
     SSL *c;
@@ -311,7 +368,6 @@ static void listener_accept(struct oengine *eng, struct listener *l)
     while (SSL_get_accept_connection_queue_len(l->ssl) > 0 &&
            (c = SSL_accept_connection(l->ssl, SSL_ACCEPT_CONNECTION_NO_BLOCK)) != NULL) {
         struct oconn *qc = calloc(1, sizeof(*qc));
-        const char *peer = SSL_get_ex_data(c, eng->exidx);
         if (qc == NULL) {
             SSL_free(c);
             continue;
@@ -322,7 +378,7 @@ static void listener_accept(struct oengine *eng, struct listener *l)
         qc->ssl = c;
         qc->state = QC_HANDSHAKE;
         qc->last_activity_ms = h3g_now_ms();
-        snprintf(qc->peer, sizeof(qc->peer), "%s", peer ? peer : "-");
+        conn_peer(eng, c, qc->peer, sizeof(qc->peer));
         /* HTTP/3 uses no default stream, takes every peer stream, and never lets
          * a stream read or write tick the QUIC engine. */
         if (!SSL_set_default_stream_mode(c, SSL_DEFAULT_STREAM_MODE_NONE) ||
@@ -459,12 +515,10 @@ static h3g_engine *ossl_create(h3g_loop *loop, struct h3g_tls *tls,
     eng->cbs = *cbs;
     eng->arg = arg;
     eng->accepting = 1;
-    eng->exidx = SSL_get_ex_new_index(0, NULL, NULL, NULL, free_peer_exdata);
-    if (eng->exidx < 0) {
+    if (peer_setup(eng) != 0) {
         free(eng);
         return NULL;
     }
-    SSL_CTX_set_new_pending_conn_cb(eng->ctx, on_new_pending_conn, eng);
     h3g_loop_add_prepare(loop, &eng->prepare, engine_prepare, eng);
     return &eng->base;
 }
@@ -483,7 +537,7 @@ static void ossl_destroy(h3g_engine *he)
         SSL_free(l->ssl); /* frees the BIO chain and closes the socket */
         free(l);
     }
-    SSL_CTX_set_new_pending_conn_cb(eng->ctx, NULL, NULL);
+    peer_teardown(eng);
     h3g_loop_remove_prepare(eng->loop, &eng->prepare);
     free(eng);
 }
@@ -511,7 +565,7 @@ static int listener_open(struct oengine *eng, const struct sockaddr *sa, socklen
         return H3G_ENOMEM;
     }
     l->fd = fd;
-    l->bio = h3g_peer_bio_new(dgram);
+    l->bio = listener_bio(dgram);
     l->ssl =
         SSL_new_listener(eng->ctx, eng->cfg.address_validation ? 0 : SSL_LISTENER_FLAG_NO_VALIDATE);
     if (l->bio == NULL || l->ssl == NULL) {

@@ -7,13 +7,6 @@
 
 #include <openssl/err.h>
 
-struct peer_state {
-    BIO_ADDR *last_initial;
-    struct h3g_peer_bio_stats stats;
-};
-
-static BIO_METHOD *g_method;
-
 int h3g_is_quic_initial(const uint8_t *d, size_t len)
 {
     /* Long header (0x80), fixed bit (0x40), type 0 = Initial in QUIC v1. */
@@ -21,6 +14,30 @@ int h3g_is_quic_initial(const uint8_t *d, size_t len)
         return 0;
     return d[1] == 0 && d[2] == 0 && d[3] == 0 && d[4] == 1;
 }
+
+void h3g_bio_addr_format(const BIO_ADDR *a, char *buf, size_t len)
+{
+    char *host = NULL, *serv = NULL;
+    int fam = BIO_ADDR_family(a);
+    if ((fam != AF_INET && fam != AF_INET6) || (host = BIO_ADDR_hostname_string(a, 1)) == NULL ||
+        (serv = BIO_ADDR_service_string(a, 1)) == NULL) {
+        snprintf(buf, len, "-");
+    } else if (fam == AF_INET6) {
+        snprintf(buf, len, "[%s]:%s", host, serv);
+    } else {
+        snprintf(buf, len, "%s:%s", host, serv);
+    }
+    OPENSSL_free(host);
+    OPENSSL_free(serv);
+}
+
+#if !H3G_HAVE_SSL_GET_PEER_ADDR
+struct peer_state {
+    BIO_ADDR *last_initial;
+    struct h3g_peer_bio_stats stats;
+};
+
+static BIO_METHOD *g_method;
 
 static int peer_new(BIO *b)
 {
@@ -129,19 +146,4 @@ const struct h3g_peer_bio_stats *h3g_peer_bio_stats(BIO *b)
 {
     return &((struct peer_state *)BIO_get_data(b))->stats;
 }
-
-void h3g_bio_addr_format(const BIO_ADDR *a, char *buf, size_t len)
-{
-    char *host = NULL, *serv = NULL;
-    int fam = BIO_ADDR_family(a);
-    if ((fam != AF_INET && fam != AF_INET6) || (host = BIO_ADDR_hostname_string(a, 1)) == NULL ||
-        (serv = BIO_ADDR_service_string(a, 1)) == NULL) {
-        snprintf(buf, len, "-");
-    } else if (fam == AF_INET6) {
-        snprintf(buf, len, "[%s]:%s", host, serv);
-    } else {
-        snprintf(buf, len, "%s:%s", host, serv);
-    }
-    OPENSSL_free(host);
-    OPENSSL_free(serv);
-}
+#endif
