@@ -20,7 +20,9 @@ log() { printf 'build-peers: %s\n' "$*" >&2; }
 die() { printf 'build-peers: error: %s\n' "$*" >&2; exit 1; }
 jobs=$(nproc)
 
-openssl_prefix=$(H3GATE_NO_APT=${H3GATE_NO_APT:-0} H3GATE_TEST_DEPS=0 "$here/scripts/setup-deps.sh" | tail -n1)
+# The 3.5 branch: the peers' versions do not build on OpenSSL 4.0 (bench/run).
+openssl_prefix=$(H3GATE_OPENSSL_BRANCH=3.5 H3GATE_NO_APT=${H3GATE_NO_APT:-0} H3GATE_TEST_DEPS=0 \
+    "$here/scripts/setup-deps.sh" | tail -n1)
 [ -n "$openssl_prefix" ] || openssl_prefix=$(pkg-config --variable=prefix openssl)
 ossl_id="$openssl_prefix $(cat "$openssl_prefix/BUILD-INFO" 2>/dev/null | head -n1)"
 
