@@ -24,6 +24,14 @@ while [ $# -gt 0 ]; do
 done
 openssl_prefix=$("$here/scripts/setup-deps.sh" | tail -n1)
 ngtcp2_prefix=$("$here/scripts/build-ngtcp2.sh" "$openssl_prefix" | tail -n1)
+# CMake caches the libraries it found: another OpenSSL needs a fresh configure.
+stamp="$here/$dir/.openssl-prefix"
+if [ -f "$here/$dir/CMakeCache.txt" ] && [ "$(cat "$stamp" 2>/dev/null)" != "$openssl_prefix" ]; then
+    echo "build: OpenSSL is now '$openssl_prefix': reconfiguring $dir" >&2
+    rm -f "$here/$dir/CMakeCache.txt"
+fi
+mkdir -p "$here/$dir"
+echo "$openssl_prefix" > "$stamp"
 cmake -S "$here" -B "$here/$dir" -DH3G_OPENSSL_ROOT="$openssl_prefix" \
     -DH3G_NGTCP2_ROOT="$ngtcp2_prefix" "${extra[@]}" >/dev/null
 cmake --build "$here/$dir" -j"$(nproc)"
