@@ -316,6 +316,7 @@ int main(int argc, char **argv)
                                      .address_validation = srv.cfg.address_validation,
                                      .retry_threshold = srv.cfg.retry_threshold,
                                      .max_handshakes = srv.cfg.max_handshakes,
+                                     .send_budget_conn = srv.cfg.send_budget_conn,
                                      .max_connections = srv.cfg.max_connections,
                                      .listeners_per_address = (unsigned)srv.cfg.listen_sockets,
                                      .max_streams_bidi = srv.cfg.max_streams,

@@ -102,6 +102,7 @@ struct h3g_engine_config {
     size_t retry_threshold;   /* auto: Retry above this many handshakes in progress */
     size_t max_handshakes;    /* refuse new clients beyond this many in progress (0 = no cap) */
     size_t max_connections;   /* refuse new handshakes beyond this many */
+    size_t send_budget_conn;  /* bytes the engine itself may buffer per connection (0 = no cap) */
     unsigned listeners_per_address; /* SO_REUSEPORT sockets per address (0 = 1) */
     uint64_t max_streams_bidi;      /* concurrent request streams a client may open */
     enum h3g_cc cc;                 /* congestion control (engines that choose) */

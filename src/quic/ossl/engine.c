@@ -235,12 +235,16 @@ static void conn_process(struct oengine *eng, struct oconn *qc)
     /* Streams are only freed below, so the list stays valid while upcalls open
      * or reset streams (review lesson 2). */
     for (s = qc->streams; s != NULL && !qc->close_requested; s = s->next) {
+        if (s->buffered > 0) /* acknowledgements may have freed some */
+            ossl_stream_refresh(qc, s);
+    }
+    for (s = qc->streams; s != NULL && !qc->close_requested; s = s->next) {
         if (!s->read_done && !s->paused && !s->local)
             stream_read(eng, qc, s);
         if (qc->close_requested)
             break;
         if (s->want_write && !s->write_done) {
-            if (ossl_stream_send_budget(s) >= STREAM_SEND_LOW) {
+            if (ossl_stream_send_budget(qc, s) >= STREAM_SEND_LOW) {
                 s->want_write = 0;
                 eng->cbs.stream_writable(&qc->base, s->id, qc->uarg);
             }

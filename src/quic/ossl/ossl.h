@@ -32,6 +32,7 @@ struct qstream {
     uint64_t app_code;
     uint64_t copied;       /* taken by OpenSSL, not yet reported by stream_acked */
     uint64_t discard_left; /* see ossl_stop_reading */
+    uint64_t buffered;     /* OpenSSL's send buffer use, as last seen */
     unsigned uni : 1, local : 1, read_done : 1, write_done : 1, want_write : 1, paused : 1,
         reset : 1, discard : 1;
 };
@@ -75,6 +76,7 @@ struct oconn {
     uint64_t deadline_code;
     char deadline_reason[64];
     uint64_t bidi_accepted;
+    uint64_t buffered; /* the streams' send buffer use, as last seen */
     struct qstream *buckets[STREAM_BUCKETS];
     struct qstream *streams;
     char peer[64];
@@ -105,7 +107,9 @@ struct oengine {
 struct qstream *ossl_stream_find(struct oconn *qc, int64_t id);
 struct qstream *ossl_stream_add(struct oconn *qc, SSL *ssl);
 void ossl_stream_remove(struct oconn *qc, struct qstream *s);
-uint64_t ossl_stream_send_budget(struct qstream *s);
+uint64_t ossl_stream_send_budget(struct oconn *qc, struct qstream *s);
+/* Re-reads how much of its send buffer the stream uses (acknowledgements free it). */
+void ossl_stream_refresh(struct oconn *qc, struct qstream *s);
 int ossl_open_uni(h3g_qconn *hq, int64_t *sid);
 int ossl_write(h3g_qconn *hq, int64_t sid, const h3g_iovec *vec, size_t n, int fin,
                size_t *written);

@@ -51,6 +51,7 @@ void ossl_stream_remove(struct oconn *qc, struct qstream *s)
         qc->streams = s->next;
     if (s->next != NULL)
         s->next->prev = s->prev;
+    qc->buffered -= H3G_MIN(s->buffered, qc->buffered);
     SSL_free(s->ssl);
     free(s);
 }
@@ -60,14 +61,28 @@ void ossl_stream_remove(struct oconn *qc, struct qstream *s)
  * shortfall of each write, copying it every time) up to 6 MiB, so a peer that
  * grants large windows would cost both memory and copies; h3gate stops at
  * STREAM_SEND_BUF instead and resumes once acknowledgements free a quarter. */
-uint64_t ossl_stream_send_budget(struct qstream *s)
+void ossl_stream_refresh(struct oconn *qc, struct qstream *s)
 {
     uint64_t used = 0;
     if (SSL_get_stream_write_buf_used(s->ssl, &used) != 1) {
         ERR_clear_error();
-        return 0;
+        used = s->buffered;
     }
-    return used < STREAM_SEND_BUF ? STREAM_SEND_BUF - used : 0;
+    qc->buffered = qc->buffered - H3G_MIN(s->buffered, qc->buffered) + used;
+    s->buffered = used;
+}
+
+/* The connection's share is bounded too (send_budget_conn): OpenSSL keeps each
+ * byte until the peer acknowledges it, so without it a client that never reads
+ * pins 512 KiB per stream.  Our own control and QPACK streams are exempt. */
+uint64_t ossl_stream_send_budget(struct oconn *qc, struct qstream *s)
+{
+    uint64_t per, cap = qc->eng->cfg.send_budget_conn;
+    ossl_stream_refresh(qc, s);
+    per = s->buffered < STREAM_SEND_BUF ? STREAM_SEND_BUF - s->buffered : 0;
+    if (cap == 0 || (s->uni && s->local))
+        return per;
+    return H3G_MIN(per, qc->buffered < cap ? cap - qc->buffered : 0);
 }
 
 /* OpenSSL copies what it takes, so written bytes are "acknowledged" at copy
@@ -113,7 +128,7 @@ int ossl_write(h3g_qconn *hq, int64_t sid, const h3g_iovec *vec, size_t n, int f
         return H3G_ECLOSED;
     qc->l->dirty = 1;
     qc->last_activity_ms = h3g_now_ms();
-    budget = ossl_stream_send_budget(s);
+    budget = ossl_stream_send_budget(qc, s);
     for (size_t i = 0; i < n; i++) {
         uint64_t flags = (fin && i == n - 1) ? SSL_WRITE_FLAG_CONCLUDE : 0;
         size_t w = 0, len = vec[i].len;
