@@ -257,7 +257,13 @@ static void conn_process(struct oengine *eng, struct oconn *qc)
     deliver_acks(eng, qc);
     for (s = qc->streams; s != NULL; s = next) {
         next = s->next;
-        if (s->read_done && s->write_done && !s->local && !qc->close_requested) {
+        /* Freed only once what it sent is acknowledged: OpenSSL 3.5 drops the
+         * unsent rest (a response's FIN) of a freed stream whose peer reset its
+         * own side (curl does when it abandons an upload that was answered). */
+        if (s->read_done && s->write_done && !s->local && !qc->close_requested && !s->reset)
+            ossl_stream_refresh(qc, s);
+        if (s->read_done && s->write_done && !s->local && !qc->close_requested &&
+            (s->reset || s->buffered == 0)) {
             int64_t id = s->id;
             uint64_t code = s->reset ? s->app_code : H3G_H3_NO_ERROR;
             ossl_stream_remove(qc, s);
