@@ -133,6 +133,16 @@ void h3g_config_usage(FILE *f)
           f);
 }
 
+const struct h3g_listen_addr *h3g_config_listen_dup(const struct h3g_config *cfg,
+                                                    const struct h3g_listen_addr *la)
+{
+    for (size_t i = 0; i < cfg->nlisten; i++)
+        if (&cfg->listen[i] != la && cfg->listen[i].len == la->len &&
+            memcmp(&cfg->listen[i].ss, &la->ss, la->len) == 0)
+            return &cfg->listen[i];
+    return NULL;
+}
+
 int h3g_config_parse_listen(const char *text, struct h3g_listen_addr *out, char *err, size_t errlen)
 {
     char host[256];
@@ -319,6 +329,10 @@ int h3g_config_parse_args(struct h3g_config *cfg, int argc, char **argv, char *e
                 return H3G_CONFIG_ERROR;
             }
             rc = h3g_config_parse_listen(optarg, &cfg->listen[cfg->nlisten], err, errlen);
+            if (rc == H3G_CONFIG_OK && h3g_config_listen_dup(cfg, &cfg->listen[cfg->nlisten])) {
+                snprintf(err, errlen, "--listen %s: given twice", optarg);
+                return H3G_CONFIG_ERROR;
+            }
             if (rc == H3G_CONFIG_OK)
                 cfg->nlisten++;
             break;

@@ -141,6 +141,10 @@ int h3g_config_load_text(struct h3g_config *cfg, const char *text, size_t len, c
 /* Parses argv into cfg.  Returns H3G_CONFIG_OK, or H3G_CONFIG_ERROR with a
  * one-line message in err. */
 int h3g_config_parse_args(struct h3g_config *cfg, int argc, char **argv, char *err, size_t errlen);
+/* The earlier listen address equal to la, or NULL: a second one would only
+ * fail at bind time, after -t had passed. */
+const struct h3g_listen_addr *h3g_config_listen_dup(const struct h3g_config *cfg,
+                                                    const struct h3g_listen_addr *la);
 int h3g_config_parse_listen(const char *text, struct h3g_listen_addr *out, char *err,
                             size_t errlen);
 void h3g_config_usage(FILE *f);

@@ -364,6 +364,8 @@ static int top(struct ctx *c, const struct h3g_conf_node *n)
             return bad(c, n, "at most %d addresses", H3G_MAX_LISTEN);
         if (h3g_config_parse_listen(n->args[0], &cfg->listen[cfg->nlisten], err, sizeof(err)) != 0)
             return bad(c, n, "%s", err);
+        if (h3g_config_listen_dup(cfg, &cfg->listen[cfg->nlisten]) != NULL)
+            return bad(c, n, "'%s' is already listened on", n->args[0]);
         cfg->nlisten++;
         return H3G_CONFIG_OK;
     }

@@ -95,6 +95,17 @@ int main(void)
     CHECK_STR(c.root, "/srv/www");
     h3g_config_free(&c);
 
+    /* the abuse bounds (issue 12) */
+    const char *abuse =
+        "request_header_timeout 3s;\naddress_validation auto;\n"
+        "limits { qpack_blocked_streams 8; send_buffer_per_connection 2m;\n"
+        "         send_buffer_per_worker 64m; handshakes 50; retry_threshold 5; }\n";
+    CHECK(load(&c, abuse, err) == H3G_CONFIG_OK);
+    CHECK(c.header_timeout_ms == 3000 && c.address_validation == H3G_CONFIG_AV_AUTO);
+    CHECK(c.qpack_blocked_streams == 8 && c.send_budget_conn == 2u << 20);
+    CHECK(c.send_budget_worker == 64u << 20 && c.max_handshakes == 50 && c.retry_threshold == 5);
+    h3g_config_free(&c);
+
     /* errors carry file and line */
     expect_error("listen 127.0.0.1:1;\nbogus 1;\n", "t.conf:2: bogus: unknown directive");
     expect_error("listen 127.0.0.1;\n",
@@ -126,6 +137,9 @@ int main(void)
     expect_error("listen_sockets 100;\n", "listen_sockets");
     expect_error("log_level chatty;\n", "expected error, warn, info or debug");
     expect_error("address_validation sometimes;\n", "expected auto, on or off");
+    expect_error("listen 127.0.0.1:4433;\nlisten 127.0.0.1:4433;\n", "already listened on");
+    expect_error("limits { qpack_blocked_streams 65; }\n", "qpack_blocked_streams");
+    expect_error("request_header_timeout forever;\n", "not a duration");
     expect_error(
         "a b c d e f g h i j k l m n o p q r s t u v w x y z 1 2 3 4 5 6 7 8 9 10 11 12 "
         "13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32 33 34 35 36 37 38 39 40 41;\n",

@@ -31,6 +31,16 @@
 
 static void conn_free(struct oengine *eng, struct oconn *qc)
 {
+    if (qc->uarg != NULL) { /* the engine goes away under it (a second SIGTERM) */
+        struct h3g_close_info ci;
+        memset(&ci, 0, sizeof(ci));
+        ci.error_code = H3G_H3_NO_ERROR;
+        ci.local = 1;
+        memcpy(ci.reason, "exit", 4);
+        ci.reason_len = 4;
+        eng->cbs.conn_closed(&qc->base, &ci, qc->uarg);
+        qc->uarg = NULL;
+    }
     while (qc->streams != NULL)
         ossl_stream_remove(qc, qc->streams);
     if (qc->prev != NULL)
