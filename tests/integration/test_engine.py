@@ -238,7 +238,6 @@ def test_refused_at_the_connection_limit_gets_an_answer(start_server, client, si
     Initial) instead of being left to time out.  curl then retries until its
     connect timeout, so what is checked is that its QUIC connect failed on the
     server's word."""
-    ngtcp2_only(engine, "issue 12 tracks the OpenSSL engine's slow refusal")
     srv = start_server(["--max-connections", "1", "--address-validation", "off"], root=site[0])
     c, _ = client.handle(srv.url("/hello.txt"), keep_body=False)
     c.perform()  # holds the one connection
