@@ -8,6 +8,9 @@ import time
 import pytest
 
 H3RAW = os.environ.get("H3RAW_BIN")
+# Memory bounds are looser under ASan (its redzones and quarantine); the release
+# run holds the real ones.
+SAN = 4 if os.environ.get("H3G_SANITIZE") else 1
 
 
 def h3raw(port, *cases):
@@ -202,7 +205,7 @@ def test_slow_readers_are_bounded_by_the_send_budget(start_server, client, site)
         assert a.returncode == 0, err
         assert re.search(r"opened=(\d+)", out), out
     print("slow readers: RSS grew %d KiB" % (peak - base))
-    assert peak - base < 48 * 1024, "slow readers pinned %d KiB" % (peak - base)
+    assert peak - base < 48 * 1024 * SAN, "slow readers pinned %d KiB" % (peak - base)
     assert client.get(srv.url("/hello.txt")).status == 200
 
 
