@@ -21,7 +21,7 @@ void h3g_config_defaults(struct h3g_config *cfg)
     cfg->qpack_blocked_streams = 16;
     cfg->send_budget_conn = 4u << 20;
     cfg->send_budget_worker = 256u << 20;
-    cfg->max_handshakes = 2000;
+    cfg->max_handshakes = 1000; /* ~85 KiB each while in progress (issue 12 note) */
     cfg->retry_threshold = 100; /* HAProxy's tune.quic.retry-threshold */
     cfg->max_connections = 10000;
     cfg->max_field_section_size = 65536;
