@@ -289,6 +289,56 @@ static void test_backpressure_and_held_data(void)
     finish(&c, &mc);
 }
 
+static size_t unacked_total(struct mock_conn *mc)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < MOCK_MAX_STREAMS; i++)
+        if (mc->streams[i].used)
+            n += mc->streams[i].unacked;
+    return n;
+}
+
+static void test_send_budgets(void)
+{
+    /* Ten downloads nobody acknowledges: the connection stops at its budget
+     * (not 10 x the stream window), and acknowledgements let all finish. */
+    struct h3g_h3_config cf = cfg();
+    struct mock_conn mc, mc2;
+    struct client c, c2;
+    struct creq *r[10];
+    cf.send_budget_conn = 256 << 10;
+    mock_conn_init(&mc, &h3g_h3_engine_callbacks, &cf, H3G_ENGINE_CAP_EXPLICIT_CREDIT);
+    client_init(&c, &mc);
+    for (int i = 0; i < 10; i++)
+        r[i] = get(&c, "/size/400000", "GET");
+    client_flush(&c);
+    size_t held = unacked_total(&mc);
+    CHECK(held > 0 && held <= (256u << 10) + 10 * 4096);
+    for (int i = 0; i < 200 && !(r[0]->done && r[9]->done); i++)
+        pump(&c);
+    for (int i = 0; i < 10; i++)
+        CHECK(r[i]->done && r[i]->body == 400000 && r[i]->ok_pattern);
+
+    /* The worker's budget spans connections: a second one waits while the
+     * first holds it, and goes on once the first's bytes are acknowledged. */
+    cf.send_budget_conn = 4u << 20;
+    cf.send_budget_worker = 128 << 10;
+    struct creq *a = get(&c, "/size/1000000", "GET");
+    client_flush(&c);
+    mock_conn_init(&mc2, &h3g_h3_engine_callbacks, &cf, H3G_ENGINE_CAP_EXPLICIT_CREDIT);
+    client_init(&c2, &mc2);
+    struct creq *b = get(&c2, "/size/1000000", "GET");
+    client_flush(&c2);
+    CHECK(unacked_total(&mc) + unacked_total(&mc2) <= (128u << 10) + 2 * 16384 + 8192);
+    for (int i = 0; i < 400 && !(a->done && b->done); i++) {
+        pump(&c);
+        pump(&c2);
+    }
+    CHECK(a->done && a->body == 1000000 && b->done && b->body == 1000000);
+    finish(&c2, &mc2);
+    finish(&c, &mc);
+}
+
 static void test_goaway_after_max_requests(void)
 {
     struct h3g_h3_config cf = cfg();
@@ -497,6 +547,7 @@ int main(void)
     test_stream_limit();
     test_malformed_frame_closes();
     test_qpack_blocked_stream_is_paused();
+    test_send_budgets();
     test_rapid_reset();
     test_streams_count_even_when_skipped();
     h3g_h3_cleanup();
