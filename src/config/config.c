@@ -50,26 +50,27 @@ int h3g_config_engine_name(const char *text, const char **engine)
     return -1;
 }
 
-int h3g_config_av_parse(const char *text, int *av)
+/* The index of text among names (an enum's value), or -1. */
+static int name_index(const char *const *names, size_t n, const char *text, int *out)
 {
-    static const char *const names[] = {"off", "on", "auto"};
-    for (size_t i = 0; i < H3G_ARRAY_LEN(names); i++)
+    for (size_t i = 0; i < n; i++)
         if (strcmp(text, names[i]) == 0) {
-            *av = (int)i;
+            *out = (int)i;
             return 0;
         }
     return -1;
 }
 
+int h3g_config_av_parse(const char *text, int *av)
+{
+    static const char *const names[] = {"off", "on", "auto"};
+    return name_index(names, H3G_ARRAY_LEN(names), text, av);
+}
+
 int h3g_config_cc_parse(const char *text, int *cc)
 {
     static const char *const names[] = {"cubic", "bbr", "reno"};
-    for (size_t i = 0; i < H3G_ARRAY_LEN(names); i++)
-        if (strcmp(text, names[i]) == 0) {
-            *cc = (int)i;
-            return 0;
-        }
-    return -1;
+    return name_index(names, H3G_ARRAY_LEN(names), text, cc);
 }
 
 void h3g_upstream_conf_defaults(struct h3g_upstream_conf *u)
