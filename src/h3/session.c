@@ -65,6 +65,8 @@ static int on_shutdown(nghttp3_conn *conn, int64_t id, void *conn_ud)
     return 0; /* the client's GOAWAY: nothing to cancel, we never push */
 }
 
+static void finish_shutdown(struct session *s);
+
 void h3s_write(struct session *s)
 {
     nghttp3_vec vec[WRITEV_MAX];
@@ -118,6 +120,8 @@ void h3s_write(struct session *s)
             h3x_fail_bodies(s);
     }
     s->in_write = 0;
+    if (s->recycling)
+        finish_shutdown(s); /* a response may just have been handed over whole */
 }
 
 /* ---- engine upcalls ---- */
@@ -366,6 +370,7 @@ static int h3_stream_data(h3g_qconn *qc, int64_t sid, const uint8_t *data, size_
          * close; the client continues on a new connection (RFC 9114 §5.2). */
         h3g_h3_begin_shutdown(qc, s, NULL);
         s->recycling = s->shutting_down;
+        finish_shutdown(s);
         return 0;
     }
     h3s_write(s);
@@ -398,9 +403,22 @@ static int h3_stream_reset(h3g_qconn *qc, int64_t sid, uint64_t code, void *conn
 /* After GOAWAY, the connection closes once nghttp3 has nothing left: every
  * request done and what it wrote acknowledged (which may come after the last
  * stream closed). */
+static int responses_finished(const struct session *s)
+{
+    for (const struct h3g_exchange *hs = s->streams; hs != NULL; hs = hs->next)
+        if (!h3x_tx_finished(hs))
+            return 0;
+    return 1;
+}
+
 static void finish_shutdown(struct session *s)
 {
-    if (!s->shutting_down || s->finishing || !nghttp3_conn_is_drained(s->h3))
+    if (!s->shutting_down || s->finishing)
+        return;
+    /* A recycled connection's client may sit idle and never acknowledge the
+     * last response: once every response is handed over, the grace starts
+     * (the engine's graceful close still waits for acknowledgements). */
+    if (!nghttp3_conn_is_drained(s->h3) && !(s->recycling && responses_finished(s)))
         return;
     s->finishing = 1;
     if (s->recycling) /* the client closes it once it has read the GOAWAY */

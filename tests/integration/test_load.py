@@ -184,7 +184,9 @@ def test_recycled_connection_closed_by_server_when_client_stays(start_server, cl
     c, _ = client.handle(srv.url("/hello.txt"), keep_body=False)
     c.perform()
     assert c.getinfo(pycurl.RESPONSE_CODE) == 200
-    deadline = time.time() + 10
+    # The 2 s grace, then up to 10 s more for the acknowledgement of the last
+    # response, which an idle curl may never send.
+    deadline = time.time() + 15
     closes = []
     while time.time() < deadline and not closes:  # curl sits idle: it never reads the GOAWAY
         time.sleep(0.5)

@@ -590,6 +590,10 @@ static int handshake_flood(const struct addrinfo *ai, SSL_CTX *ctx)
         if (SSL_connect(conns[i]) != 1) /* sends the Initial; never called again */
             done++;
         ERR_clear_error();
+        /* ... and nothing more leaves or is read: a Retry goes unanswered, as
+         * for a spoofed source (OpenSSL's client would otherwise answer it from
+         * any later call that touches the connection). */
+        shutdown(fds[i], SHUT_RDWR);
     }
     printf("case=handshake-flood stream=-1 clients=%u\n", done);
     fflush(stdout);
