@@ -330,6 +330,20 @@ static void message_error(struct session *s, int64_t sid, size_t unreturned)
     h3s_write(s);
 }
 
+/* A request stream that ends before any byte: a stream error,
+ * H3_REQUEST_INCOMPLETE (RFC 9114 §4.1; nghttp3 1.8 would close the
+ * connection with H3_FRAME_UNEXPECTED).  Such streams cost the client
+ * nothing, so they count with the streams it abandons (rapid reset). */
+static int request_incomplete(struct session *s, int64_t sid)
+{
+    h3g_qconn_reset(s->qc, sid, H3G_H3_REQUEST_INCOMPLETE);
+    if (++s->client_resets >= RESET_MIN && s->client_resets * 2 > s->opened) {
+        close_excessive(s, "rapid reset: the client abandons most of its requests");
+        return -1;
+    }
+    return 0;
+}
+
 static int h3_stream_data(h3g_qconn *qc, int64_t sid, const uint8_t *data, size_t len, int fin,
                           void *conn_arg)
 {
@@ -339,6 +353,8 @@ static int h3_stream_data(h3g_qconn *qc, int64_t sid, const uint8_t *data, size_
     int fresh = (sid & 3) == 0 && sid >= s->next_bidi;
     if (count_opened(s, sid) != 0)
         return -1;
+    if (fresh && len == 0 && fin)
+        return request_incomplete(s, sid);
     /* nghttp3 checks stream ids in PRIORITY_UPDATE (Chromium sends them) and
      * GOAWAY against this; it only grows. */
     nghttp3_conn_set_max_client_streams_bidi(s->h3, h3g_qconn_peer_bidi_limit(qc));

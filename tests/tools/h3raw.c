@@ -329,6 +329,10 @@ static int raw_case(const char *name, const uint8_t **bytes, size_t *len)
                "abc",
                5);
         *bytes = frame, *len = n + 5;
+    } else if (strcmp(name, "raw-fin-only") == 0) {
+        /* A request stream that ends before any HEADERS: H3_REQUEST_INCOMPLETE,
+         * a stream error (RFC 9114 §4.1). */
+        *bytes = frame, *len = 0;
     } else if (strcmp(name, "raw-data-before-headers") == 0)
         *bytes = data_first, *len = sizeof(data_first);
     else if (strcmp(name, "raw-bad-qpack") == 0)
