@@ -59,6 +59,17 @@ enum handler_state { HANDLER_NONE, HANDLER_ATTACHED, HANDLER_RELEASED };
 
 struct session;
 
+/* push_frames.c: the client control stream's MAX_PUSH_ID and CANCEL_PUSH. */
+struct h3g_push_scan {
+    int state;
+    uint8_t vneed; /* bytes of the varint still to come */
+    uint64_t v, type, left, max_push_id;
+    int have_max;
+};
+/* Scans the next bytes of a client unidirectional stream; returns 0 or the
+ * HTTP/3 error code the connection must close with. */
+uint64_t h3p_scan(struct h3g_push_scan *p, const uint8_t *data, size_t len);
+
 struct h3g_exchange {
     int64_t id;
     struct session *sess;
@@ -118,6 +129,10 @@ struct session {
     int budget_wake;                           /* the worker's budget has room again */
     int budget_blocked;                        /* some stream waits for budget */
     uint64_t header_timeouts;                  /* streams reset for the request header timeout */
+    int64_t push_sid; /* the client uni stream being scanned (the first seen) */
+    struct h3g_push_scan push;
+    int64_t uni_seen[4]; /* client uni streams seen before the control stream */
+    size_t nuni_seen;
 };
 
 extern struct h3g_h3_stats h3g_h3_g_stats;

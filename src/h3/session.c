@@ -197,6 +197,7 @@ static void *h3_conn_ready(h3g_qconn *qc, void *engine_arg)
     s->qc = qc;
     s->cfg = cfg;
     s->reading = -1;
+    s->push_sid = -1;
     h3g_timer_init(&s->header_timer, on_header_timer, s);
     s->max_chunks =
         (h3g_qconn_caps(qc) & H3G_ENGINE_CAP_COPIES_WRITES) ? BODY_CHUNKS_COPIED : BODY_CHUNKS_HELD;
@@ -344,6 +345,35 @@ static int request_incomplete(struct session *s, int64_t sid)
     return 0;
 }
 
+/* The client's control stream is the first of its unidirectional streams
+ * that starts with type 0 (the QPACK streams start with 2 and 3). */
+static int scan_push_frames(struct session *s, int64_t sid, const uint8_t *data, size_t len)
+{
+    uint64_t err;
+    if (s->push_sid < 0 && len > 0) {
+        /* Engines deliver a stream's bytes in order, so the first delivery
+         * of a stream not seen before starts at its type. */
+        for (size_t i = 0; i < s->nuni_seen; i++)
+            if (s->uni_seen[i] == sid)
+                return 0;
+        if (s->nuni_seen < H3G_ARRAY_LEN(s->uni_seen))
+            s->uni_seen[s->nuni_seen++] = sid;
+        else
+            return 0; /* more than a client needs: leave it to nghttp3 */
+        if (data[0] != 0x00)
+            return 0;
+        s->push_sid = sid;
+    }
+    if (sid != s->push_sid || (err = h3p_scan(&s->push, data, len)) == 0)
+        return 0;
+    h3g_debug("%s: %s on the control stream", h3g_qconn_peer(s->qc),
+              h3g_h3_error_name(err) ? h3g_h3_error_name(err) : "error");
+    h3g_qconn_close(s->qc, err,
+                    err == H3G_H3_ID_ERROR ? "MAX_PUSH_ID decreased or CANCEL_PUSH of no push"
+                                           : "control stream");
+    return -1;
+}
+
 static int h3_stream_data(h3g_qconn *qc, int64_t sid, const uint8_t *data, size_t len, int fin,
                           void *conn_arg)
 {
@@ -355,6 +385,8 @@ static int h3_stream_data(h3g_qconn *qc, int64_t sid, const uint8_t *data, size_
         return -1;
     if (fresh && len == 0 && fin)
         return request_incomplete(s, sid);
+    if ((sid & 3) == 2 && scan_push_frames(s, sid, data, len) != 0)
+        return -1;
     /* nghttp3 checks stream ids in PRIORITY_UPDATE (Chromium sends them) and
      * GOAWAY against this; it only grows. */
     nghttp3_conn_set_max_client_streams_bidi(s->h3, h3g_qconn_peer_bidi_limit(qc));

@@ -20,6 +20,10 @@
  *                        port, that send their Initial and never answer: the
  *                        handshakes stay in progress on the server, or meet a
  *                        Retry: "case=... stream=-1 clients=N"
+ *   ctrl-max-push-id-decrease, ctrl-cancel-push
+ *                        push frames on our control stream that RFC 9114 §7.2 makes
+ *                        H3_ID_ERROR (MAX_PUSH_ID 5 then 2; CANCEL_PUSH of push 0,
+ *                        never promised): "case=... stream=-1 sent"
  *   slow-readers         H3RAW_STREAMS (default 100) GETs of H3RAW_PATH (default
  *                        /big.bin) whose responses are never read, held for
  *                        H3RAW_SECONDS: "case=... stream=-1 opened=N"
@@ -559,6 +563,24 @@ static void slow_readers(struct rq *r, int fd)
     r->raw = 2;
 }
 
+/* Raw frames after nghttp3's SETTINGS on our control stream. */
+static void ctrl_case(struct rq *r, SSL *ctrl, int fd)
+{
+    static const uint8_t decrease[] = {0x0d, 0x01, 0x05, 0x0d, 0x01, 0x02};
+    static const uint8_t cancel[] = {0x03, 0x01, 0x00};
+    int dec = strcmp(r->name, "ctrl-max-push-id-decrease") == 0;
+    size_t w;
+    write_h3();
+    if (!SSL_write_ex2(ctrl, dec ? decrease : cancel, dec ? sizeof(decrease) : sizeof(cancel), 0,
+                       &w))
+        die("cannot write on the control stream");
+    for (int i = 0; i < 80 && !conn_closed(); i++)
+        pump(fd, 25);
+    printf("case=%s stream=-1 sent\n", r->name);
+    r->done = 1;
+    r->raw = 2;
+}
+
 static int all_done(void)
 {
     for (int i = 0; i < nreqs; i++)
@@ -689,6 +711,10 @@ int main(int argc, char **argv)
         }
         if (strcmp(r->name, "slow-readers") == 0) {
             slow_readers(r, fd);
+            continue;
+        }
+        if (strncmp(r->name, "ctrl-", 5) == 0) {
+            ctrl_case(r, ctrl, fd);
             continue;
         }
         r->s = SSL_new_stream(conn, SSL_STREAM_FLAG_NO_BLOCK);
