@@ -92,7 +92,7 @@ def test_crlf_in_field_value_never_reaches_the_handler(server):
 ])
 def test_frame_errors_close_the_connection_with_the_right_code(server, client, case, code):
     results, conn = h3raw(server.port, "raw-ok", case)
-    assert results[0] == ("raw-ok", "answered")
+    assert ("raw-ok", "answered") in results, results
     m = re.match(r"connection=closed error=0x([0-9a-f]+) app=1", conn)
     assert m and int(m.group(1), 16) == code, conn
     # Everyone else is still served.
