@@ -244,9 +244,11 @@ static void conn_process(struct oengine *eng, struct oconn *qc)
     conn_accept_streams(eng, qc);
     /* Streams are only freed below, so the list stays valid while upcalls open
      * or reset streams (review lesson 2). */
-    for (s = qc->streams; s != NULL && !qc->close_requested; s = s->next) {
-        if (s->buffered > 0) /* acknowledgements may have freed some */
-            ossl_stream_refresh(qc, s);
+    if (qc->conn_budget_hit) { /* acknowledgements may have freed some */
+        qc->conn_budget_hit = 0;
+        for (s = qc->streams; s != NULL && !qc->close_requested; s = s->next)
+            if (s->buffered > 0)
+                ossl_stream_refresh(qc, s);
     }
     for (s = qc->streams; s != NULL && !qc->close_requested; s = s->next) {
         if (!s->read_done && !s->paused && !s->local)

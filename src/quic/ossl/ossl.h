@@ -76,7 +76,8 @@ struct oconn {
     uint64_t deadline_code;
     char deadline_reason[64];
     uint64_t bidi_accepted;
-    uint64_t buffered; /* the streams' send buffer use, as last seen */
+    uint64_t buffered;   /* the streams' send buffer use, as last seen */
+    int conn_budget_hit; /* a write was held back by send_budget_conn */
     struct qstream *buckets[STREAM_BUCKETS];
     struct qstream *streams;
     char peer[64];

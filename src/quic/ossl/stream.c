@@ -82,6 +82,8 @@ uint64_t ossl_stream_send_budget(struct oconn *qc, struct qstream *s)
     per = s->buffered < STREAM_SEND_BUF ? STREAM_SEND_BUF - s->buffered : 0;
     if (cap == 0 || (s->uni && s->local))
         return per;
+    if (qc->buffered + STREAM_SEND_LOW > cap)
+        qc->conn_budget_hit = 1; /* the next pass re-reads every stream's use */
     return H3G_MIN(per, qc->buffered < cap ? cap - qc->buffered : 0);
 }
 
