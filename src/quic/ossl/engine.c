@@ -156,6 +156,7 @@ static void stream_read(struct oengine *eng, struct oconn *qc, struct qstream *s
         if (err == SSL_ERROR_WANT_READ)
             return;
         s->read_done = 1;
+        s->peer_reset = SSL_get_stream_read_state(s->ssl) == SSL_STREAM_STATE_RESET_REMOTE;
         if (s->discard) {
             ERR_clear_error();
         } else if (err == SSL_ERROR_ZERO_RETURN) {
@@ -269,13 +270,16 @@ static void conn_process(struct oengine *eng, struct oconn *qc)
     deliver_acks(eng, qc);
     for (s = qc->streams; s != NULL; s = next) {
         next = s->next;
-        /* Freed only once what it sent is acknowledged: OpenSSL 3.5 drops the
-         * unsent rest (a response's FIN) of a freed stream whose peer reset its
-         * own side (curl does when it abandons an upload that was answered). */
-        if (s->read_done && s->write_done && !s->local && !qc->close_requested && !s->reset)
+        /* A stream whose peer reset its own side (or whose upload we stopped,
+         * which is when peers do) is freed only once what it sent is
+         * acknowledged: OpenSSL drops the unsent rest (a response's FIN) of
+         * such a stream when it is freed (curl resets its side when it
+         * abandons an upload that was answered). */
+        int linger = (s->peer_reset || s->discard) && !s->reset;
+        if (linger && s->read_done && s->write_done && !s->local && !qc->close_requested)
             ossl_stream_refresh(qc, s);
         if (s->read_done && s->write_done && !s->local && !qc->close_requested &&
-            (s->reset || s->buffered == 0)) {
+            (!linger || s->buffered == 0)) {
             int64_t id = s->id;
             uint64_t code = s->reset ? s->app_code : H3G_H3_NO_ERROR;
             ossl_stream_remove(qc, s);

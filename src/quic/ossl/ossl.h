@@ -34,7 +34,7 @@ struct qstream {
     uint64_t discard_left; /* see ossl_stop_reading */
     uint64_t buffered;     /* OpenSSL's send buffer use, as last seen */
     unsigned uni : 1, local : 1, read_done : 1, write_done : 1, want_write : 1, paused : 1,
-        reset : 1, discard : 1;
+        reset : 1, discard : 1, peer_reset : 1;
 };
 
 enum qc_state { QC_HANDSHAKE, QC_READY, QC_CLOSING };
