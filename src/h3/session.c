@@ -448,9 +448,6 @@ static int h3_stream_reset(h3g_qconn *qc, int64_t sid, uint64_t code, void *conn
     return 0;
 }
 
-/* After GOAWAY, the connection closes once nghttp3 has nothing left: every
- * request done and what it wrote acknowledged (which may come after the last
- * stream closed). */
 static int responses_finished(const struct session *s)
 {
     for (const struct h3g_exchange *hs = s->streams; hs != NULL; hs = hs->next)
@@ -459,6 +456,9 @@ static int responses_finished(const struct session *s)
     return 1;
 }
 
+/* After GOAWAY, the connection closes once nghttp3 has nothing left: every
+ * request done and what it wrote acknowledged (which may come after the last
+ * stream closed). */
 static void finish_shutdown(struct session *s)
 {
     if (!s->shutting_down || s->finishing)
@@ -564,6 +564,7 @@ static void h3_conn_closed(h3g_qconn *qc, const struct h3g_close_info *ci, void 
     h3g_access_log_close_conn(&e);
     if (s == NULL)
         return;
+    h3b_forget(s); /* first: freeing its streams releases budget, waking waiters */
     while (s->streams != NULL) {
         struct h3g_exchange *hs = s->streams;
         if (hs->error == NULL && hs->tx != TX_COMPLETE)
@@ -573,7 +574,6 @@ static void h3_conn_closed(h3g_qconn *qc, const struct h3g_close_info *ci, void 
     }
     if (s->cfg->loop != NULL)
         h3g_timer_stop(s->cfg->loop, &s->header_timer);
-    h3b_forget(s);
     nghttp3_conn_del(s->h3);
     free(s);
 }
