@@ -35,13 +35,13 @@ class Client:
         self.ca = ca
 
     def handle(self, url, headers=(), method=None, keep_body=True, sink=None, timeout=60,
-               max_recv_speed=None, port_map=None, connect_timeout=10):
+               max_recv_speed=None, port_map=None):
         c = pycurl.Curl()
         c.setopt(pycurl.URL, url)
         c.setopt(pycurl.HTTP_VERSION, CURL_HTTP_VERSION_3ONLY)
         c.setopt(pycurl.CAINFO, self.ca)
         c.setopt(pycurl.TIMEOUT, timeout)
-        c.setopt(pycurl.CONNECTTIMEOUT, connect_timeout)
+        c.setopt(pycurl.CONNECTTIMEOUT, 10)
         port = re.match(r"https://[^:/]+:(\d+)", url).group(1)
         c.setopt(pycurl.RESOLVE, ["localhost:%s:127.0.0.1" % port])
         c.setopt(pycurl.PATH_AS_IS, 1)

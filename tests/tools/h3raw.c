@@ -605,7 +605,14 @@ static int handshake_flood(const struct addrinfo *ai, SSL_CTX *ctx)
         if (fds[i] < 0 || connect(fds[i], ai->ai_addr, ai->ai_addrlen) != 0)
             die("cannot connect UDP socket");
         conns[i] = SSL_new(ctx);
-        SSL_set_fd(conns[i], fds[i]);
+        /* Datagrams go out on the socket, and come in from an empty memory
+         * BIO: a Retry is never seen, let alone answered, as for a spoofed
+         * source (OpenSSL's client would otherwise answer one that arrives
+         * while SSL_connect still runs). */
+        BIO *rbio = BIO_new(BIO_s_dgram_mem()), *wbio = BIO_new_dgram(fds[i], BIO_NOCLOSE);
+        if (rbio == NULL || wbio == NULL)
+            die("cannot make BIOs");
+        SSL_set_bio(conns[i], rbio, wbio);
         BIO_ADDR_rawmake(peer, AF_INET, &((const struct sockaddr_in *)ai->ai_addr)->sin_addr, 4,
                          ((const struct sockaddr_in *)ai->ai_addr)->sin_port);
         SSL_set1_initial_peer_addr(conns[i], peer);
@@ -616,10 +623,7 @@ static int handshake_flood(const struct addrinfo *ai, SSL_CTX *ctx)
         if (SSL_connect(conns[i]) != 1) /* sends the Initial; never called again */
             done++;
         ERR_clear_error();
-        /* ... and nothing more leaves or is read: a Retry goes unanswered, as
-         * for a spoofed source (OpenSSL's client would otherwise answer it from
-         * any later call that touches the connection). */
-        shutdown(fds[i], SHUT_RDWR);
+        shutdown(fds[i], SHUT_WR); /* and nothing more leaves */
     }
     printf("case=handshake-flood stream=-1 clients=%u\n", done);
     fflush(stdout);
