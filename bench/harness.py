@@ -334,7 +334,7 @@ class Bench:
                     out.write(f.read())
         self.origin_port = None
         self.versions = {
-            "h3gate": ", ".join(run_text([args.h3gate, "--version"]).splitlines()),
+            "h3gate": ", ".join(run_text([args.h3gate, "--version"]).splitlines()[:3]),  # not the CVE table
             "nginx": first_line([args.nginx, "-v"]).split("/")[-1],
             "haproxy": first_line([args.haproxy, "-v"]).split()[2].split("-")[0],
             "h2load": first_line([args.h2load, "--version"]),
