@@ -1,8 +1,12 @@
-"""Malformed HTTP/3 from a client of our own (tests/tools/h3raw.c): the server
-answers with the right stream or connection error and keeps serving."""
+"""Hostile HTTP/3 from a client of our own (tests/tools/h3raw.c): malformed
+requests and frames get the right stream or connection error, and attacks
+(QPACK-blocked streams, rapid reset, slow headers, slow readers) stay within
+their bounds while a good client is served."""
 import os
 import re
+import signal
 import subprocess
+import threading
 import time
 
 import pytest
@@ -226,8 +230,6 @@ def test_body_shorter_than_content_length_is_a_stream_error(server):
 def test_second_sigterm_exits_at_once_and_frees_everything(start_server, client, site):
     """A second SIGTERM during the drain exits at once; the connections still
     open are freed on that path too (LeakSanitizer reported them before)."""
-    import signal
-    import threading
     srv = start_server([], root=site[0])
     got = {}
 
