@@ -1,5 +1,9 @@
 #include "common.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <sys/socket.h>
 #include <time.h>
 
 const char *h3g_h3_error_name(uint64_t code)
@@ -42,4 +46,20 @@ uint64_t h3g_now_us(void)
 uint64_t h3g_now_ms(void)
 {
     return h3g_now_us() / 1000u;
+}
+
+void h3g_sockaddr_format(const struct sockaddr *sa, char *buf, size_t len)
+{
+    char host[INET6_ADDRSTRLEN];
+    if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *s6 = (const void *)sa;
+        inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host));
+        snprintf(buf, len, "[%s]:%u", host, ntohs(s6->sin6_port));
+    } else if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *s4 = (const void *)sa;
+        inet_ntop(AF_INET, &s4->sin_addr, host, sizeof(host));
+        snprintf(buf, len, "%s:%u", host, ntohs(s4->sin_port));
+    } else {
+        snprintf(buf, len, "-");
+    }
 }

@@ -42,6 +42,10 @@ enum {
 
 const char *h3g_h3_error_name(uint64_t code);
 
+struct sockaddr;
+/* "addr:port" or "[addr]:port". */
+void h3g_sockaddr_format(const struct sockaddr *sa, char *buf, size_t len);
+
 #define H3G_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 #define H3G_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define H3G_MAX(a, b) ((a) > (b) ? (a) : (b))

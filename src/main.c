@@ -1,4 +1,5 @@
 /* h3gate: process set-up, signals and graceful shutdown. */
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 #include "h3/session.h"
 #include "obs/log.h"
 #include "quic/engine.h"
+#include "tcp/conn.h"
 #include "tls/cve.h"
 #include "tls/tls.h"
 
@@ -23,6 +25,7 @@ struct server {
     h3g_loop *loop;
     const struct h3g_engine_ops *engine_ops;
     h3g_engine *engine;
+    h3g_tcp_server *tcp;
     h3g_static *statics[H3G_MAX_ROUTES + 1];
     size_t nstatics;
     h3g_router *router;
@@ -163,7 +166,8 @@ static int build_tls(struct server *srv, char *err, size_t errlen)
                                   .reject_unknown_sni = cfg->sni_reject_unknown,
                                   .ticket_key_files = cfg->ticket_keys,
                                   .nticket_key_files = cfg->nticket_keys,
-                                  .selfsigned_name = "localhost"};
+                                  .selfsigned_name = "localhost",
+                                  .tcp_tls_min_13 = cfg->tls_min_13};
     char terr[512];
     srv->tls = h3g_tls_new(&tcfg, terr, sizeof(terr));
     if (srv->tls == NULL) {
@@ -187,11 +191,72 @@ static int build_tls(struct server *srv, char *err, size_t errlen)
     return 0;
 }
 
+static size_t conn_count(const struct server *srv)
+{
+    return h3g_engine_conn_count(srv->engine) + h3g_tcp_conn_count(srv->tcp);
+}
+
+/* The Alt-Svc value of a TCP listener: HTTP/3 on the same port while QUIC
+ * listens there, "clear" when it does not (RFC 7838 §3). */
+static const char *alt_svc_for(const struct h3g_config *cfg, const struct h3g_listen_addr *la,
+                               char *buf, size_t len)
+{
+    if (cfg->alt_svc == H3G_ALT_SVC_OFF)
+        return NULL;
+    if (cfg->alt_svc == H3G_ALT_SVC_VALUE)
+        return cfg->alt_svc_value;
+    if (!la->quic)
+        return "clear";
+    unsigned port =
+        ntohs(la->ss.ss_family == AF_INET6 ? ((const struct sockaddr_in6 *)&la->ss)->sin6_port
+                                           : ((const struct sockaddr_in *)&la->ss)->sin_port);
+    snprintf(buf, len, "h3=\":%u\"; ma=86400", port);
+    return buf;
+}
+
+static int start_tcp(struct server *srv, char *err, size_t errlen)
+{
+    const struct h3g_config *cfg = &srv->cfg;
+    struct h3g_tcp_config tc = {
+        .loop = srv->loop,
+        .tls = srv->tls,
+        .handler = h3g_router_handle,
+        .handler_ctx = srv->router,
+        .max_connections = cfg->max_tcp_connections,
+        .max_handshakes = cfg->max_tls_handshakes,
+        .handshake_timeout_ms = cfg->header_timeout_ms > 0 ? cfg->header_timeout_ms : 10000,
+        .header_timeout_ms = cfg->header_timeout_ms,
+        .keepalive_timeout_ms = cfg->keepalive_timeout_ms,
+        .idle_timeout_ms = cfg->idle_timeout_ms,
+        .max_field_section_size = cfg->max_field_section_size,
+        .max_header_fields = cfg->max_header_fields,
+        .max_request_body = cfg->max_request_body,
+        .max_streams = cfg->max_streams,
+        .max_requests = cfg->max_requests,
+        .send_budget_conn = cfg->send_budget_conn,
+    };
+    if (cfg->no_tcp)
+        return 0;
+    srv->tcp = h3g_tcp_server_new(&tc);
+    if (srv->tcp == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return H3G_ENOMEM;
+    }
+    for (size_t i = 0; i < cfg->nlisten; i++) {
+        const struct h3g_listen_addr *la = &cfg->listen[i];
+        char alt[64];
+        if (la->tcp && h3g_tcp_listen(srv->tcp, (const struct sockaddr *)&la->ss, la->len,
+                                      alt_svc_for(cfg, la, alt, sizeof(alt)), err, errlen) != 0)
+            return H3G_ERR;
+    }
+    return 0;
+}
+
 static void stop_tick(h3g_timer *t, void *arg)
 {
     struct server *srv = arg;
     uint64_t now = h3g_now_ms();
-    if (h3g_engine_conn_count(srv->engine) == 0) {
+    if (conn_count(srv) == 0) {
         h3g_info("all connections closed; exiting");
         h3g_loop_stop(srv->loop);
         return;
@@ -199,12 +264,12 @@ static void stop_tick(h3g_timer *t, void *arg)
     if (!srv->forced && now >= srv->stop_deadline_ms) {
         srv->forced = 1;
         h3g_warn("drain timeout: closing %zu connection(s) with requests still running",
-                 h3g_engine_conn_count(srv->engine));
+                 conn_count(srv));
         h3g_engine_foreach_conn(srv->engine, h3g_h3_force_close, NULL);
+        h3g_tcp_close_all(srv->tcp);
         srv->stop_deadline_ms = now + 3000;
     } else if (srv->forced && now >= srv->stop_deadline_ms) {
-        h3g_warn("%zu connection(s) did not finish closing; exiting",
-                 h3g_engine_conn_count(srv->engine));
+        h3g_warn("%zu connection(s) did not finish closing; exiting", conn_count(srv));
         h3g_loop_stop(srv->loop);
         return;
     }
@@ -224,6 +289,7 @@ static void on_signal(int signo, void *arg)
              signo == SIGINT ? "SIGINT" : "SIGTERM", (double)srv->cfg.drain_timeout_ms / 1000.0);
     h3g_engine_stop_accepting(srv->engine);
     h3g_engine_foreach_conn(srv->engine, h3g_h3_begin_shutdown, NULL);
+    h3g_tcp_shutdown(srv->tcp);
     srv->stop_deadline_ms = h3g_now_ms() + srv->cfg.drain_timeout_ms;
     h3g_timer_init(&srv->stop_timer, stop_tick, srv);
     h3g_timer_start(srv->loop, &srv->stop_timer, 0);
@@ -338,11 +404,15 @@ int main(int argc, char **argv)
     }
     for (size_t i = 0; i < srv.cfg.nlisten; i++) {
         struct h3g_listen_addr *la = &srv.cfg.listen[i];
-        if (h3g_engine_listen(srv.engine, (struct sockaddr *)&la->ss, la->len, err, sizeof(err)) !=
-            0) {
+        if (la->quic && h3g_engine_listen(srv.engine, (struct sockaddr *)&la->ss, la->len, err,
+                                          sizeof(err)) != 0) {
             fprintf(stderr, "h3gate: %s\n", err);
             goto out;
         }
+    }
+    if (start_tcp(&srv, err, sizeof(err)) != 0) {
+        fprintf(stderr, "h3gate: %s\n", err);
+        goto out;
     }
     if (h3g_loop_on_signal(srv.loop, SIGTERM, on_signal, &srv) != 0 ||
         h3g_loop_on_signal(srv.loop, SIGINT, on_signal, &srv) != 0) {
@@ -359,8 +429,13 @@ int main(int argc, char **argv)
         char stats[512];
         h3g_engine_stats(srv.engine, stats, sizeof(stats));
         h3g_info("QUIC engine %s: %s", srv.engine_ops->name, stats);
+        if (srv.tcp != NULL) {
+            h3g_tcp_stats(srv.tcp, stats, sizeof(stats));
+            h3g_info("TCP: %s", stats);
+        }
     }
 out:
+    h3g_tcp_server_free(srv.tcp);
     h3g_engine_free(srv.engine);
     h3g_h3_cleanup();
     for (size_t i = 0; i < srv.nproxies; i++)

@@ -33,6 +33,9 @@ void h3g_config_defaults(struct h3g_config *cfg)
      * nginx's keepalive_requests does by default. */
     cfg->max_requests = 1000;
     cfg->listen_sockets = 4; /* docs/architecture.md: why 4 */
+    cfg->keepalive_timeout_ms = 60000;
+    cfg->max_tcp_connections = 10000;
+    cfg->max_tls_handshakes = 1000;
     /* The faster engine with more of QUIC (migration, 0-RTT, GSO); issue 9's
      * closing note has the measurements behind the choice. */
     cfg->engine = "ngtcp2";
@@ -65,6 +68,12 @@ int h3g_config_av_parse(const char *text, int *av)
 {
     static const char *const names[] = {"off", "on", "auto"};
     return name_index(names, H3G_ARRAY_LEN(names), text, av);
+}
+
+int h3g_config_tls_min_parse(const char *text, int *only13)
+{
+    static const char *const names[] = {"1.2", "1.3"};
+    return name_index(names, H3G_ARRAY_LEN(names), text, only13);
 }
 
 int h3g_config_cc_parse(const char *text, int *cc)
@@ -102,8 +111,14 @@ void h3g_config_usage(FILE *f)
           "  --upstream http://HOST:PORT\n"
           "                          reverse-proxy every request to that HTTP/1.1 origin;\n"
           "                          with --root, files that exist are served, the rest proxied\n"
-          "  --listen ADDR:PORT      UDP address to serve on; repeatable; IPv6 as [ADDR]:PORT\n"
-          "                          (default 0.0.0.0:4433)\n"
+          "  --listen ADDR:PORT      address to serve on: QUIC over UDP and HTTPS (HTTP/2,\n"
+          "                          HTTP/1.1) over TCP on the same port; repeatable; IPv6 as\n"
+          "                          [ADDR]:PORT (default 0.0.0.0:4433)\n"
+          "  --no-tcp                QUIC only: no TCP listeners\n"
+          "  --tls-min 1.2|1.3       lowest TLS version over TCP (default 1.2; QUIC is 1.3)\n"
+          "  --keepalive-timeout SECONDS\n"
+          "                          HTTP/1.1 and HTTP/2: close connections idle between\n"
+          "                          requests this long (default 60)\n"
           "  --cert FILE --key FILE  PEM certificate chain and private key\n"
           "                          (default: a generated self-signed certificate)\n"
           "  --idle-timeout SECONDS  close connections idle this long (default 30, max 30)\n"
@@ -193,6 +208,7 @@ int h3g_config_parse_listen(const char *text, struct h3g_listen_addr *out, char 
     }
     memcpy(&out->ss, res->ai_addr, res->ai_addrlen);
     out->len = res->ai_addrlen;
+    out->quic = out->tcp = 1;
     snprintf(out->text, sizeof(out->text), "%s", text);
     freeaddrinfo(res);
     return H3G_CONFIG_OK;
@@ -251,6 +267,9 @@ int h3g_config_parse_args(struct h3g_config *cfg, int argc, char **argv, char *e
         O_CC,
         O_HOSTKEY,
         O_TICKETKEY,
+        O_NOTCP,
+        O_KEEPALIVE,
+        O_TLSMIN,
         O_HELP,
         O_VERSION
     };
@@ -276,6 +295,9 @@ int h3g_config_parse_args(struct h3g_config *cfg, int argc, char **argv, char *e
         {"cc", required_argument, NULL, O_CC},
         {"host-key", required_argument, NULL, O_HOSTKEY},
         {"ticket-key", required_argument, NULL, O_TICKETKEY},
+        {"no-tcp", no_argument, NULL, O_NOTCP},
+        {"keepalive-timeout", required_argument, NULL, O_KEEPALIVE},
+        {"tls-min", required_argument, NULL, O_TLSMIN},
         {"help", no_argument, NULL, O_HELP},
         {"version", no_argument, NULL, O_VERSION},
         {NULL, 0, NULL, 0},
@@ -401,6 +423,17 @@ int h3g_config_parse_args(struct h3g_config *cfg, int argc, char **argv, char *e
             }
             cfg->ticket_key_lines[cfg->nticket_keys] = 0;
             cfg->ticket_keys[cfg->nticket_keys++] = optarg;
+            break;
+        case O_NOTCP: cfg->no_tcp = 1; break;
+        case O_KEEPALIVE:
+            rc = parse_seconds("--keepalive-timeout", optarg, 3600, &cfg->keepalive_timeout_ms, err,
+                               errlen);
+            break;
+        case O_TLSMIN:
+            if (h3g_config_tls_min_parse(optarg, &cfg->tls_min_13) != 0) {
+                snprintf(err, errlen, "--tls-min '%s': expected 1.2 or 1.3", optarg);
+                return H3G_CONFIG_ERROR;
+            }
             break;
         case O_LSOCK:
             rc = parse_size("--listen-sockets", optarg, 1, 64, &cfg->listen_sockets, err, errlen);

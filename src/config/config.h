@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <sys/socket.h>
 
+#include "http/rules.h"
+
 #define H3G_MAX_LISTEN 16
 #define H3G_MAX_CERTS 64
 #define H3G_MAX_ROUTES 128
@@ -39,16 +41,6 @@ struct h3g_upstream_conf {
     int line;
 };
 
-#define H3G_MAX_HEADER_RULES 16
-
-/* Response fields a route adds or removes. */
-struct h3g_header_rules {
-    const char *add_name[H3G_MAX_HEADER_RULES], *add_value[H3G_MAX_HEADER_RULES];
-    size_t nadd;
-    const char *remove[H3G_MAX_HEADER_RULES];
-    size_t nremove;
-};
-
 /* Requests whose host matches (exact, "*.suffix", or any when nhosts == 0) and
  * whose path starts with path_prefix go to root. */
 struct h3g_route_conf {
@@ -65,7 +57,11 @@ struct h3g_listen_addr {
     struct sockaddr_storage ss;
     socklen_t len;
     char text[80];
+    int quic, tcp; /* what it serves (both by default) */
 };
+
+/* alt_svc: what TCP responses advertise. */
+enum h3g_config_alt_svc { H3G_ALT_SVC_AUTO, H3G_ALT_SVC_OFF, H3G_ALT_SVC_VALUE };
 
 struct h3g_config {
     const char *root;
@@ -86,13 +82,20 @@ struct h3g_config {
     size_t max_connections;
     size_t max_field_section_size;
     size_t max_header_fields;
-    uint64_t max_request_body; /* bytes; 0 = no limit */
-    size_t max_streams;        /* concurrent requests per connection */
-    uint64_t max_requests;     /* requests per connection before GOAWAY; 0 = no limit */
-    size_t listen_sockets;     /* SO_REUSEPORT sockets (QUIC listeners) per address */
-    const char *engine;        /* QUIC engine: "openssl" or "ngtcp2" */
-    int cc;                    /* congestion control: enum h3g_config_cc */
-    const char *host_key_file; /* secret for QUIC tokens and stateless resets */
+    uint64_t max_request_body;     /* bytes; 0 = no limit */
+    size_t max_streams;            /* concurrent requests per connection */
+    uint64_t max_requests;         /* requests per connection before GOAWAY; 0 = no limit */
+    size_t listen_sockets;         /* SO_REUSEPORT sockets (QUIC listeners) per address */
+    int no_tcp;                    /* --no-tcp: QUIC only, whatever listen says */
+    int tls_min_13;                /* tls_min 1.3: no TLS 1.2 over TCP */
+    int alt_svc;                   /* enum h3g_config_alt_svc */
+    const char *alt_svc_value;     /* H3G_ALT_SVC_VALUE */
+    uint64_t keepalive_timeout_ms; /* HTTP/1.1 and HTTP/2: idle between requests */
+    size_t max_tcp_connections;
+    size_t max_tls_handshakes;                    /* TLS over TCP handshakes in progress */
+    const char *engine;                           /* QUIC engine: "openssl" or "ngtcp2" */
+    int cc;                                       /* congestion control: enum h3g_config_cc */
+    const char *host_key_file;                    /* secret for QUIC tokens and stateless resets */
     const char *ticket_keys[H3G_MAX_TICKET_KEYS]; /* session ticket keys, first encrypts */
     int ticket_key_lines[H3G_MAX_TICKET_KEYS];    /* 0 for the command line */
     size_t nticket_keys;
@@ -120,6 +123,8 @@ int h3g_config_av_parse(const char *text, int *av);
 
 /* Sets *engine to the canonical name of an engine, or returns -1. */
 int h3g_config_engine_name(const char *text, const char **engine);
+/* "1.2" -> 0, "1.3" -> 1 (TLS 1.3 only), or -1. */
+int h3g_config_tls_min_parse(const char *text, int *only13);
 /* "cubic", "bbr", "reno" -> enum h3g_config_cc, or -1. */
 int h3g_config_cc_parse(const char *text, int *cc);
 

@@ -300,12 +300,21 @@ static int limits_more(struct ctx *c, const struct h3g_conf_node *n)
         if (number(c, n, 0, 0, 1000000, &v) != 0)
             return H3G_CONFIG_ERROR;
         cfg->retry_threshold = (size_t)v;
+    } else if (strcmp(n->name, "tcp_connections") == 0) {
+        if (number(c, n, 0, 1, 1000000, &v) != 0)
+            return H3G_CONFIG_ERROR;
+        cfg->max_tcp_connections = (size_t)v;
+    } else if (strcmp(n->name, "tls_handshakes") == 0) {
+        if (number(c, n, 0, 1, 1000000, &v) != 0)
+            return H3G_CONFIG_ERROR;
+        cfg->max_tls_handshakes = (size_t)v;
     } else {
         return bad(c, n,
                    "unknown limit (request_header_size, request_header_fields, "
                    "request_body_size, streams_per_connection, requests_per_connection, "
                    "connections, qpack_blocked_streams, send_buffer_per_connection, "
-                   "send_buffer_per_worker, handshakes, retry_threshold)");
+                   "send_buffer_per_worker, handshakes, retry_threshold, tcp_connections, "
+                   "tls_handshakes)");
     }
     return H3G_CONFIG_OK;
 }
@@ -348,13 +357,50 @@ static int limits(struct ctx *c, const struct h3g_conf_node *b)
     return H3G_CONFIG_OK;
 }
 
+/* listen ADDR:PORT [quic] [tcp]: what the address serves (default both). */
+static int listen_kinds(struct ctx *c, const struct h3g_conf_node *n, struct h3g_listen_addr *la)
+{
+    if (n->nargs == 1)
+        return H3G_CONFIG_OK;
+    la->quic = la->tcp = 0;
+    for (size_t i = 1; i < n->nargs; i++) {
+        if (strcmp(n->args[i], "quic") == 0)
+            la->quic = 1;
+        else if (strcmp(n->args[i], "tcp") == 0)
+            la->tcp = 1;
+        else
+            return bad(c, n, "'%s': expected quic or tcp", n->args[i]);
+    }
+    return H3G_CONFIG_OK;
+}
+
+/* alt_svc auto | off | "VALUE": the Alt-Svc field of TCP responses. */
+static int alt_svc(struct ctx *c, const struct h3g_conf_node *n)
+{
+    if (want_args(c, n, 1, 1) != 0)
+        return H3G_CONFIG_ERROR;
+    const char *v = n->args[0];
+    if (strcmp(v, "auto") == 0) {
+        c->cfg->alt_svc = H3G_ALT_SVC_AUTO;
+    } else if (strcmp(v, "off") == 0) {
+        c->cfg->alt_svc = H3G_ALT_SVC_OFF;
+    } else {
+        for (const char *p = v; *p; p++)
+            if ((unsigned char)*p < 0x20 || *p == 0x7f)
+                return bad(c, n, "control character in the value");
+        c->cfg->alt_svc = H3G_ALT_SVC_VALUE;
+        c->cfg->alt_svc_value = v;
+    }
+    return H3G_CONFIG_OK;
+}
+
 static int top(struct ctx *c, const struct h3g_conf_node *n)
 {
     struct h3g_config *cfg = c->cfg;
     enum h3g_log_level lvl;
     char err[256];
     if (strcmp(n->name, "listen") == 0) {
-        if (want_args(c, n, 1, 1) != 0)
+        if (want_args(c, n, 1, 3) != 0)
             return H3G_CONFIG_ERROR;
         if (!c->saw_listen) {
             cfg->nlisten = 0; /* the file's listeners replace the default */
@@ -366,9 +412,19 @@ static int top(struct ctx *c, const struct h3g_conf_node *n)
             return bad(c, n, "%s", err);
         if (h3g_config_listen_dup(cfg, &cfg->listen[cfg->nlisten]) != NULL)
             return bad(c, n, "'%s' is already listened on", n->args[0]);
-        cfg->nlisten++;
+        return listen_kinds(c, n, &cfg->listen[cfg->nlisten++]);
+    }
+    if (strcmp(n->name, "tls_min") == 0) {
+        if (want_args(c, n, 1, 1) != 0)
+            return H3G_CONFIG_ERROR;
+        if (h3g_config_tls_min_parse(n->args[0], &cfg->tls_min_13) != 0)
+            return bad(c, n, "'%s': expected 1.2 or 1.3", n->args[0]);
         return H3G_CONFIG_OK;
     }
+    if (strcmp(n->name, "alt_svc") == 0)
+        return alt_svc(c, n);
+    if (strcmp(n->name, "keepalive_timeout") == 0)
+        return duration(c, n, 3600000, &cfg->keepalive_timeout_ms);
     if (strcmp(n->name, "root") == 0) {
         if (want_args(c, n, 1, 1) != 0)
             return H3G_CONFIG_ERROR;

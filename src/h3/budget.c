@@ -42,7 +42,7 @@ void h3b_forget(struct session *s)
     s->budget_prev = s->budget_next = NULL;
 }
 
-int h3b_may_produce(struct h3g_exchange *hs)
+int h3b_may_produce(struct h3_req *hs)
 {
     struct session *s = hs->sess;
     if (s->unacked == 0)
@@ -95,7 +95,7 @@ void h3b_resume(struct session *s)
 {
     s->budget_wake = 0;
     s->budget_blocked = 0; /* h3b_may_produce sets it again for those still waiting */
-    for (struct h3g_exchange *hs = s->streams; hs != NULL; hs = hs->next) {
+    for (struct h3_req *hs = s->streams; hs != NULL; hs = hs->next) {
         if (hs->tx != TX_BODY || hs->wait != BODY_WAIT_BUDGET)
             continue;
         if (!h3b_may_produce(hs))

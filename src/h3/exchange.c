@@ -50,7 +50,7 @@ void h3x_cleanup(void)
     g_chunk_pool_len = 0;
 }
 
-static void chunk_free_all(struct h3g_exchange *hs)
+static void chunk_free_all(struct h3_req *hs)
 {
     while (hs->chunks != NULL) {
         struct chunk *c = hs->chunks;
@@ -63,25 +63,25 @@ static void chunk_free_all(struct h3g_exchange *hs)
 
 /* ---- life ---- */
 
-struct h3g_exchange *h3x_find(struct session *s, int64_t sid)
+struct h3_req *h3x_find(struct session *s, int64_t sid)
 {
-    struct h3g_exchange *hs = s->streams;
+    struct h3_req *hs = s->streams;
     while (hs != NULL && hs->id != sid)
         hs = hs->next;
     return hs;
 }
 
-int h3x_tx_finished(const struct h3g_exchange *hs)
+int h3x_tx_finished(const struct h3_req *hs)
 {
     return hs->tx == TX_COMPLETE || hs->tx == TX_RESET;
 }
 
-static int responded(const struct h3g_exchange *hs)
+static int responded(const struct h3_req *hs)
 {
     return hs->tx == TX_BODY || hs->tx == TX_FAILED || hs->tx == TX_COMPLETE;
 }
 
-void h3x_log(struct h3g_exchange *hs)
+void h3x_log(struct h3_req *hs)
 {
     if (!hs->began && hs->timed_out_us == 0)
         return; /* bytes before any HEADERS, then gone: no request to log */
@@ -97,22 +97,14 @@ void h3x_log(struct h3g_exchange *hs)
         .duration_us = h3g_now_us() - hs->start_us,
         .stream_id = hs->id,
         .error = hs->error,
-        .note = hs->note[0] ? hs->note : NULL,
+        .note = hs->ex.note[0] ? hs->ex.note : NULL,
         .early = hs->req.early,
+        .protocol = "h3",
     };
     h3g_access_log_request(&e);
 }
 
-/* The handler learns the exchange is over (aborted: it did not end well). */
-static void release_handler(struct h3g_exchange *hs, int aborted)
-{
-    if (hs->handler != HANDLER_ATTACHED)
-        return;
-    hs->handler = HANDLER_RELEASED;
-    hs->xops->release(hs->xctx, aborted);
-}
-
-void h3x_free(struct h3g_exchange *hs)
+void h3x_free(struct h3_req *hs)
 {
     struct session *s = hs->sess;
     if (hs->prev != NULL)
@@ -126,12 +118,12 @@ void h3x_free(struct h3g_exchange *hs)
     h3b_released(s, hs->bytes_produced - hs->bytes_acked);
     h3g_request_reset(&hs->req);
     s->active--;
-    release_handler(hs, hs->tx != TX_COMPLETE || hs->error != NULL);
+    h3g_exchange_release(&hs->ex, hs->tx != TX_COMPLETE || hs->error != NULL);
     free(hs);
     h3g_h3_g_stats.active_requests--;
 }
 
-void h3x_abort(struct h3g_exchange *hs, uint64_t code, const char *why)
+void h3x_abort(struct h3_req *hs, uint64_t code, const char *why)
 {
     if (hs->error == NULL)
         hs->error = why;
@@ -142,7 +134,7 @@ void h3x_abort(struct h3g_exchange *hs, uint64_t code, const char *why)
     nghttp3_conn_shutdown_stream_write(hs->sess->h3, hs->id);
 }
 
-void h3x_note_code(struct h3g_exchange *hs, uint64_t code, const char *fallback)
+void h3x_note_code(struct h3_req *hs, uint64_t code, const char *fallback)
 {
     if (hs != NULL && hs->error == NULL) {
         const char *name = h3g_h3_error_name(code);
@@ -152,14 +144,14 @@ void h3x_note_code(struct h3g_exchange *hs, uint64_t code, const char *fallback)
 
 void h3x_sent_fin(struct session *s, int64_t sid)
 {
-    struct h3g_exchange *hs = h3x_find(s, sid);
+    struct h3_req *hs = h3x_find(s, sid);
     if (hs != NULL && hs->tx == TX_BODY)
         hs->tx = TX_COMPLETE;
 }
 
 void h3x_fail_bodies(struct session *s)
 {
-    struct h3g_exchange *hs, *next;
+    struct h3_req *hs, *next;
     s->pending_fail = 0;
     for (hs = s->streams; hs != NULL; hs = next) {
         next = hs->next;
@@ -176,11 +168,10 @@ void h3x_fail_bodies(struct session *s)
 
 /* The next body bytes: a count, 0 at the end, H3G_EAGAIN for "not yet" (a
  * handler producing them over time), another negative code when it failed. */
-static ssize_t body_next(struct h3g_exchange *hs, uint8_t *buf, size_t cap)
+static ssize_t body_next(struct h3_req *hs, uint8_t *buf, size_t cap)
 {
     if (hs->body.kind == H3G_BODY_SOURCE)
-        return hs->handler != HANDLER_ATTACHED ? H3G_ERR
-                                               : hs->xops->response_body(hs->xctx, buf, cap);
+        return h3g_exchange_pull(&hs->ex, buf, cap);
     if (hs->body.remaining == 0)
         return 0;
     ssize_t r = h3g_body_read(&hs->body, buf, cap);
@@ -189,7 +180,7 @@ static ssize_t body_next(struct h3g_exchange *hs, uint8_t *buf, size_t cap)
 
 /* One more chunk of body, or the reason there is none now (hs->wait, or
  * TX_FAILED).  Returns the chunk or NULL. */
-static struct chunk *next_chunk(struct h3g_exchange *hs)
+static struct chunk *next_chunk(struct h3_req *hs)
 {
     struct chunk *c;
     ssize_t r;
@@ -228,7 +219,7 @@ static struct chunk *next_chunk(struct h3g_exchange *hs)
 static nghttp3_ssize read_body(nghttp3_conn *conn, int64_t sid, nghttp3_vec *vec, size_t veccnt,
                                uint32_t *pflags, void *conn_ud, void *stream_ud)
 {
-    struct h3g_exchange *hs = stream_ud;
+    struct h3_req *hs = stream_ud;
     size_t n = 0;
     H3G_UNUSED(conn);
     H3G_UNUSED(conn_ud);
@@ -262,7 +253,7 @@ static nghttp3_ssize read_body(nghttp3_conn *conn, int64_t sid, nghttp3_vec *vec
 static int on_acked_stream_data(nghttp3_conn *conn, int64_t sid, uint64_t datalen, void *conn_ud,
                                 void *stream_ud)
 {
-    struct h3g_exchange *hs = stream_ud;
+    struct h3_req *hs = stream_ud;
     H3G_UNUSED(sid);
     H3G_UNUSED(conn_ud);
     if (hs == NULL)
@@ -292,35 +283,35 @@ static int on_acked_stream_data(nghttp3_conn *conn, int64_t sid, uint64_t datale
 
 /* ---- responses ---- */
 
-static int submit_response(struct session *s, struct h3g_exchange *hs, struct h3g_response *resp)
+struct nv_list {
+    nghttp3_nv *nva;
+    size_t n;
+};
+
+static int add_nv(void *arg, const char *name, const char *value)
+{
+    struct nv_list *l = arg;
+    l->nva[l->n++] = (nghttp3_nv){(uint8_t *)name, (uint8_t *)value, strlen(name), strlen(value),
+                                  NGHTTP3_NV_FLAG_NONE};
+    return 0;
+}
+
+static int submit_response(struct session *s, struct h3_req *hs, struct h3g_response *resp)
 {
     char status[4];
-    size_t n = 0, pos = 0;
-    const char *name, *value;
     nghttp3_data_reader dr = {.read_data = read_body};
     int rv;
     /* Every field the handler gave (a proxied response may carry many), the
-     * route's additions and :status. */
-    nghttp3_nv *nva =
-        malloc((resp->nheaders + (hs->rules ? hs->rules->nadd : 0) + 1) * sizeof(*nva));
-    if (nva == NULL)
+     * route's rules and :status. */
+    struct nv_list l = {malloc((h3g_exchange_field_count(&hs->ex, resp) + 1) * sizeof(nghttp3_nv)),
+                        0};
+    if (l.nva == NULL)
         return NGHTTP3_ERR_NOMEM;
 
     snprintf(status, sizeof(status), "%03d", resp->status);
-    nva[n++] = (nghttp3_nv){(uint8_t *)":status", (uint8_t *)status, 7, 3, NGHTTP3_NV_FLAG_NONE};
-    while (h3g_response_next(resp, &pos, &name, &value)) {
-        int drop = 0;
-        for (size_t i = 0; hs->rules != NULL && i < hs->rules->nremove; i++)
-            if (strcmp(hs->rules->remove[i], name) == 0)
-                drop = 1;
-        if (!drop)
-            nva[n++] = (nghttp3_nv){(uint8_t *)name, (uint8_t *)value, strlen(name), strlen(value),
-                                    NGHTTP3_NV_FLAG_NONE};
-    }
-    for (size_t i = 0; hs->rules != NULL && i < hs->rules->nadd; i++)
-        nva[n++] = (nghttp3_nv){(uint8_t *)hs->rules->add_name[i],
-                                (uint8_t *)hs->rules->add_value[i], strlen(hs->rules->add_name[i]),
-                                strlen(hs->rules->add_value[i]), NGHTTP3_NV_FLAG_NONE};
+    l.nva[l.n++] =
+        (nghttp3_nv){(uint8_t *)":status", (uint8_t *)status, 7, 3, NGHTTP3_NV_FLAG_NONE};
+    h3g_exchange_fields(&hs->ex, resp, add_nv, &l);
     hs->status = resp->status;
     hs->tx = TX_BODY;
     hs->wait = BODY_READY;
@@ -340,13 +331,13 @@ static int submit_response(struct session *s, struct h3g_exchange *hs, struct h3
         has_body = 0;
     }
     /* nghttp3 copies the fields */
-    rv = nghttp3_conn_submit_response(s->h3, hs->id, nva, n, has_body ? &dr : NULL);
-    free(nva);
+    rv = nghttp3_conn_submit_response(s->h3, hs->id, l.nva, l.n, has_body ? &dr : NULL);
+    free(l.nva);
     return rv;
 }
 
 /* A response of our own (413, 425, 431). */
-static void respond_error(struct session *s, struct h3g_exchange *hs, int status)
+static void respond_error(struct session *s, struct h3_req *hs, int status)
 {
     struct h3g_response resp;
     h3g_response_init(&resp);
@@ -359,7 +350,7 @@ static void respond_error(struct session *s, struct h3g_exchange *hs, int status
 /* The request body is over the limit: 413 if nothing was answered yet, else
  * a reset.  The client is asked to stop sending the rest with H3_NO_ERROR
  * (RFC 9114 §4.1), so it keeps the 413. */
-static void send_413(struct session *s, struct h3g_exchange *hs)
+static void send_413(struct session *s, struct h3_req *hs)
 {
     if (responded(hs)) {
         h3g_qconn_stop_reading(s->qc, hs->id, H3G_H3_EXCESSIVE_LOAD);
@@ -368,7 +359,7 @@ static void send_413(struct session *s, struct h3g_exchange *hs)
     }
     /* A handler already working on it (the proxy) lets go now: its origin
      * will not get the rest. */
-    release_handler(hs, 1);
+    h3g_exchange_release(&hs->ex, 1);
     /* nghttp3 stops judging the rest (a client may end the body early once it
      * has the answer). */
     nghttp3_conn_shutdown_stream_read(s->h3, hs->id);
@@ -385,7 +376,7 @@ static int method_is_safe(const char *m)
            (strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0 || strcmp(m, "OPTIONS") == 0);
 }
 
-static void dispatch(struct session *s, struct h3g_exchange *hs)
+static void dispatch(struct session *s, struct h3_req *hs)
 {
     struct h3g_response resp;
     int oversized = hs->rx == RX_OVERSIZED, rv;
@@ -404,7 +395,7 @@ static void dispatch(struct session *s, struct h3g_exchange *hs)
         return;
     }
     h3g_response_init(&resp);
-    rv = s->cfg->handler(s->cfg->handler_ctx, &hs->req, &resp, hs);
+    rv = s->cfg->handler(s->cfg->handler_ctx, &hs->req, &resp, &hs->ex);
     if (rv == H3G_EAGAIN) {
         hs->tx = TX_DEFERRED; /* h3g_exchange_respond comes later */
     } else if (rv != 0 || submit_response(s, hs, &resp) != 0) {
@@ -415,16 +406,18 @@ static void dispatch(struct session *s, struct h3g_exchange *hs)
 
 /* ---- the request, from nghttp3 ---- */
 
-struct h3g_exchange *h3x_new(struct session *s, int64_t sid)
+struct h3_req *h3x_new(struct session *s, int64_t sid)
 {
-    struct h3g_exchange *hs = calloc(1, sizeof(*hs));
+    struct h3_req *hs = calloc(1, sizeof(*hs));
     if (hs == NULL)
         return NULL;
     hs->id = sid;
     hs->sess = s;
     hs->start_us = h3g_now_us();
     hs->body.fd = -1;
+    h3g_exchange_init(&hs->ex, &h3x_front);
     h3g_request_init(&hs->req, s->cfg->max_header_fields);
+    hs->req.version = "3";
     hs->next = s->streams;
     if (s->streams != NULL)
         s->streams->prev = hs;
@@ -441,7 +434,7 @@ static int on_begin_headers(nghttp3_conn *conn, int64_t sid, void *conn_ud, void
     struct session *s = conn_ud;
     /* The stream's first bytes may have come earlier (h3_stream_data made the
      * record then, for the header timeout). */
-    struct h3g_exchange *hs = stream_ud != NULL ? stream_ud : h3x_find(s, sid);
+    struct h3_req *hs = stream_ud != NULL ? stream_ud : h3x_find(s, sid);
     if (hs == NULL && (hs = h3x_new(s, sid)) == NULL)
         return NGHTTP3_ERR_CALLBACK_FAILURE;
     hs->began = 1;
@@ -453,7 +446,7 @@ static int on_begin_headers(nghttp3_conn *conn, int64_t sid, void *conn_ud, void
 
 /* A stream whose field section is late: not processed, so the client may
  * retry it elsewhere (H3_REQUEST_REJECTED, RFC 9114 §4.1.1); logged as 408. */
-static void header_timeout(struct session *s, struct h3g_exchange *hs, uint64_t now_us)
+static void header_timeout(struct session *s, struct h3_req *hs, uint64_t now_us)
 {
     hs->timed_out_us = now_us;
     hs->status = 408;
@@ -465,7 +458,7 @@ static void header_timeout(struct session *s, struct h3g_exchange *hs, uint64_t 
 uint64_t h3x_header_deadlines(struct session *s, uint64_t now_us)
 {
     uint64_t limit = s->cfg->header_timeout_ms * 1000, next = 0;
-    struct h3g_exchange *hs, *nx;
+    struct h3_req *hs, *nx;
     for (hs = s->streams; hs != NULL; hs = nx) {
         uint64_t due;
         nx = hs->next;
@@ -493,7 +486,7 @@ uint64_t h3x_header_deadlines(struct session *s, uint64_t now_us)
 static int on_recv_header(nghttp3_conn *conn, int64_t sid, int32_t token, nghttp3_rcbuf *name,
                           nghttp3_rcbuf *value, uint8_t flags, void *conn_ud, void *stream_ud)
 {
-    struct h3g_exchange *hs = stream_ud;
+    struct h3_req *hs = stream_ud;
     nghttp3_vec n = nghttp3_rcbuf_get_buf(name), v = nghttp3_rcbuf_get_buf(value);
     H3G_UNUSED(conn);
     H3G_UNUSED(sid);
@@ -519,7 +512,7 @@ static int on_recv_header(nghttp3_conn *conn, int64_t sid, int32_t token, nghttp
 static int on_end_headers(nghttp3_conn *conn, int64_t sid, int fin, void *conn_ud, void *stream_ud)
 {
     struct session *s = conn_ud;
-    struct h3g_exchange *hs = stream_ud;
+    struct h3_req *hs = stream_ud;
     H3G_UNUSED(conn);
     H3G_UNUSED(sid);
     H3G_UNUSED(fin);
@@ -555,7 +548,7 @@ static int on_recv_data(nghttp3_conn *conn, int64_t sid, const uint8_t *data, si
                         void *conn_ud, void *stream_ud)
 {
     struct session *s = conn_ud;
-    struct h3g_exchange *hs = stream_ud;
+    struct h3_req *hs = stream_ud;
     H3G_UNUSED(conn);
     if (sid == s->reading)
         s->delivered += datalen;
@@ -577,9 +570,7 @@ static int on_recv_data(nghttp3_conn *conn, int64_t sid, const uint8_t *data, si
         return 0;
     }
     /* Handlers without a request_body callback (static files) discard it. */
-    if (hs->handler != HANDLER_ATTACHED || hs->xops->request_body == NULL)
-        return 0;
-    if (hs->xops->request_body(hs->xctx, data, datalen, 0) == H3G_EAGAIN) {
+    if (h3g_exchange_push(&hs->ex, data, datalen, 0) == H3G_EAGAIN) {
         hs->paused_by_handler = 1;
         h3g_qconn_pause_read(s->qc, sid, 1); /* QUIC flow control holds the client */
     }
@@ -588,7 +579,7 @@ static int on_recv_data(nghttp3_conn *conn, int64_t sid, const uint8_t *data, si
 
 static int on_end_stream(nghttp3_conn *conn, int64_t sid, void *conn_ud, void *stream_ud)
 {
-    struct h3g_exchange *hs = stream_ud;
+    struct h3_req *hs = stream_ud;
     H3G_UNUSED(conn);
     H3G_UNUSED(sid);
     if (hs == NULL)
@@ -601,15 +592,14 @@ static int on_end_stream(nghttp3_conn *conn, int64_t sid, void *conn_ud, void *s
     if (hs->rx == RX_STOPPED)
         return 0;
     hs->rx = RX_DONE;
-    if (hs->handler == HANDLER_ATTACHED && hs->xops->request_body != NULL)
-        hs->xops->request_body(hs->xctx, NULL, 0, 1);
+    h3g_exchange_push(&hs->ex, NULL, 0, 1);
     return 0;
 }
 
 static int on_stream_close(nghttp3_conn *conn, int64_t sid, uint64_t code, void *conn_ud,
                            void *stream_ud)
 {
-    struct h3g_exchange *hs = stream_ud;
+    struct h3_req *hs = stream_ud;
     H3G_UNUSED(conn);
     H3G_UNUSED(sid);
     H3G_UNUSED(conn_ud);
@@ -636,7 +626,7 @@ static int on_ng_reset_stream(nghttp3_conn *conn, int64_t sid, uint64_t code, vo
                               void *stream_ud)
 {
     struct session *s = conn_ud;
-    struct h3g_exchange *hs = stream_ud;
+    struct h3_req *hs = stream_ud;
     H3G_UNUSED(conn);
     h3x_note_code(hs, code, "reset");
     if (hs != NULL)
@@ -659,22 +649,11 @@ void h3x_callbacks(nghttp3_callbacks *cbs)
     cbs->reset_stream = on_ng_reset_stream;
 }
 
-/* ---- the exchange API for handlers that answer later ---- */
+/* ---- the front end's half of the exchange (http/exchange.h) ---- */
 
-void h3g_exchange_attach(h3g_exchange *ex, const struct h3g_exchange_ops *ops, void *ctx)
+static int x_respond(h3g_exchange *base, struct h3g_response *resp)
 {
-    ex->xops = ops;
-    ex->xctx = ctx;
-    ex->handler = HANDLER_ATTACHED;
-}
-
-void h3g_exchange_set_rules(h3g_exchange *ex, const struct h3g_header_rules *rules)
-{
-    ex->rules = rules;
-}
-
-int h3g_exchange_respond(h3g_exchange *ex, struct h3g_response *resp)
-{
+    struct h3_req *ex = (struct h3_req *)base;
     struct session *s = ex->sess;
     if (ex->tx != TX_DEFERRED || ex->rx == RX_OVER_LIMIT)
         return H3G_EINVAL;
@@ -686,8 +665,9 @@ int h3g_exchange_respond(h3g_exchange *ex, struct h3g_response *resp)
     return 0;
 }
 
-void h3g_exchange_resume_response(h3g_exchange *ex)
+static void x_resume_response(h3g_exchange *base)
 {
+    struct h3_req *ex = (struct h3_req *)base;
     if (ex->tx != TX_BODY || ex->wait != BODY_WAIT_SOURCE)
         return;
     if (ex->nchunks >= ex->sess->max_chunks) {
@@ -701,15 +681,17 @@ void h3g_exchange_resume_response(h3g_exchange *ex)
     h3s_write(ex->sess);
 }
 
-void h3g_exchange_resume_request(h3g_exchange *ex)
+static void x_resume_request(h3g_exchange *base)
 {
+    struct h3_req *ex = (struct h3_req *)base;
     ex->paused_by_handler = 0;
     if (!h3s_held(ex->sess, ex->id))
         h3g_qconn_pause_read(ex->sess->qc, ex->id, 0);
 }
 
-void h3g_exchange_stop_request(h3g_exchange *ex)
+static void x_stop_request(h3g_exchange *base)
 {
+    struct h3_req *ex = (struct h3_req *)base;
     struct session *s = ex->sess;
     if (ex->rx != RX_BODY)
         return;
@@ -717,24 +699,30 @@ void h3g_exchange_stop_request(h3g_exchange *ex)
     nghttp3_conn_shutdown_stream_read(s->h3, ex->id);
     h3g_qconn_stop_reading(s->qc, ex->id, H3G_H3_NO_ERROR);
     if (ex->paused_by_handler)
-        h3g_exchange_resume_request(ex); /* the engine drops what comes now */
+        x_resume_request(base); /* the engine drops what comes now */
     h3s_write(s);
 }
 
-void h3g_exchange_abort(h3g_exchange *ex, uint64_t h3_code, const char *why)
+static void x_abort(h3g_exchange *base, const char *why)
 {
+    struct h3_req *ex = (struct h3_req *)base;
     if (h3x_tx_finished(ex) && ex->error == NULL)
         return;
-    h3x_abort(ex, h3_code, why);
+    h3x_abort(ex, H3G_H3_INTERNAL_ERROR, why);
     h3s_write(ex->sess);
 }
 
-void h3g_exchange_set_note(h3g_exchange *ex, const char *note)
+static const char *x_peer(const h3g_exchange *base)
 {
-    snprintf(ex->note, sizeof(ex->note), "%s", note);
+    return h3g_qconn_peer(((const struct h3_req *)base)->sess->qc);
 }
 
-const char *h3g_exchange_peer(const h3g_exchange *ex)
-{
-    return h3g_qconn_peer(ex->sess->qc);
-}
+const struct h3g_front_ops h3x_front = {
+    .protocol = "h3",
+    .respond = x_respond,
+    .resume_response = x_resume_response,
+    .resume_request = x_resume_request,
+    .stop_request = x_stop_request,
+    .abort = x_abort,
+    .peer = x_peer,
+};

@@ -54,9 +54,6 @@ enum body_wait {
     BODY_EOF,
 };
 
-/* A handler that answers later (h3g_exchange_ops). */
-enum handler_state { HANDLER_NONE, HANDLER_ATTACHED, HANDLER_RELEASED };
-
 struct session;
 
 /* push_frames.c: the client control stream's MAX_PUSH_ID and CANCEL_PUSH. */
@@ -70,14 +67,16 @@ struct h3g_push_scan {
  * HTTP/3 error code the connection must close with. */
 uint64_t h3p_scan(struct h3g_push_scan *p, const uint8_t *data, size_t len);
 
-struct h3g_exchange {
+/* One request stream; starts with the protocol-neutral exchange (its
+ * front end is this layer's h3x_front). */
+struct h3_req {
+    h3g_exchange ex;
     int64_t id;
     struct session *sess;
-    struct h3g_exchange *prev, *next;
+    struct h3_req *prev, *next;
     enum rx_state rx;
     enum tx_state tx;
     enum body_wait wait;
-    enum handler_state handler;
     struct h3g_request req;
     size_t header_bytes;
     uint64_t body_bytes;   /* request body received */
@@ -93,17 +92,13 @@ struct h3g_exchange {
     uint64_t bytes_produced; /* body bytes handed to nghttp3 */
     uint64_t start_us;
     const char *error;
-    const struct h3g_exchange_ops *xops;
-    void *xctx;
-    const struct h3g_header_rules *rules;
-    char note[200];
 };
 
 struct session {
     h3g_qconn *qc;
     nghttp3_conn *h3;
     const struct h3g_h3_config *cfg;
-    struct h3g_exchange *streams;
+    struct h3_req *streams;
     uint64_t requests;
     uint64_t start_us;
     int shutting_down;
@@ -143,22 +138,23 @@ void h3s_close_ng(struct session *s, int ngerr, const char *where);
 int h3s_held(const struct session *s, int64_t sid);
 
 /* exchange.c */
+extern const struct h3g_front_ops h3x_front;
 /* The request-level nghttp3 callbacks. */
 void h3x_callbacks(nghttp3_callbacks *cbs);
 /* The record of a request stream whose first bytes arrived. */
-struct h3g_exchange *h3x_new(struct session *s, int64_t sid);
+struct h3_req *h3x_new(struct session *s, int64_t sid);
 /* The request header timeout: resets streams whose field section is late and
  * returns the next deadline (0 = none). */
 uint64_t h3x_header_deadlines(struct session *s, uint64_t now_us);
-struct h3g_exchange *h3x_find(struct session *s, int64_t sid);
-void h3x_log(struct h3g_exchange *hs);
-void h3x_free(struct h3g_exchange *hs);
+struct h3_req *h3x_find(struct session *s, int64_t sid);
+void h3x_log(struct h3_req *hs);
+void h3x_free(struct h3_req *hs);
 /* Resets the stream in both directions with an HTTP/3 error code. */
-void h3x_abort(struct h3g_exchange *hs, uint64_t code, const char *why);
+void h3x_abort(struct h3_req *hs, uint64_t code, const char *why);
 /* Records why a stream ended, by HTTP/3 error name, unless already known. */
-void h3x_note_code(struct h3g_exchange *hs, uint64_t code, const char *fallback);
+void h3x_note_code(struct h3_req *hs, uint64_t code, const char *fallback);
 /* Is nothing more to be sent (FIN given to the engine, or reset)? */
-int h3x_tx_finished(const struct h3g_exchange *hs);
+int h3x_tx_finished(const struct h3_req *hs);
 /* The writer's news: the stream's FIN went out; the stream cannot be written. */
 void h3x_sent_fin(struct session *s, int64_t sid);
 /* Resets what failed bodies left (TX_FAILED). */
@@ -167,7 +163,7 @@ void h3x_cleanup(void);
 
 /* budget.c: response bytes in flight, per connection and per worker. */
 /* May hs produce one more chunk?  If not, it waits (BODY_WAIT_BUDGET). */
-int h3b_may_produce(struct h3g_exchange *hs);
+int h3b_may_produce(struct h3_req *hs);
 void h3b_produced(struct session *s, size_t n);
 /* n bytes left flight (acknowledged, or their stream ended). */
 void h3b_released(struct session *s, uint64_t n);

@@ -93,7 +93,7 @@ void h3s_write(struct session *s)
         if (rv == H3G_ECLOSED) {
             /* The peer stopped this stream (STOP_SENDING) or it was reset. */
             nghttp3_conn_shutdown_stream_write(s->h3, sid);
-            struct h3g_exchange *hs = h3x_find(s, sid);
+            struct h3_req *hs = h3x_find(s, sid);
             if (hs != NULL) {
                 if (hs->error == NULL)
                     hs->error = "stopped by client";
@@ -167,7 +167,7 @@ static void arm_header_timer(struct session *s)
  * the stream gets its record now, so that the header timeout covers it. */
 static int track_new_stream(struct session *s, int64_t sid)
 {
-    struct h3g_exchange *hs;
+    struct h3_req *hs;
     if (h3x_find(s, sid) != NULL)
         return 0;
     if ((hs = h3x_new(s, sid)) == NULL) {
@@ -299,7 +299,7 @@ static int on_deferred_consume(nghttp3_conn *conn, int64_t sid, size_t consumed,
                                void *stream_ud)
 {
     struct session *s = conn_ud;
-    struct h3g_exchange *hs = stream_ud;
+    struct h3_req *hs = stream_ud;
     int i = held_find(s, sid);
     H3G_UNUSED(conn);
     h3g_qconn_consume(s->qc, sid, consumed);
@@ -317,7 +317,7 @@ static int on_deferred_consume(nghttp3_conn *conn, int64_t sid, size_t consumed,
  * rest of the stream is not read. */
 static void message_error(struct session *s, int64_t sid, size_t unreturned)
 {
-    struct h3g_exchange *hs = h3x_find(s, sid);
+    struct h3_req *hs = h3x_find(s, sid);
     h3g_debug("%s: stream %lld: malformed request body", h3g_qconn_peer(s->qc), (long long)sid);
     h3g_qconn_consume(s->qc, sid, unreturned); /* what nghttp3 did not hand on */
     h3g_qconn_stop_reading(s->qc, sid, H3G_H3_MESSAGE_ERROR);
@@ -428,7 +428,7 @@ static int h3_stream_data(h3g_qconn *qc, int64_t sid, const uint8_t *data, size_
 static int h3_stream_reset(h3g_qconn *qc, int64_t sid, uint64_t code, void *conn_arg)
 {
     struct session *s = conn_arg;
-    struct h3g_exchange *hs = h3x_find(s, sid);
+    struct h3_req *hs = h3x_find(s, sid);
     H3G_UNUSED(qc);
     if (count_opened(s, sid) != 0)
         return -1;
@@ -450,7 +450,7 @@ static int h3_stream_reset(h3g_qconn *qc, int64_t sid, uint64_t code, void *conn
 
 static int responses_finished(const struct session *s)
 {
-    for (const struct h3g_exchange *hs = s->streams; hs != NULL; hs = hs->next)
+    for (const struct h3_req *hs = s->streams; hs != NULL; hs = hs->next)
         if (!h3x_tx_finished(hs))
             return 0;
     return 1;
@@ -496,7 +496,7 @@ static int h3_stream_stopped(h3g_qconn *qc, int64_t sid, uint64_t code, void *co
     H3G_UNUSED(qc);
     H3G_UNUSED(code);
     struct session *s = conn_arg;
-    struct h3g_exchange *hs = h3x_find(s, sid);
+    struct h3_req *hs = h3x_find(s, sid);
     if (hs != NULL)
         h3x_abort(hs, H3G_H3_REQUEST_CANCELLED, "stopped by client");
     return 0;
@@ -526,7 +526,7 @@ static int h3_stream_closed(h3g_qconn *qc, int64_t sid, uint64_t code, void *con
     }
     if (rv == NGHTTP3_ERR_STREAM_NOT_FOUND) {
         /* nghttp3 never saw headers on it (reset early): our record goes too. */
-        struct h3g_exchange *hs = h3x_find(s, sid);
+        struct h3_req *hs = h3x_find(s, sid);
         if (hs != NULL) {
             h3x_log(hs);
             h3x_free(hs);
@@ -566,7 +566,7 @@ static void h3_conn_closed(h3g_qconn *qc, const struct h3g_close_info *ci, void 
         return;
     h3b_forget(s); /* first: freeing its streams releases budget, waking waiters */
     while (s->streams != NULL) {
-        struct h3g_exchange *hs = s->streams;
+        struct h3_req *hs = s->streams;
         if (hs->error == NULL && hs->tx != TX_COMPLETE)
             hs->error = "connection closed";
         h3x_log(hs);
@@ -623,7 +623,7 @@ void h3g_h3_force_close(h3g_qconn *qc, void *conn_arg, void *unused)
     struct session *s = conn_arg;
     H3G_UNUSED(unused);
     if (s != NULL) {
-        for (struct h3g_exchange *hs = s->streams; hs != NULL; hs = hs->next)
+        for (struct h3_req *hs = s->streams; hs != NULL; hs = hs->next)
             if (!h3x_tx_finished(hs))
                 h3x_abort(hs, H3G_H3_REQUEST_CANCELLED, "drain timeout");
         h3s_write(s);

@@ -1,4 +1,6 @@
-/* An HTTP request as received over HTTP/3, validated per RFC 9114 §4 (sans-I/O). */
+/* An HTTP request in the form HTTP/2 and HTTP/3 share (pseudo-header fields),
+ * validated per RFC 9114 §4.2-4.3 / RFC 9113 §8.2-8.3 (sans-I/O).  The HTTP/1.1
+ * front end maps its request line and Host to the same form. */
 #ifndef H3G_HTTP_REQUEST_H
 #define H3G_HTTP_REQUEST_H
 
@@ -16,6 +18,7 @@ struct h3g_request {
     int64_t content_length; /* -1 when absent */
     const char *error;      /* why the request is malformed, or NULL */
     int early;              /* it came in TLS early data (0-RTT): replayable */
+    const char *version;    /* "1.1", "1.0", "2" or "3": the protocol it came in (for Via) */
 
     /* storage */
     char *buf;

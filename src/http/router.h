@@ -18,7 +18,6 @@ typedef struct h3g_router h3g_router;
 h3g_router *h3g_router_new(void);
 void h3g_router_free(h3g_router *r);
 /* hosts: exact names or "*.suffix"; none = any host.  prefix starts with '/'. */
-struct h3g_header_rules;
 /* rules (may be NULL) must outlive the router. */
 int h3g_router_add(h3g_router *r, const char *const *hosts, size_t nhosts, const char *prefix,
                    h3g_handler_fn fn, void *ctx, const struct h3g_header_rules *rules);

@@ -131,8 +131,8 @@ void h3g_access_log_request(const struct h3g_access_entry *e)
         fprintf(g_access, " status=%d", e->status);
     else
         fputs(" status=-", g_access);
-    fprintf(g_access, " bytes=%llu duration_ms=%.3f proto=h3", (unsigned long long)e->bytes_sent,
-            (double)e->duration_us / 1000.0);
+    fprintf(g_access, " bytes=%llu duration_ms=%.3f proto=%s", (unsigned long long)e->bytes_sent,
+            (double)e->duration_us / 1000.0, e->protocol ? e->protocol : "h3");
     if (e->early)
         fputs(" early=1", g_access);
     if (e->error != NULL)
@@ -142,6 +142,22 @@ void h3g_access_log_request(const struct h3g_access_entry *e)
         put_escaped(g_access, e->note, strlen(e->note));
     }
     fputc('\n', g_access);
+    fflush(g_access);
+}
+
+void h3g_access_log_close_tcp(const struct h3g_tcp_close_entry *e)
+{
+    char ts[40];
+    if (g_access == NULL)
+        return;
+    fmt_time(ts, sizeof(ts));
+    fprintf(g_access,
+            "%s close client=%s by=%s error=tcp:%s proto=%s requests=%llu bytes_in=%llu "
+            "bytes_out=%llu duration_ms=%.3f\n",
+            ts, e->client ? e->client : "-", e->local ? "server" : "client",
+            e->error ? e->error : "-", e->protocol ? e->protocol : "-",
+            (unsigned long long)e->requests, (unsigned long long)e->bytes_in,
+            (unsigned long long)e->bytes_out, (double)e->duration_us / 1000.0);
     fflush(g_access);
 }
 

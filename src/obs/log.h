@@ -33,9 +33,11 @@ struct h3g_access_entry {
     uint64_t bytes_sent; /* response body bytes handed to QUIC */
     uint64_t duration_us;
     int64_t stream_id;
-    const char *error; /* NULL, or why the stream ended abnormally */
-    const char *note;  /* handler's note (upstream and timings), or NULL */
-    int early;         /* the request came in 0-RTT early data */
+    const char *error;    /* NULL, or why the stream ended abnormally */
+    const char *note;     /* handler's note (upstream and timings), or NULL */
+    int early;            /* the request came in 0-RTT early data */
+    const char *protocol; /* "h1", "h2", "h3" */
+    int64_t conn_id;      /* h1/h2: the connection's number (stream_id is the request's) */
 };
 void h3g_access_log_request(const struct h3g_access_entry *e);
 
@@ -52,5 +54,14 @@ struct h3g_close_entry {
     uint64_t duration_us;
 };
 void h3g_access_log_close_conn(const struct h3g_close_entry *e);
+
+/* A TCP connection's end: error is a word such as "eof", "keepalive_timeout",
+ * "reset", "shutdown" (by = who closed first). */
+struct h3g_tcp_close_entry {
+    const char *client, *protocol, *error;
+    int local;
+    uint64_t requests, duration_us, bytes_in, bytes_out;
+};
+void h3g_access_log_close_tcp(const struct h3g_tcp_close_entry *e);
 
 #endif

@@ -32,22 +32,6 @@ static int on(int fd, int level, int opt)
     return setsockopt(fd, level, opt, &one, sizeof(one));
 }
 
-void h3g_sockaddr_format(const struct sockaddr *sa, char *buf, size_t len)
-{
-    char host[INET6_ADDRSTRLEN];
-    if (sa->sa_family == AF_INET6) {
-        const struct sockaddr_in6 *s6 = (const void *)sa;
-        inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host));
-        snprintf(buf, len, "[%s]:%u", host, ntohs(s6->sin6_port));
-    } else if (sa->sa_family == AF_INET) {
-        const struct sockaddr_in *s4 = (const void *)sa;
-        inet_ntop(AF_INET, &s4->sin_addr, host, sizeof(host));
-        snprintf(buf, len, "%s:%u", host, ntohs(s4->sin_port));
-    } else {
-        snprintf(buf, len, "-");
-    }
-}
-
 static int bind_or_explain(int fd, const struct sockaddr *sa, socklen_t salen, const char *where,
                            char *err, size_t errlen)
 {

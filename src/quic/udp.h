@@ -51,8 +51,6 @@ int h3g_udp_open(struct h3g_udp_sock *s, const struct sockaddr *sa, socklen_t sa
  * port that is in use (another process's group would take us in). */
 int h3g_udp_probe(const struct sockaddr *sa, socklen_t salen, const char *where, char *err,
                   size_t errlen);
-/* "ADDR:PORT", IPv6 as "[ADDR]:PORT". */
-void h3g_sockaddr_format(const struct sockaddr *sa, char *buf, size_t len);
 void h3g_udp_close(struct h3g_udp_sock *s);
 
 int h3g_udp_rx_init(struct h3g_udp_rx *rx);

@@ -42,6 +42,7 @@ struct tls_cert {
 struct h3g_tls {
     SSL_CTX *ctx;     /* OpenSSL's native QUIC server */
     SSL_CTX *tls_ctx; /* TLS 1.3 for a QUIC stack on OpenSSL's QUIC TLS API (ngtcp2) */
+    SSL_CTX *tcp_ctx; /* TLS over TCP: HTTP/2 and HTTP/1.1 */
     struct tls_cert *certs;
     size_t ncerts;
     int default_idx;
@@ -111,6 +112,26 @@ static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outle
         return SSL_TLSEXT_ERR_OK;
     /* No h3 offered: refuse with no_application_protocol (RFC 9001 §8.1). */
     return SSL_TLSEXT_ERR_ALERT_FATAL;
+}
+
+/* TLS over TCP: h2 when offered, else http/1.1; a client that offers neither
+ * goes on without ALPN (RFC 7301 §3.2 allows it) and speaks HTTP/1.1. */
+static int alpn_select_tcp(SSL *ssl, const unsigned char **out, unsigned char *outlen,
+                           const unsigned char *in, unsigned int inlen, void *arg)
+{
+    static const unsigned char h2[] = {2, 'h', '2', 8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+    static const unsigned char h1[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+    const unsigned char *ours = arg != NULL ? h2 : h1;
+    unsigned int ourslen = arg != NULL ? sizeof(h2) : sizeof(h1);
+    H3G_UNUSED(ssl);
+    for (unsigned int i = 0; i < ourslen; i += 1u + ours[i])
+        for (unsigned int j = 0; j + 1 <= inlen && j + 1u + in[j] <= inlen; j += 1u + in[j])
+            if (in[j] == ours[i] && memcmp(in + j + 1, ours + i + 1, ours[i]) == 0) {
+                *out = in + j + 1;
+                *outlen = in[j];
+                return SSL_TLSEXT_ERR_OK;
+            }
+    return SSL_TLSEXT_ERR_NOACK;
 }
 
 static int add_name(struct tls_cert *tc, const char *name, size_t len)
@@ -344,11 +365,15 @@ out:
     return rc;
 }
 
-/* The generated certificate serves the TLS-API context too. */
+/* The generated certificate serves the other contexts too. */
 static int copy_cert(h3g_tls *tls, char *err, size_t errlen)
 {
-    if (SSL_CTX_use_certificate(tls->tls_ctx, SSL_CTX_get0_certificate(tls->ctx)) != 1 ||
-        SSL_CTX_use_PrivateKey(tls->tls_ctx, SSL_CTX_get0_privatekey(tls->ctx)) != 1) {
+    X509 *x = SSL_CTX_get0_certificate(tls->ctx);
+    EVP_PKEY *key = SSL_CTX_get0_privatekey(tls->ctx);
+    if (SSL_CTX_use_certificate(tls->tls_ctx, x) != 1 ||
+        SSL_CTX_use_PrivateKey(tls->tls_ctx, key) != 1 ||
+        SSL_CTX_use_certificate(tls->tcp_ctx, x) != 1 ||
+        SSL_CTX_use_PrivateKey(tls->tcp_ctx, key) != 1) {
         put_ossl_err(err, errlen, "cannot use the generated certificate");
         return H3G_ERR;
     }
@@ -428,6 +453,8 @@ static int load_ticket_keys(h3g_tls *tls, const struct h3g_tls_config *cfg, char
          * methods are served from it, and origins see Early-Data: 1. */
         SSL_CTX_set_options(tls->tls_ctx, SSL_OP_NO_ANTI_REPLAY);
         if (!SSL_CTX_set_app_data(tls->ctx, tls) || !SSL_CTX_set_app_data(tls->tls_ctx, tls) ||
+            !SSL_CTX_set_app_data(tls->tcp_ctx, tls) ||
+            !SSL_CTX_set_tlsext_ticket_key_evp_cb(tls->tcp_ctx, ticket_cb) ||
             !SSL_CTX_set_tlsext_ticket_key_evp_cb(tls->ctx, ticket_cb) ||
             !SSL_CTX_set_tlsext_ticket_key_evp_cb(tls->tls_ctx, ticket_cb)) {
             put_ossl_err(err, errlen, "cannot install the session ticket keys");
@@ -463,7 +490,8 @@ h3g_tls *h3g_tls_new(const struct h3g_tls_config *cfg, char *err, size_t errlen)
     }
     tls->ctx = SSL_CTX_new(OSSL_QUIC_server_method());
     tls->tls_ctx = SSL_CTX_new(TLS_server_method());
-    if (tls->ctx == NULL || tls->tls_ctx == NULL) {
+    tls->tcp_ctx = SSL_CTX_new(TLS_server_method());
+    if (tls->ctx == NULL || tls->tls_ctx == NULL || tls->tcp_ctx == NULL) {
         put_ossl_err(err, errlen, "cannot create the TLS server contexts");
         goto fail;
     }
@@ -473,6 +501,15 @@ h3g_tls *h3g_tls_new(const struct h3g_tls_config *cfg, char *err, size_t errlen)
     /* QUIC is TLS 1.3 only (RFC 9001 §4.2). */
     SSL_CTX_set_min_proto_version(tls->tls_ctx, TLS1_3_VERSION);
     SSL_CTX_set_alpn_select_cb(tls->tls_ctx, alpn_select, NULL);
+    SSL_CTX_set_min_proto_version(tls->tcp_ctx,
+                                  cfg->tcp_tls_min_13 ? TLS1_3_VERSION : TLS1_2_VERSION);
+    SSL_CTX_set_alpn_select_cb(tls->tcp_ctx, alpn_select_tcp, cfg->tcp_no_h2 ? NULL : tls);
+    /* Output is queued in h3gate's buffer, which may move between writes. */
+    SSL_CTX_set_mode(tls->tcp_ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
+                                       SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+                                       SSL_MODE_RELEASE_BUFFERS);
+    SSL_CTX_set_options(tls->tcp_ctx, SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_RENEGOTIATION |
+                                          SSL_OP_IGNORE_UNEXPECTED_EOF);
     tls->reject_unknown = cfg->reject_unknown_sni;
     if (load_ticket_keys(tls, cfg, err, errlen) != 0)
         goto fail;
@@ -498,7 +535,8 @@ h3g_tls *h3g_tls_new(const struct h3g_tls_config *cfg, char *err, size_t errlen)
     }
     struct tls_cert *d = &tls->certs[tls->default_idx];
     if (SSL_CTX_use_cert_and_key(tls->ctx, d->x, d->key, d->chain, 1) != 1 ||
-        SSL_CTX_use_cert_and_key(tls->tls_ctx, d->x, d->key, d->chain, 1) != 1) {
+        SSL_CTX_use_cert_and_key(tls->tls_ctx, d->x, d->key, d->chain, 1) != 1 ||
+        SSL_CTX_use_cert_and_key(tls->tcp_ctx, d->x, d->key, d->chain, 1) != 1) {
         put_ossl_err(err, errlen, "cannot use the default certificate");
         goto fail;
     }
@@ -506,6 +544,8 @@ h3g_tls *h3g_tls_new(const struct h3g_tls_config *cfg, char *err, size_t errlen)
     SSL_CTX_set_tlsext_servername_arg(tls->ctx, tls);
     SSL_CTX_set_tlsext_servername_callback(tls->tls_ctx, on_servername);
     SSL_CTX_set_tlsext_servername_arg(tls->tls_ctx, tls);
+    SSL_CTX_set_tlsext_servername_callback(tls->tcp_ctx, on_servername);
+    SSL_CTX_set_tlsext_servername_arg(tls->tcp_ctx, tls);
     compute_spki(tls);
     return tls;
 fail:
@@ -528,6 +568,7 @@ void h3g_tls_free(h3g_tls *tls)
     OPENSSL_cleanse(tls->tickets, sizeof(tls->tickets));
     SSL_CTX_free(tls->ctx);
     SSL_CTX_free(tls->tls_ctx);
+    SSL_CTX_free(tls->tcp_ctx);
     free(tls);
 }
 
@@ -539,6 +580,11 @@ SSL_CTX *h3g_tls_ctx(h3g_tls *tls)
 SSL_CTX *h3g_tls_quic_tls_ctx(h3g_tls *tls)
 {
     return tls->tls_ctx;
+}
+
+SSL_CTX *h3g_tls_tcp_ctx(h3g_tls *tls)
+{
+    return tls->tcp_ctx;
 }
 
 int h3g_tls_read_host_key(const char *path, uint8_t out[32], char *err, size_t errlen)

@@ -23,6 +23,8 @@ struct h3g_tls_config {
     const char *const *ticket_key_files; /* 80-byte session ticket keys; first encrypts */
     size_t nticket_key_files;
     const char *selfsigned_name;
+    int tcp_tls_min_13; /* TLS over TCP: 1.3 only (else 1.2 and 1.3) */
+    int tcp_no_h2;      /* TLS over TCP: do not offer h2 */
 };
 
 /* Checks the OpenSSL the process runs on; writes an error and returns < 0 when
@@ -49,6 +51,9 @@ int h3g_tls_derive_secret(const h3g_tls *tls, const char *label, uint8_t *out, s
 /* base64(sha256(SubjectPublicKeyInfo)) of the default certificate, for pinning
  * (Chromium's --ignore-certificate-errors-spki-list). */
 const char *h3g_tls_spki_hash(const h3g_tls *tls);
+/* TLS over TCP (TLS 1.2 and 1.3 unless tls_min 1.3): the same certificates,
+ * SNI selection and ticket keys; ALPN h2 and http/1.1. */
+SSL_CTX *h3g_tls_tcp_ctx(h3g_tls *tls);
 const char *h3g_tls_openssl_version(void);
 /* Which certificate serves a name (sans-I/O part of the SNI callback): index
  * into the configured certificates, or -1 for none. */

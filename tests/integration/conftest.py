@@ -18,10 +18,18 @@ SRC = os.environ.get("H3GATE_SOURCE_DIR", os.path.abspath(os.path.join(os.path.d
 
 
 def free_udp_port():
-    """A UDP port nobody listens on right now (tests bind loopback only)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port nobody listens on right now, on UDP and TCP (h3gate serves both
+    on the same port; tests bind loopback only)."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
+            try:
+                t.bind(("127.0.0.1", port))
+                return port
+            except OSError:
+                continue
 
 
 def run(cmd, **kw):
@@ -100,6 +108,7 @@ class Server:
         self.wrapper = []
 
     def start(self, ready=True):
+        # "serving" comes after every listener (QUIC and TCP) is up
         cmd = self.wrapper + [self.binary, "--root", self.root, "--listen", "127.0.0.1:%d" % self.port,
                "--access-log", self.access_log] + self.args
         self.stderr = open(self.stderr_path, "wb")
@@ -110,7 +119,7 @@ class Server:
                 if self.proc.poll() is not None:
                     time.sleep(0.1)  # let the last stderr line land
                     raise RuntimeError("h3gate exited early (%r): %s" % (self.proc.returncode, self.log()))
-                if "listening on" in self.log():
+                if " serving " in self.log():
                     return self
                 time.sleep(0.02)
             raise RuntimeError("h3gate did not start: " + self.log())
@@ -199,3 +208,15 @@ def server(start_server, site):
 @pytest.fixture
 def client(certs):
     return Client(ca=certs["ca"])
+
+
+# Protocols the static and proxy tests run over.  HTTP/2 and HTTP/1.1 do not
+# depend on the QUIC engine: they run with one engine only.
+PROTOCOLS = ["h3", "h2", "h1"]
+
+
+@pytest.fixture(params=PROTOCOLS)
+def proto_client(request, certs, engine):
+    if request.param != "h3" and engine != ENGINES[-1]:
+        pytest.skip("HTTP over TCP does not depend on the QUIC engine")
+    return Client(ca=certs["ca"], proto=request.param)

@@ -121,7 +121,7 @@ def sni_server(h3gate_bin, certs, tmp_path, start_server):
         p = subprocess.Popen([h3gate_bin, "-c", str(conf)], stdout=subprocess.DEVNULL,
                              stderr=subprocess.PIPE, text=True)
         line = ""
-        while "listening on" not in line:
+        while " serving " not in line:
             line = p.stderr.readline()
             assert line, "h3gate did not start"
         start.procs.append(p)

@@ -1,4 +1,4 @@
-"""Static files over HTTP/3: statuses, headers, validators, ranges, traversal."""
+"""Static files over HTTP/3, HTTP/2 and HTTP/1.1: statuses, headers, validators, ranges, traversal."""
 import hashlib
 import os
 import re
@@ -8,6 +8,12 @@ import pytest
 
 def sha(b):
     return hashlib.sha256(b).hexdigest()
+
+
+@pytest.fixture
+def client(proto_client):
+    """Every test here runs over HTTP/3, HTTP/2 and HTTP/1.1."""
+    return proto_client
 
 
 def test_get_index_and_headers(server, client, site):
@@ -211,9 +217,13 @@ def test_access_log(server, client):
     line = [l for l in log.splitlines() if 'path="/hello.txt"' in l][0]
     assert "client=127.0.0.1:" in line and 'method="GET"' in line
     assert 'authority="localhost:%d"' % server.port in line
-    assert "status=200" in line and "bytes=13" in line and "proto=h3" in line
+    assert "status=200" in line and "bytes=13" in line and "proto=%s" % client.proto in line
     assert re.search(r"duration_ms=\d+\.\d+", line)
     assert any('path="/nope"' in l and "status=404" in l for l in log.splitlines())
     closes = [l for l in log.splitlines() if " close " in l]
     assert len(closes) >= 2
-    assert all("error=" in l and "frame_type=" in l and "reason=" in l for l in closes)
+    if client.proto == "h3":
+        assert all("error=" in l and "frame_type=" in l and "reason=" in l for l in closes)
+    else:
+        assert all(re.search(r"error=tcp:\w+ proto=%s requests=1 " % client.proto, l)
+                   for l in closes), closes

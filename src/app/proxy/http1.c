@@ -151,7 +151,9 @@ int h3g_http1_request_head(const struct h3g_request *req, const char *client, in
         put(&b, via, vial);
         puts_(&b, ", ");
     }
-    puts_(&b, "3 h3gate\r\n");
+    /* the protocol the request came in (RFC 9110 §7.6.3) */
+    puts_(&b, req->version != NULL ? req->version : "3");
+    puts_(&b, " h3gate\r\n");
     if (chunked)
         puts_(&b, "Transfer-Encoding: chunked\r\n");
     puts_(&b, "\r\n");

@@ -171,7 +171,7 @@ static void px_fail(struct pxreq *r, int status, const char *why)
         h3g_debug("proxy: %s: %d (%s)", r->origin ? r->origin->text : "-", status, why);
     } else {
         /* The body is cut: the client must see a reset, never a clean end. */
-        h3g_exchange_abort(r->ex, H3G_H3_INTERNAL_ERROR, why);
+        h3g_exchange_abort(r->ex, why);
     }
 }
 
@@ -328,7 +328,9 @@ static void px_send(struct pxreq *r)
         r->req_paused = 0;
         h3g_exchange_resume_request(r->ex);
     }
-    io_set(r, H3G_IO_READ);
+    /* a front end may hand over more body at once (HTTP/2 delivers what it
+     * held): keep sending if it did */
+    io_set(r, r->soff < r->slen ? H3G_IO_READ | H3G_IO_WRITE : H3G_IO_READ);
     if (r->state == PX_SENDING && (!r->has_body || r->req_fin || r->req_stopped)) {
         r->state = PX_WAITING;
         arm(r, r->px->up->conf.header_timeout_ms);
