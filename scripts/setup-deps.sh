@@ -62,9 +62,10 @@ EOS
     elif [ ! -d /var/lib/apt/lists ] || [ -z "$(ls /var/lib/apt/lists 2>/dev/null | grep backports || true)" ]; then
         as_root apt-get update -qq
     fi
-    local base=(build-essential cmake pkg-config perl dpkg-dev libev-dev node-llhttp)
+    local base=(build-essential cmake pkg-config perl dpkg-dev libev-dev node-llhttp libnghttp2-dev)
     local bpo=(libnghttp3-dev)
-    local test=(python3-pytest chromium nginx-light clang libclang-rt-14-dev clang-format)
+    local test=(python3-pytest chromium nginx-light clang libclang-rt-14-dev clang-format nghttp2-client
+                python3-h2)
     local test_bpo=(python3-pycurl libcurl3-gnutls)
     local want=("${base[@]}") want_bpo=("${bpo[@]}")
     if [ "${H3GATE_TEST_DEPS:-1}" = 1 ]; then
