@@ -19,7 +19,9 @@
 enum tx_state { TX_NONE, TX_DEFERRED, TX_BODY, TX_DONE };
 
 /* What the connection's one timer is counting. */
-enum timer_mode { T_NONE, T_KEEPALIVE, T_HEADER, T_BODY, T_SEND };
+/* (A client that stops reading its response is the connection's send
+ * timeout, src/tcp/conn.c.) */
+enum timer_mode { T_NONE, T_KEEPALIVE, T_HEADER, T_BODY };
 
 struct h1_conn;
 
@@ -84,8 +86,6 @@ static enum timer_mode wanted_mode(const struct h1_conn *h)
         return h3g_h1_parser_idle(&h->parser) ? T_KEEPALIVE : T_HEADER;
     if (!r->req_done && !r->paused)
         return T_BODY;
-    if (r->tx == TX_BODY && !r->wait_source && h3g_tcp_write_room(h->c) == 0)
-        return T_SEND;
     return T_NONE;
 }
 
@@ -93,7 +93,7 @@ static enum timer_mode wanted_mode(const struct h1_conn *h)
 static void retime(struct h1_conn *h, int progress)
 {
     enum timer_mode m = wanted_mode(h);
-    if (m != h->mode || (progress && (m == T_BODY || m == T_SEND)))
+    if (m != h->mode || (progress && m == T_BODY))
         arm(h, m);
 }
 
@@ -492,7 +492,7 @@ static void on_timer(h3g_timer *t, void *arg)
         error_response(h, r, 408, why);
         return;
     }
-    fail_conn(h, h->mode == T_SEND ? "send timeout" : "request body timeout");
+    fail_conn(h, "request body timeout");
 }
 
 static void on_later(h3g_timer *t, void *arg)

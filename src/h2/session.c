@@ -80,6 +80,7 @@ struct h2_sess {
     uint64_t opened, client_resets;
     int32_t refuse_above; /* a GOAWAY with this last id was submitted */
     uint64_t open_us, last_active_us, drain_due_us;
+    uint64_t last_out_us; /* frames last went out */
     h3g_timer idle_timer, header_timer, notice_timer;
     h3g_timer flush_timer; /* frames queued by a handler go out from here */
     char peer[64];
@@ -121,6 +122,7 @@ static void send_pending(struct h2_sess *s)
         }
         if (n == 0)
             break;
+        s->last_out_us = h3g_now_us();
         if (h3g_tcp_write(s->c, data, (size_t)n) != 0) {
             close_conn(s, 0);
             return;
@@ -698,18 +700,43 @@ static void final_goaway(struct h2_sess *s)
         s->refuse_above = last;
 }
 
+static int responses_blocked(const struct h2_sess *s)
+{
+    for (const struct h2_stream *st = s->streams; st != NULL; st = st->next)
+        if (st->tx == TX_BODY && !st->deferred)
+            return 1;
+    return 0;
+}
+
+/* Two timeouts on one timer: keepalive_timeout without streams (GOAWAY, then
+ * close), idle_timeout while responses are ready and nothing moves either
+ * way (the client holds them with its flow-control windows: reset). */
 static void on_idle_timer(h3g_timer *t, void *arg)
 {
     struct h2_sess *s = arg;
-    uint64_t now = h3g_now_us(), limit = s->cfg->idle_timeout_ms * 1000;
+    uint64_t now = h3g_now_us(), due;
     if (s->closing || s->dead)
         return;
-    if (s->nstreams > 0 || now < s->last_active_us + limit) {
-        uint64_t due = s->nstreams > 0 ? now + limit : s->last_active_us + limit;
-        h3g_timer_start_us(s->cfg->loop, t, due - now);
+    if (s->nstreams > 0) {
+        uint64_t limit = s->cfg->idle_timeout_ms * 1000;
+        uint64_t last = H3G_MAX(s->last_active_us, s->last_out_us);
+        if (limit > 0 && now >= last + limit && responses_blocked(s)) {
+            h3g_debug("%s: h2 send timeout", s->peer);
+            h3g_tcp_close_reason(s->c, "send_timeout");
+            close_conn(s, 0);
+            return;
+        }
+        due = limit == 0 ? 1000000 : now >= last + limit ? limit : last + limit - now;
+        h3g_timer_start_us(s->cfg->loop, t, due);
         return;
     }
-    h3g_debug("%s: h2 idle timeout", s->peer);
+    uint64_t keep = s->cfg->keepalive_timeout_ms * 1000;
+    if (keep == 0 || now < s->last_active_us + keep) {
+        h3g_timer_start_us(s->cfg->loop, t, keep == 0 ? 1000000 : s->last_active_us + keep - now);
+        return;
+    }
+    h3g_debug("%s: h2 keep-alive timeout", s->peer);
+    h3g_tcp_close_reason(s->c, "keepalive_timeout");
     enter(s);
     nghttp2_session_terminate_session(s->ng, NGHTTP2_NO_ERROR);
     leave(s);
@@ -976,8 +1003,7 @@ static void *fe_open(h3g_tcp_conn *c, const struct h3g_tcp_config *cfg)
     h3g_timer_init(&s->header_timer, on_header_timer, s);
     h3g_timer_init(&s->notice_timer, on_notice_timer, s);
     h3g_timer_init(&s->flush_timer, on_flush_timer, s);
-    if (cfg->idle_timeout_ms > 0)
-        h3g_timer_start(cfg->loop, &s->idle_timer, cfg->idle_timeout_ms);
+    h3g_timer_start(cfg->loop, &s->idle_timer, 1000); /* it re-arms itself */
     arm_header_timer(s);
     enter(s);
     leave(s); /* our SETTINGS go out first */

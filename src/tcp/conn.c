@@ -29,6 +29,7 @@
 
 static void conn_free(h3g_tcp_conn *c);
 static void conn_run(h3g_tcp_conn *c, int revents);
+static void watch_stall(h3g_tcp_conn *c, int waiting);
 
 /* Work for the next loop iteration (a front end resumed reading, or queued
  * output outside an I/O event): never re-enters the front end from its own
@@ -138,6 +139,7 @@ static void update_events(h3g_tcp_conn *c)
     }
     if (ev != c->io.events)
         h3g_io_modify(c->srv->cfg.loop, &c->io, ev);
+    watch_stall(c, (ev & H3G_IO_WRITE) != 0 && c->state != TC_HANDSHAKE);
 }
 
 static void abort_now(h3g_tcp_conn *c)
@@ -183,6 +185,31 @@ void h3g_tcp_close(h3g_tcp_conn *c, int graceful)
         c->state = TC_CLOSING; /* the queued output goes first */
     }
     kick(c);
+}
+
+/* Output that stays queued with no progress for idle_timeout: a client that
+ * stopped reading (HTTP/2 without WINDOW_UPDATE needs no socket for that:
+ * it is the same stall one level down) loses its connection. */
+static void stall_timeout(h3g_timer *t, void *arg)
+{
+    h3g_tcp_conn *c = arg;
+    H3G_UNUSED(t);
+    closing_because(c, "send_timeout", 1);
+    abort_now(c);
+    conn_free(c);
+}
+
+/* Runs while the connection waits for the socket to take more (our queue or
+ * the kernel's buffer is full), restarted whenever bytes move. */
+static void watch_stall(h3g_tcp_conn *c, int waiting)
+{
+    h3g_loop *loop = c->srv->cfg.loop;
+    if (!waiting || c->srv->cfg.idle_timeout_ms == 0) {
+        h3g_timer_stop(loop, &c->stall);
+    } else if (!h3g_timer_active(&c->stall) || c->stall_mark != c->bytes_out) {
+        c->stall_mark = c->bytes_out;
+        h3g_timer_start(loop, &c->stall, c->srv->cfg.idle_timeout_ms);
+    }
 }
 
 /* Writes queued output.  Returns H3G_ERR when the connection failed. */
@@ -398,6 +425,7 @@ static void conn_free(h3g_tcp_conn *c)
         srv->nhandshakes--;
     h3g_timer_stop(srv->cfg.loop, &c->timer);
     h3g_timer_stop(srv->cfg.loop, &c->kick);
+    h3g_timer_stop(srv->cfg.loop, &c->stall);
     h3g_io_stop(srv->cfg.loop, &c->io);
     h3g_tls_stream_free(c->ts);
     close(c->fd);
@@ -449,6 +477,7 @@ int h3g_tcp_conn_start(h3g_tcp_server *srv, struct tcp_listener *ls, int fd,
     c->handshaking = 1;
     c->state = TC_HANDSHAKE;
     h3g_timer_init(&c->kick, on_kick, c);
+    h3g_timer_init(&c->stall, stall_timeout, c);
     h3g_timer_init(&c->timer, handshake_timeout, c);
     h3g_timer_start(srv->cfg.loop, &c->timer, srv->cfg.handshake_timeout_ms);
     return 0;

@@ -48,6 +48,8 @@ struct h3g_tcp_conn {
     size_t lingered;
     h3g_timer timer; /* handshake timeout, then the linger */
     h3g_timer kick;
+    h3g_timer stall;     /* output waiting and not moving: the client stopped reading */
+    uint64_t stall_mark; /* bytes_out when it was last started */
     uint64_t id;
     uint64_t start_us, bytes_in, bytes_out;
     const char *close_why; /* for the access log */

@@ -1,4 +1,5 @@
-"""Headless Chromium forced onto QUIC loads a page and a subresource over h3."""
+"""Headless Chromium: forced onto QUIC it loads a page and a subresource over
+h3; left to itself it starts on TCP (h2) and reads the Alt-Svc field."""
 import json
 import os
 import re
@@ -57,3 +58,52 @@ def test_chromium_loads_page_and_subresource_over_h3(start_server, certs, tmp_pa
     srv.stop()
     log = srv.access()
     assert 'path="/" status=200' in log and 'path="/check.js" status=200' in log
+
+
+SCRIPT_H2 = """
+window.addEventListener('load', function () {
+  fetch('/check.js').then(function (r) {
+    var nav = performance.getEntriesByType('navigation')[0];
+    var pre = document.createElement('pre');
+    pre.id = 'result';
+    // the markers are split: this script is inline, in the same DOM
+    pre.textContent = 'RES' + 'ULT:' + JSON.stringify({proto: nav.nextHopProtocol,
+                                                       altsvc: r.headers.get('alt-svc')}) +
+                      ':E' + 'ND';
+    document.body.appendChild(pre);
+  });
+});
+"""
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed")
+def test_chromium_without_forcing_quic_loads_over_h2_and_sees_alt_svc(start_server, certs,
+                                                                       tmp_path):
+    """Without --origin-to-force-quic-on Chromium starts on TCP: it negotiates h2
+    and reads the Alt-Svc field advertising HTTP/3 on the same port.  It would
+    only act on it for a certificate that chains to a public root (it ignores
+    Alt-Svc from hosts whose certificate errors it was told to ignore), so here
+    it stays on h2."""
+    root = tmp_path / "www"
+    root.mkdir()
+    (root / "index.html").write_text(PAGE.replace('<script src="/check.js"></script>',
+                                                  "<script>%s</script>" % SCRIPT_H2))
+    (root / "check.js").write_text("// fetched\n")
+    srv = start_server(root=str(root))
+    origin = "127.0.0.1:%d" % srv.port
+    profile = tempfile.mkdtemp(prefix="h3g-chromium-")
+    try:
+        cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu",
+               "--ignore-certificate-errors-spki-list=" + certs["spki"],
+               "--user-data-dir=" + profile, "--disable-background-networking",
+               "--disable-component-update", "--disable-sync", "--no-first-run",
+               "--virtual-time-budget=5000", "--dump-dom", "https://%s/" % origin]
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=90)
+    finally:
+        shutil.rmtree(profile, ignore_errors=True)
+    m = re.search(r"RESULT:(.*?):END", p.stdout, re.S)
+    assert m, "no result in DOM; stdout=%r stderr=%r" % (p.stdout[-2000:], p.stderr[-3000:])
+    got = json.loads(m.group(1).replace("&quot;", '"'))
+    assert got == {"proto": "h2", "altsvc": 'h3=":%d"; ma=86400' % srv.port}, got
+    srv.stop()
+    assert re.search(r'path="/check.js" status=200 .* proto=h2', srv.access())
