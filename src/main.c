@@ -9,6 +9,7 @@
 
 #include "app/proxy/proxy.h"
 #include "app/proxy/upstream.h"
+#include "app/redirect/redirect.h"
 #include "app/static/static.h"
 #include "common.h"
 #include "config/config.h"
@@ -26,6 +27,8 @@ struct server {
     const struct h3g_engine_ops *engine_ops;
     h3g_engine *engine;
     h3g_tcp_server *tcp;
+    h3g_tcp_server *redirect_tcp; /* redirect_http: plain HTTP */
+    struct h3g_redirect redirect;
     h3g_static *statics[H3G_MAX_ROUTES + 1];
     size_t nstatics;
     h3g_router *router;
@@ -193,7 +196,14 @@ static int build_tls(struct server *srv, char *err, size_t errlen)
 
 static size_t conn_count(const struct server *srv)
 {
-    return h3g_engine_conn_count(srv->engine) + h3g_tcp_conn_count(srv->tcp);
+    return h3g_engine_conn_count(srv->engine) + h3g_tcp_conn_count(srv->tcp) +
+           h3g_tcp_conn_count(srv->redirect_tcp);
+}
+
+static unsigned addr_port(const struct h3g_listen_addr *la)
+{
+    return ntohs(la->ss.ss_family == AF_INET6 ? ((const struct sockaddr_in6 *)&la->ss)->sin6_port
+                                              : ((const struct sockaddr_in *)&la->ss)->sin_port);
 }
 
 /* The Alt-Svc value of a TCP listener: HTTP/3 on the same port while QUIC
@@ -207,11 +217,43 @@ static const char *alt_svc_for(const struct h3g_config *cfg, const struct h3g_li
         return cfg->alt_svc_value;
     if (!la->quic)
         return "clear";
-    unsigned port =
-        ntohs(la->ss.ss_family == AF_INET6 ? ((const struct sockaddr_in6 *)&la->ss)->sin6_port
-                                           : ((const struct sockaddr_in *)&la->ss)->sin_port);
-    snprintf(buf, len, "h3=\":%u\"; ma=86400", port);
+    snprintf(buf, len, "h3=\":%u\"; ma=86400", addr_port(la));
     return buf;
+}
+
+/* redirect_http: plain HTTP/1.1 answering 308 to https on the first listen
+ * address's port, and ACME challenges from acme_challenge_root. */
+static int start_redirect(struct server *srv, const struct h3g_tcp_config *base, char *err,
+                          size_t errlen)
+{
+    const struct h3g_config *cfg = &srv->cfg;
+    struct h3g_tcp_config tc = *base;
+    if (cfg->nredirect == 0)
+        return 0;
+    srv->redirect.https_port = addr_port(&cfg->listen[0]);
+    if (cfg->acme_challenge_root != NULL) {
+        char serr[512];
+        srv->redirect.acme = h3g_static_new(cfg->acme_challenge_root, serr, sizeof(serr));
+        if (srv->redirect.acme == NULL) {
+            snprintf(err, errlen, "acme_challenge_root: %s", serr);
+            return H3G_ERR;
+        }
+    }
+    tc.tls = NULL;
+    tc.handler = h3g_redirect_handle;
+    tc.handler_ctx = &srv->redirect;
+    srv->redirect_tcp = h3g_tcp_server_new(&tc);
+    if (srv->redirect_tcp == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return H3G_ENOMEM;
+    }
+    for (size_t i = 0; i < cfg->nredirect; i++) {
+        const struct h3g_listen_addr *la = &cfg->redirect[i];
+        if (h3g_tcp_listen(srv->redirect_tcp, (const struct sockaddr *)&la->ss, la->len, NULL, err,
+                           errlen) != 0)
+            return H3G_ERR;
+    }
+    return 0;
 }
 
 static int start_tcp(struct server *srv, char *err, size_t errlen)
@@ -235,6 +277,8 @@ static int start_tcp(struct server *srv, char *err, size_t errlen)
         .max_requests = cfg->max_requests,
         .send_budget_conn = cfg->send_budget_conn,
     };
+    if (start_redirect(srv, &tc, err, errlen) != 0)
+        return H3G_ERR;
     if (cfg->no_tcp)
         return 0;
     srv->tcp = h3g_tcp_server_new(&tc);
@@ -267,6 +311,7 @@ static void stop_tick(h3g_timer *t, void *arg)
                  conn_count(srv));
         h3g_engine_foreach_conn(srv->engine, h3g_h3_force_close, NULL);
         h3g_tcp_close_all(srv->tcp);
+        h3g_tcp_close_all(srv->redirect_tcp);
         srv->stop_deadline_ms = now + 3000;
     } else if (srv->forced && now >= srv->stop_deadline_ms) {
         h3g_warn("%zu connection(s) did not finish closing; exiting", conn_count(srv));
@@ -290,6 +335,7 @@ static void on_signal(int signo, void *arg)
     h3g_engine_stop_accepting(srv->engine);
     h3g_engine_foreach_conn(srv->engine, h3g_h3_begin_shutdown, NULL);
     h3g_tcp_shutdown(srv->tcp);
+    h3g_tcp_shutdown(srv->redirect_tcp);
     srv->stop_deadline_ms = h3g_now_ms() + srv->cfg.drain_timeout_ms;
     h3g_timer_init(&srv->stop_timer, stop_tick, srv);
     h3g_timer_start(srv->loop, &srv->stop_timer, 0);
@@ -436,6 +482,8 @@ int main(int argc, char **argv)
     }
 out:
     h3g_tcp_server_free(srv.tcp);
+    h3g_tcp_server_free(srv.redirect_tcp);
+    h3g_static_free(srv.redirect.acme);
     h3g_engine_free(srv.engine);
     h3g_h3_cleanup();
     for (size_t i = 0; i < srv.nproxies; i++)

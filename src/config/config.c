@@ -116,6 +116,8 @@ void h3g_config_usage(FILE *f)
           "                          [ADDR]:PORT (default 0.0.0.0:4433)\n"
           "  --no-tcp                QUIC only: no TCP listeners\n"
           "  --tls-min 1.2|1.3       lowest TLS version over TCP (default 1.2; QUIC is 1.3)\n"
+          "  --redirect-http ADDR:PORT\n"
+          "                          plain HTTP there answers 308 to the https URL (repeatable)\n"
           "  --keepalive-timeout SECONDS\n"
           "                          HTTP/1.1 and HTTP/2: close connections idle between\n"
           "                          requests this long (default 60)\n"
@@ -157,6 +159,25 @@ const struct h3g_listen_addr *h3g_config_listen_dup(const struct h3g_config *cfg
             memcmp(&cfg->listen[i].ss, &la->ss, la->len) == 0)
             return &cfg->listen[i];
     return NULL;
+}
+
+int h3g_config_add_redirect(struct h3g_config *cfg, const char *text, char *err, size_t errlen)
+{
+    if (cfg->nredirect == H3G_MAX_LISTEN) {
+        snprintf(err, errlen, "at most %d redirect_http addresses", H3G_MAX_LISTEN);
+        return H3G_CONFIG_ERROR;
+    }
+    struct h3g_listen_addr *la = &cfg->redirect[cfg->nredirect];
+    if (h3g_config_parse_listen(text, la, err, errlen) != H3G_CONFIG_OK)
+        return H3G_CONFIG_ERROR;
+    for (size_t i = 0; i < cfg->nredirect; i++)
+        if (cfg->redirect[i].len == la->len &&
+            memcmp(&cfg->redirect[i].ss, &la->ss, la->len) == 0) {
+            snprintf(err, errlen, "redirect_http %s: given twice", text);
+            return H3G_CONFIG_ERROR;
+        }
+    cfg->nredirect++;
+    return H3G_CONFIG_OK;
 }
 
 int h3g_config_parse_listen(const char *text, struct h3g_listen_addr *out, char *err, size_t errlen)
@@ -243,6 +264,21 @@ static int parse_size(const char *opt, const char *v, size_t min, size_t max, si
     return H3G_CONFIG_OK;
 }
 
+/* A redirect address that is also an HTTPS address would only fail at bind
+ * time, after -t passed. */
+static int check_redirects(const struct h3g_config *cfg, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < cfg->nredirect; i++)
+        for (size_t j = 0; j < cfg->nlisten; j++)
+            if (cfg->listen[j].tcp && !cfg->no_tcp && cfg->listen[j].len == cfg->redirect[i].len &&
+                memcmp(&cfg->listen[j].ss, &cfg->redirect[i].ss, cfg->redirect[i].len) == 0) {
+                snprintf(err, errlen, "redirect_http %s is also a listen address (HTTPS over TCP)",
+                         cfg->redirect[i].text);
+                return H3G_CONFIG_ERROR;
+            }
+    return H3G_CONFIG_OK;
+}
+
 int h3g_config_parse_args(struct h3g_config *cfg, int argc, char **argv, char *err, size_t errlen)
 {
     enum {
@@ -270,6 +306,7 @@ int h3g_config_parse_args(struct h3g_config *cfg, int argc, char **argv, char *e
         O_NOTCP,
         O_KEEPALIVE,
         O_TLSMIN,
+        O_REDIRECT,
         O_HELP,
         O_VERSION
     };
@@ -298,6 +335,7 @@ int h3g_config_parse_args(struct h3g_config *cfg, int argc, char **argv, char *e
         {"no-tcp", no_argument, NULL, O_NOTCP},
         {"keepalive-timeout", required_argument, NULL, O_KEEPALIVE},
         {"tls-min", required_argument, NULL, O_TLSMIN},
+        {"redirect-http", required_argument, NULL, O_REDIRECT},
         {"help", no_argument, NULL, O_HELP},
         {"version", no_argument, NULL, O_VERSION},
         {NULL, 0, NULL, 0},
@@ -425,6 +463,7 @@ int h3g_config_parse_args(struct h3g_config *cfg, int argc, char **argv, char *e
             cfg->ticket_keys[cfg->nticket_keys++] = optarg;
             break;
         case O_NOTCP: cfg->no_tcp = 1; break;
+        case O_REDIRECT: rc = h3g_config_add_redirect(cfg, optarg, err, errlen); break;
         case O_KEEPALIVE:
             rc = parse_seconds("--keepalive-timeout", optarg, 3600, &cfg->keepalive_timeout_ms, err,
                                errlen);
@@ -493,5 +532,5 @@ int h3g_config_parse_args(struct h3g_config *cfg, int argc, char **argv, char *e
             return rc;
         cfg->nlisten = 1;
     }
-    return H3G_CONFIG_OK;
+    return check_redirects(cfg, err, errlen);
 }

@@ -91,6 +91,9 @@ struct h3g_config {
     int alt_svc;                   /* enum h3g_config_alt_svc */
     const char *alt_svc_value;     /* H3G_ALT_SVC_VALUE */
     uint64_t keepalive_timeout_ms; /* HTTP/1.1 and HTTP/2: idle between requests */
+    struct h3g_listen_addr redirect[H3G_MAX_LISTEN]; /* redirect_http: plain HTTP -> 308 */
+    size_t nredirect;
+    const char *acme_challenge_root; /* served on the redirect listeners, or NULL */
     size_t max_tcp_connections;
     size_t max_tls_handshakes;                    /* TLS over TCP handshakes in progress */
     const char *engine;                           /* QUIC engine: "openssl" or "ngtcp2" */
@@ -152,6 +155,8 @@ const struct h3g_listen_addr *h3g_config_listen_dup(const struct h3g_config *cfg
                                                     const struct h3g_listen_addr *la);
 int h3g_config_parse_listen(const char *text, struct h3g_listen_addr *out, char *err,
                             size_t errlen);
+/* Adds a redirect_http address; H3G_CONFIG_ERROR with err set when it cannot. */
+int h3g_config_add_redirect(struct h3g_config *cfg, const char *text, char *err, size_t errlen);
 void h3g_config_usage(FILE *f);
 
 #endif

@@ -423,6 +423,19 @@ static int top(struct ctx *c, const struct h3g_conf_node *n)
     }
     if (strcmp(n->name, "alt_svc") == 0)
         return alt_svc(c, n);
+    if (strcmp(n->name, "redirect_http") == 0) {
+        if (want_args(c, n, 1, 1) != 0)
+            return H3G_CONFIG_ERROR;
+        if (h3g_config_add_redirect(cfg, n->args[0], err, sizeof(err)) != H3G_CONFIG_OK)
+            return bad(c, n, "%s", err);
+        return H3G_CONFIG_OK;
+    }
+    if (strcmp(n->name, "acme_challenge_root") == 0) {
+        if (want_args(c, n, 1, 1) != 0)
+            return H3G_CONFIG_ERROR;
+        cfg->acme_challenge_root = n->args[0];
+        return H3G_CONFIG_OK;
+    }
     if (strcmp(n->name, "keepalive_timeout") == 0)
         return duration(c, n, 3600000, &cfg->keepalive_timeout_ms);
     if (strcmp(n->name, "root") == 0) {

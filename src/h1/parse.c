@@ -217,7 +217,7 @@ static int build_request(struct h3g_h1_parser *p)
     if (auth == NULL)
         return reject(p, 400, "missing Host"); /* RFC 9112 §3.2 */
     if (add(p, ":method", method, strlen(method)) != 0 ||
-        (path != NULL && add(p, ":scheme", "https", 5) != 0) ||
+        (path != NULL && add(p, ":scheme", p->scheme, strlen(p->scheme)) != 0) ||
         (auth != NULL && add(p, ":authority", auth, authlen) != 0) ||
         (path != NULL && add(p, ":path", path, strlen(path)) != 0))
         return HPE_USER;
@@ -302,6 +302,7 @@ void h3g_h1_parser_init(struct h3g_h1_parser *p, const struct h3g_h1_callbacks *
     p->max_head = max_head;
     p->max_fields = max_fields;
     p->scan = FOLD_FIRST;
+    p->scheme = "https";
     h3g_request_init(&p->req, max_fields + 4);
 }
 

@@ -43,6 +43,7 @@ struct h3g_h1_parser {
     struct h3g_request req;
     struct h3g_h1_head head;
     size_t max_head, max_fields, max_url;
+    const char *scheme; /* :scheme of its requests: "https" (default) or "http" */
     size_t head_bytes;
     int in_head; /* between the first byte and the end of the head */
     int in_msg;  /* between the first byte and the end of the message */

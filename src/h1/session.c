@@ -510,6 +510,8 @@ static void *h1_open(h3g_tcp_conn *c, const struct h3g_tcp_config *cfg)
     h->cfg = cfg;
     h3g_h1_parser_init(&h->parser, &parser_cbs, h, cfg->max_field_section_size,
                        cfg->max_header_fields);
+    if (cfg->tls == NULL)
+        h->parser.scheme = "http";
     h3g_timer_init(&h->timer, on_timer, h);
     h3g_timer_init(&h->later, on_later, h);
     arm(h, T_HEADER); /* the first request is due within the header timeout */

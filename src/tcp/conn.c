@@ -27,6 +27,36 @@
 /* Reads per readiness event before other connections get a turn. */
 #define READS_PER_EVENT 16
 
+/* ---- the byte stream: TLS, or plain TCP for the redirect listener ---- */
+
+static ssize_t io_read(h3g_tcp_conn *c, void *buf, size_t cap, int *want)
+{
+    if (c->ts != NULL)
+        return h3g_tls_stream_read(c->ts, buf, cap, want);
+    ssize_t n = recv(c->fd, buf, cap, 0);
+    if (n >= 0)
+        return n;
+    if (errno == EAGAIN || errno == EINTR) {
+        *want = H3G_TLS_WANT_READ;
+        return H3G_EAGAIN;
+    }
+    return H3G_ERR;
+}
+
+static ssize_t io_write(h3g_tcp_conn *c, const void *buf, size_t len, int *want)
+{
+    if (c->ts != NULL)
+        return h3g_tls_stream_write(c->ts, buf, len, want);
+    ssize_t n = send(c->fd, buf, len, MSG_NOSIGNAL);
+    if (n >= 0)
+        return n;
+    if (errno == EAGAIN || errno == EINTR) {
+        *want = H3G_TLS_WANT_WRITE;
+        return H3G_EAGAIN;
+    }
+    return H3G_ERR;
+}
+
 static void conn_free(h3g_tcp_conn *c);
 static void conn_run(h3g_tcp_conn *c, int revents);
 static void watch_stall(h3g_tcp_conn *c, int waiting);
@@ -162,7 +192,7 @@ static void linger_done(h3g_timer *t, void *arg)
 static void start_linger(h3g_tcp_conn *c)
 {
     int want = 0;
-    if (h3g_tls_stream_shutdown(c->ts, &want) == H3G_EAGAIN) {
+    if (c->ts != NULL && h3g_tls_stream_shutdown(c->ts, &want) == H3G_EAGAIN) {
         c->wr_want = want;
         return; /* again when the socket allows */
     }
@@ -217,7 +247,7 @@ static int flush_out(h3g_tcp_conn *c)
 {
     while (h3g_tcp_queued(c) > 0) {
         int want = 0;
-        ssize_t n = h3g_tls_stream_write(c->ts, c->out + c->out_off, h3g_tcp_queued(c), &want);
+        ssize_t n = io_write(c, c->out + c->out_off, h3g_tcp_queued(c), &want);
         if (n == H3G_EAGAIN) {
             c->wr_want = want;
             return 0;
@@ -258,7 +288,7 @@ static int read_input(h3g_tcp_conn *c)
             return H3G_ERR;
         if (c->in_len > 0 || c->paused)
             break;
-        ssize_t n = h3g_tls_stream_read(c->ts, c->in, IN_BUF, &want);
+        ssize_t n = io_read(c, c->in, IN_BUF, &want);
         if (n == H3G_EAGAIN) {
             c->rd_want = want;
             return 0;
@@ -296,7 +326,7 @@ static void handshake_timeout(h3g_timer *t, void *arg)
 
 static int finish_handshake(h3g_tcp_conn *c)
 {
-    const char *alpn = h3g_tls_stream_alpn(c->ts);
+    const char *alpn = c->ts != NULL ? h3g_tls_stream_alpn(c->ts) : "";
     h3g_timer_stop(c->srv->cfg.loop, &c->timer);
     c->srv->nhandshakes--;
     c->handshaking = 0;
@@ -313,7 +343,7 @@ static int finish_handshake(h3g_tcp_conn *c)
 static void run_handshake(h3g_tcp_conn *c)
 {
     char err[256] = "";
-    int rv = h3g_tls_stream_handshake(c->ts, &c->want, err, sizeof(err));
+    int rv = c->ts != NULL ? h3g_tls_stream_handshake(c->ts, &c->want, err, sizeof(err)) : 0;
     if (rv == H3G_EAGAIN)
         return;
     if (rv != 0) {
@@ -460,8 +490,8 @@ int h3g_tcp_conn_start(h3g_tcp_server *srv, struct tcp_listener *ls, int fd,
     c->start_us = h3g_now_us();
     h3g_sockaddr_format(peer, c->peer, sizeof(c->peer));
     c->in = malloc(IN_BUF);
-    c->ts = h3g_tls_stream_new(srv->cfg.tls, fd);
-    if (c->in == NULL || c->ts == NULL ||
+    c->ts = srv->cfg.tls != NULL ? h3g_tls_stream_new(srv->cfg.tls, fd) : NULL;
+    if (c->in == NULL || (c->ts == NULL && srv->cfg.tls != NULL) ||
         h3g_io_start(srv->cfg.loop, &c->io, fd, H3G_IO_READ, on_io, c) != 0) {
         h3g_tls_stream_free(c->ts);
         free(c->in);

@@ -22,7 +22,7 @@ typedef struct h3g_tcp_server h3g_tcp_server;
 /* Limits and handler shared by every TCP connection of a server. */
 struct h3g_tcp_config {
     h3g_loop *loop;
-    h3g_tls *tls;
+    h3g_tls *tls; /* NULL: plain HTTP/1.1 (the redirect listener) */
     h3g_handler_fn handler;
     void *handler_ctx;
     size_t max_connections;        /* TCP connections open at once; 0 = no limit */

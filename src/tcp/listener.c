@@ -92,10 +92,9 @@ int h3g_tcp_listen(h3g_tcp_server *srv, const struct sockaddr *addr, socklen_t l
         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
     if (bind(fd, addr, len) != 0 || listen(fd, 511) != 0) {
         if (errno == EADDRINUSE)
-            snprintf(err, errlen,
-                     "cannot listen on %s: TCP port already in use (listen ... quic; or "
-                     "--no-tcp serves QUIC only)",
-                     ls->text);
+            snprintf(err, errlen, "cannot listen on %s: TCP port already in use%s", ls->text,
+                     srv->cfg.tls != NULL ? " (listen ... quic; or --no-tcp serves QUIC only)"
+                                          : "");
         else
             snprintf(err, errlen, "cannot listen on %s (TCP): %s", ls->text, strerror(errno));
         close(fd);
@@ -111,7 +110,8 @@ int h3g_tcp_listen(h3g_tcp_server *srv, const struct sockaddr *addr, socklen_t l
         return H3G_ERR;
     }
     srv->nls++;
-    h3g_info("listening on %s (TCP: HTTP/2, HTTP/1.1)", ls->text);
+    h3g_info("listening on %s (%s)", ls->text,
+             srv->cfg.tls != NULL ? "TCP: HTTP/2, HTTP/1.1" : "TCP: plain HTTP/1.1");
     return 0;
 }
 

@@ -265,3 +265,32 @@ def test_tls12_and_session_resumption(server):
     with ctx.wrap_socket(socket.create_connection(("127.0.0.1", server.port), timeout=5),
                          server_hostname="localhost", session=sess) as t:
         assert t.session_reused
+
+
+def test_redirect_http_and_acme_challenges(start_server, site, tmp_path):
+    acme = tmp_path / "acme"
+    (acme / ".well-known" / "acme-challenge").mkdir(parents=True)
+    (acme / ".well-known" / "acme-challenge" / "tok1").write_text("token-contents\n")
+    plain = free_udp_port()
+    s = start_server(["--redirect-http", "127.0.0.1:%d" % plain, "-c",
+                      str(_write(tmp_path / "r.conf", "acme_challenge_root %s;\n" % acme))],
+                     root=site[0])
+
+    def curl(*args):
+        return subprocess.run(["curl", "-sS", "-o", "-", "-D", "-", *args], capture_output=True,
+                              timeout=30).stdout
+    out = curl("-H", "Host: example.com", "-X", "POST", "http://127.0.0.1:%d/a/b?c=1" % plain)
+    assert out.startswith(b"HTTP/1.1 308 "), out
+    assert b"\r\nlocation: https://example.com:%d/a/b?c=1\r\n" % s.port in out
+    out = curl("http://127.0.0.1:%d/.well-known/acme-challenge/tok1" % plain)
+    assert out.startswith(b"HTTP/1.1 200 ") and out.endswith(b"token-contents\n"), out
+    assert b"alt-svc" not in out.lower()
+    out = curl("-H", "Host: a/b", "http://127.0.0.1:%d/" % plain)
+    assert out.startswith(b"HTTP/1.1 400 "), out
+    s.stop()
+    assert re.search(r'path="/.well-known/acme-challenge/tok1" status=200 .* proto=h1', s.access())
+
+
+def _write(path, text):
+    path.write_text(text)
+    return path

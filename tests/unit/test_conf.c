@@ -106,6 +106,40 @@ int main(void)
     CHECK(c.send_budget_worker == 64u << 20 && c.max_handshakes == 50 && c.retry_threshold == 5);
     h3g_config_free(&c);
 
+    /* HTTPS over TCP (issue 10) */
+    const char *tcp = "listen 127.0.0.1:443;\nlisten 127.0.0.1:8443 tcp;\nlisten [::1]:443 quic;\n"
+                      "tls_min 1.3;\nalt_svc \"h3=\\\":443\\\"\";\nkeepalive_timeout 5s;\n"
+                      "redirect_http 127.0.0.1:80;\nacme_challenge_root /srv/acme;\n"
+                      "limits { tcp_connections 20; tls_handshakes 7; }\n";
+    CHECK(load(&c, tcp, err) == H3G_CONFIG_OK);
+    CHECK(c.nlisten == 3 && c.listen[0].quic && c.listen[0].tcp);
+    CHECK(!c.listen[1].quic && c.listen[1].tcp && c.listen[2].quic && !c.listen[2].tcp);
+    CHECK(c.tls_min_13 && c.alt_svc == H3G_ALT_SVC_VALUE && c.keepalive_timeout_ms == 5000);
+    CHECK_STR(c.alt_svc_value, "h3=\":443\"");
+    CHECK(c.nredirect == 1 && c.max_tcp_connections == 20 && c.max_tls_handshakes == 7);
+    CHECK_STR(c.acme_challenge_root, "/srv/acme");
+    h3g_config_free(&c);
+    CHECK(load(&c, "alt_svc off;\n", err) == H3G_CONFIG_OK && c.alt_svc == H3G_ALT_SVC_OFF);
+    h3g_config_free(&c);
+    expect_error("listen 127.0.0.1:443 udp;\n", "'udp': expected quic or tcp");
+    expect_error("tls_min 1.1;\n", "'1.1': expected 1.2 or 1.3");
+    expect_error("redirect_http 127.0.0.1:80;\nredirect_http 127.0.0.1:80;\n", "given twice");
+    expect_error("limits { tcp_connections 0; }\n", "tcp_connections");
+    {
+        char *argv[] = {"h3gate",         "--root",          "/srv",           "--listen",
+                        "127.0.0.1:8080", "--redirect-http", "127.0.0.1:8080", NULL};
+        h3g_config_defaults(&c);
+        CHECK(h3g_config_parse_args(&c, 7, argv, err, sizeof(err)) == H3G_CONFIG_ERROR);
+        CHECK(strstr(err, "is also a listen address") != NULL);
+        char *argv2[] = {
+            "h3gate", "--root", "/srv", "--no-tcp", "--tls-min", "1.3", "--keepalive-timeout",
+            "2",      NULL};
+        h3g_config_defaults(&c);
+        CHECK(h3g_config_parse_args(&c, 8, argv2, err, sizeof(err)) == H3G_CONFIG_OK);
+        CHECK(c.no_tcp && c.tls_min_13 && c.keepalive_timeout_ms == 2000);
+        h3g_config_free(&c);
+    }
+
     /* errors carry file and line */
     expect_error("listen 127.0.0.1:1;\nbogus 1;\n", "t.conf:2: bogus: unknown directive");
     expect_error("listen 127.0.0.1;\n",
