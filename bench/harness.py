@@ -24,7 +24,7 @@ import sys
 import tempfile
 import time
 
-SCENARIOS = ["small", "bulk", "handshake", "idle", "proxy"]
+SCENARIOS = ["small", "bulk", "handshake", "idle", "proxy", "h2small", "h2bulk"]
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -182,11 +182,13 @@ class Nginx(Server):
         conf = NGINX_CONF.format(dir=self.dir, body="""
     ssl_certificate {cert};
     ssl_certificate_key {key};
-    ssl_protocols TLSv1.3;
+    ssl_protocols TLSv1.2 TLSv1.3;
     {upstream}
     server {{
         listen 127.0.0.1:{port} quic reuseport;
+        listen 127.0.0.1:{port} ssl;
         http3 on;
+        http2 on;
         root {www};
         {location}
     }}""".format(cert=b.cert, key=b.keyfile, port=port, www=b.www, location=location, upstream=upstream))
@@ -250,6 +252,7 @@ defaults
     timeout http-keep-alive 120s
 frontend fe
     bind quic4@127.0.0.1:{port} ssl crt {pem} alpn h3
+    bind 127.0.0.1:{port} ssl crt {pem} alpn h2,http/1.1
     {action}
 {backend}""".format(port=port, pem=b.pem, action=action, backend=backend)
         path = os.path.join(self.dir, "haproxy.cfg")
@@ -303,6 +306,7 @@ H2LOAD_TRAFFIC = re.compile(r"traffic: \S+ \((\d+)\) total, \S+ \((\d+)\) header
 class Bench:
     def __init__(self, args):
         self.args = args
+        self.alpn = "h3"
         self.server_cpu, self.client_cpu = args.server_cpu, args.client_cpu
         self.work = tempfile.mkdtemp(prefix="h3gate-bench-")
         os.chmod(self.work, 0o755)  # nginx workers may run unprivileged
@@ -350,7 +354,9 @@ class Bench:
         self.lines.append(line)
 
     def h2load(self, opts, url, check=True, timeout=600):
-        argv = ["taskset", "-c", str(self.client_cpu), self.args.h2load, "--alpn-list=h3"] + opts + [url]
+        # self.alpn: h3 (QUIC), or h2 over TLS/TCP for the h2 scenarios
+        argv = ["taskset", "-c", str(self.client_cpu), self.args.h2load,
+                "--alpn-list=" + self.alpn] + opts + [url]
         try:
             p = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -459,8 +465,25 @@ class Bench:
 
     # --- scenarios ---------------------------------------------------------
 
-    def small(self):
-        servers = self.start(H3GATES + ["nginx", "haproxy"], "static")
+    def h2small(self):
+        self.out("HTTP/2 over TLS/TCP on the same servers (h3gate's engine does not matter "
+                 "for TCP: one h3gate row).")
+        self.out()
+        self.alpn = "h2"
+        try:
+            self.small(H3GATES[:1], "h2 small")
+        finally:
+            self.alpn = "h3"
+
+    def h2bulk(self):
+        self.alpn = "h2"
+        try:
+            self.bulk(H3GATES[:1], "h2 bulk")
+        finally:
+            self.alpn = "h3"
+
+    def small(self, h3gates=H3GATES, title="small"):
+        servers = self.start(h3gates + ["nginx", "haproxy"], "static")
         try:
             for streams in self.args.small_streams:
                 opts = ["-c", str(self.args.small_conns), "-m", str(streams), "-D", "%dms" % (self.args.duration * 1000)]
@@ -470,8 +493,8 @@ class Bench:
                     return {"rps": r["succeeded"] / r["secs"], "cpu_us": r["cpu_s"] * 1e6 / max(r["succeeded"], 1),
                             "rss": r["hwm_kib"] / 1024.0, "failed": r["failed"]}
                 res = self.rounds(servers, run)
-                self.table("small: 1 KiB, %d connections × %d streams, %s s per run"
-                           % (self.args.small_conns, streams, self.args.duration), servers, res,
+                self.table("%s: 1 KiB, %d connections × %d streams, %s s per run"
+                           % (title, self.args.small_conns, streams, self.args.duration), servers, res,
                            [("requests/s", "rps", "{:,.0f}"), ("server CPU µs/request", "cpu_us", "{:.1f}"),
                             ("peak RSS MiB", "rss", "{:.1f}")],
                            [("requests/s", "rps"), ("CPU/request", "cpu_us")])
@@ -479,11 +502,11 @@ class Bench:
             for s in servers:
                 s.stop()
 
-    def bulk(self):
-        self.out("HAProxy has no bulk row: it serves no files, and its `http-request return` "
-                 "answers only bodies that fit in one buffer (16 KiB).")
+    def bulk(self, h3gates=H3GATES, title="bulk"):
+        self.out("HAProxy has no %s row: it serves no files, and its `http-request return` "
+                 "answers only bodies that fit in one buffer (16 KiB)." % title)
         self.out()
-        servers = self.start(H3GATES + ["nginx"], "static")
+        servers = self.start(h3gates + ["nginx"], "static")
         try:
             for conns in self.args.bulk_conns:
                 n = conns * self.args.bulk_per_conn
@@ -494,8 +517,8 @@ class Bench:
                     return {"mbps": r["data"] / r["secs"] / 1e6, "cpu_gb": r["cpu_s"] / (r["data"] / 1e9),
                             "rss": r["hwm_kib"] / 1024.0, "failed": r["failed"]}
                 res = self.rounds(servers, run)
-                self.table("bulk: %d MB file, %d connection%s, %d downloads per run"
-                           % (self.args.bulk_mb, conns, "s" if conns > 1 else "", n), servers, res,
+                self.table("%s: %d MB file, %d connection%s, %d downloads per run"
+                           % (title, self.args.bulk_mb, conns, "s" if conns > 1 else "", n), servers, res,
                            [("MB/s", "mbps", "{:,.0f}"), ("server CPU s/GB", "cpu_gb", "{:.2f}"),
                             ("peak RSS MiB", "rss", "{:.1f}")],
                            [("MB/s", "mbps"), ("CPU/GB", "cpu_gb")])

@@ -1,6 +1,7 @@
 #include "common.h"
 
 #include <arpa/inet.h>
+#include <stdlib.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <sys/socket.h>
@@ -62,4 +63,19 @@ void h3g_sockaddr_format(const struct sockaddr *sa, char *buf, size_t len)
     } else {
         snprintf(buf, len, "-");
     }
+}
+
+int h3g_reserve(void **buf, size_t *cap, size_t need, size_t first)
+{
+    if (need <= *cap)
+        return 0;
+    size_t n = *cap ? *cap : first;
+    while (n < need)
+        n *= 2;
+    void *b = realloc(*buf, n);
+    if (b == NULL)
+        return H3G_ENOMEM;
+    *buf = b;
+    *cap = n;
+    return 0;
 }

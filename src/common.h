@@ -42,6 +42,10 @@ enum {
 
 const char *h3g_h3_error_name(uint64_t code);
 
+/* Makes *buf hold at least need bytes, doubling from first; *cap follows.
+ * Returns 0 or H3G_ENOMEM (the buffer is unchanged then). */
+int h3g_reserve(void **buf, size_t *cap, size_t need, size_t first);
+
 struct sockaddr;
 /* "addr:port" or "[addr]:port". */
 void h3g_sockaddr_format(const struct sockaddr *sa, char *buf, size_t len);

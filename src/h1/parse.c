@@ -25,16 +25,8 @@ static int reject(struct h3g_h1_parser *p, int status, const char *why)
 
 static int append(struct h3g_h1_parser *p, const char *at, size_t len, int lower)
 {
-    if (p->slen + len + 1 > p->scap) {
-        size_t cap = p->scap ? p->scap : 1024;
-        while (cap < p->slen + len + 1)
-            cap *= 2;
-        char *b = realloc(p->scratch, cap);
-        if (b == NULL)
-            return H3G_ENOMEM;
-        p->scratch = b;
-        p->scap = cap;
-    }
+    if (h3g_reserve((void **)&p->scratch, &p->scap, p->slen + len + 1, 1024) != 0)
+        return H3G_ENOMEM;
     for (size_t i = 0; i < len; i++) {
         char ch = at[i];
         p->scratch[p->slen++] = lower && ch >= 'A' && ch <= 'Z' ? (char)(ch + 32) : ch;

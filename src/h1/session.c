@@ -279,17 +279,6 @@ static void error_response(struct h1_conn *h, struct h1_req *r, int status, cons
     h3g_response_free(&resp);
 }
 
-/* The next body bytes: a count, 0 at the end, H3G_EAGAIN, or a failure. */
-static ssize_t body_next(struct h1_req *r, uint8_t *buf, size_t cap)
-{
-    if (r->body.kind == H3G_BODY_SOURCE)
-        return h3g_exchange_pull(&r->ex, buf, cap);
-    if (r->body.kind == H3G_BODY_NONE || r->body.remaining == 0)
-        return 0;
-    ssize_t n = h3g_body_read(&r->body, buf, cap);
-    return n > 0 ? n : H3G_ERR; /* the file failed or shrank */
-}
-
 static int put_chunk(struct h1_req *r, const uint8_t *data, size_t n)
 {
     struct h1_conn *h = r->conn;
@@ -332,7 +321,7 @@ static void write_body(struct h1_req *r)
     r->in_body = 1;
     r->wait_source = 0;
     while (r->tx == TX_BODY && h3g_tcp_write_room(h->c) > 0 && !h->gone) {
-        ssize_t n = body_next(r, buf, sizeof(buf));
+        ssize_t n = h3g_exchange_body_next(&r->ex, &r->body, buf, sizeof(buf));
         if (n == H3G_EAGAIN) {
             r->wait_source = 1;
             break;

@@ -285,25 +285,13 @@ static void reset_stream(struct h2_stream *st, uint32_t code, const char *why)
 
 /* ---- response bodies ---- */
 
-/* As src/h3/exchange.c body_next: a count, 0 at the end, H3G_EAGAIN, or
- * another negative code when the body failed. */
-static ssize_t body_next(struct h2_stream *st, uint8_t *buf, size_t cap)
-{
-    if (st->body.kind == H3G_BODY_SOURCE)
-        return h3g_exchange_pull(&st->ex, buf, cap);
-    if (st->body.remaining == 0)
-        return 0;
-    ssize_t r = h3g_body_read(&st->body, buf, cap);
-    return r > 0 ? r : H3G_ERR; /* the file failed or shrank */
-}
-
 static ssize_t read_body(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t len, uint32_t *flags,
                          nghttp2_data_source *src, void *ud)
 {
     struct h2_stream *st = src->ptr;
     if (st->tx != TX_BODY)
         return NGHTTP2_ERR_DEFERRED; /* a reset is on its way */
-    ssize_t r = body_next(st, buf, len);
+    ssize_t r = h3g_exchange_body_next(&st->ex, &st->body, buf, len);
     if (st->tx != TX_BODY)
         return NGHTTP2_ERR_DEFERRED; /* the handler aborted while we pulled */
     if (r == H3G_EAGAIN) {
@@ -429,16 +417,8 @@ static void dispatch(struct h2_sess *s, struct h2_stream *st)
 
 static int buffer_data(struct h2_stream *st, const uint8_t *data, size_t len)
 {
-    if (st->buf_len + len > st->buf_cap) {
-        size_t cap = st->buf_cap ? st->buf_cap : 16384;
-        while (cap < st->buf_len + len)
-            cap *= 2;
-        uint8_t *b = realloc(st->buf, cap);
-        if (b == NULL)
-            return H3G_ENOMEM;
-        st->buf = b;
-        st->buf_cap = cap;
-    }
+    if (h3g_reserve((void **)&st->buf, &st->buf_cap, st->buf_len + len, 16384) != 0)
+        return H3G_ENOMEM;
     memcpy(st->buf + st->buf_len, data, len);
     st->buf_len += len;
     return 0;

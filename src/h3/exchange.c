@@ -166,18 +166,6 @@ void h3x_fail_bodies(struct session *s)
 
 /* ---- response body ---- */
 
-/* The next body bytes: a count, 0 at the end, H3G_EAGAIN for "not yet" (a
- * handler producing them over time), another negative code when it failed. */
-static ssize_t body_next(struct h3_req *hs, uint8_t *buf, size_t cap)
-{
-    if (hs->body.kind == H3G_BODY_SOURCE)
-        return h3g_exchange_pull(&hs->ex, buf, cap);
-    if (hs->body.remaining == 0)
-        return 0;
-    ssize_t r = h3g_body_read(&hs->body, buf, cap);
-    return r > 0 ? r : H3G_ERR; /* the file failed or shrank */
-}
-
 /* One more chunk of body, or the reason there is none now (hs->wait, or
  * TX_FAILED).  Returns the chunk or NULL. */
 static struct chunk *next_chunk(struct h3_req *hs)
@@ -195,7 +183,8 @@ static struct chunk *next_chunk(struct h3_req *hs)
     if (!h3b_may_produce(hs))
         return NULL;
     c = chunk_get();
-    r = c != NULL ? body_next(hs, c->data, sizeof(c->data)) : H3G_ENOMEM;
+    r = c != NULL ? h3g_exchange_body_next(&hs->ex, &hs->body, c->data, sizeof(c->data))
+                  : H3G_ENOMEM;
     if (r > 0) {
         c->len = (size_t)r;
         c->acked = 0;

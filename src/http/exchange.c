@@ -37,6 +37,16 @@ ssize_t h3g_exchange_pull(h3g_exchange *ex, uint8_t *buf, size_t cap)
     return ex->xops->response_body(ex->xctx, buf, cap);
 }
 
+ssize_t h3g_exchange_body_next(h3g_exchange *ex, struct h3g_body *body, uint8_t *buf, size_t cap)
+{
+    if (body->kind == H3G_BODY_SOURCE)
+        return h3g_exchange_pull(ex, buf, cap);
+    if (body->kind == H3G_BODY_NONE || body->remaining == 0)
+        return 0;
+    ssize_t n = h3g_body_read(body, buf, cap);
+    return n > 0 ? n : H3G_ERR; /* the file failed or shrank */
+}
+
 int h3g_exchange_push(h3g_exchange *ex, const uint8_t *data, size_t len, int fin)
 {
     if (ex->handler != H3G_HANDLER_ATTACHED || ex->xops->request_body == NULL)

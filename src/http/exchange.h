@@ -85,6 +85,11 @@ void h3g_exchange_release(h3g_exchange *ex, int aborted);
 /* The handler's response body (H3G_BODY_SOURCE), as in response_body above;
  * H3G_ERR when no handler is attached any more. */
 ssize_t h3g_exchange_pull(h3g_exchange *ex, uint8_t *buf, size_t cap);
+/* The next bytes of a response body, whatever its kind: a count, 0 at its
+ * end, H3G_EAGAIN (a handler's source: not yet), or another negative code
+ * when it failed (a file that shrank, a source that broke): the client must
+ * then see a reset, never a short body. */
+ssize_t h3g_exchange_body_next(h3g_exchange *ex, struct h3g_body *body, uint8_t *buf, size_t cap);
 /* Request body bytes for the handler: 0, or H3G_EAGAIN for "pause". A handler
  * without a request_body callback drops them (returns 0). */
 int h3g_exchange_push(h3g_exchange *ex, const uint8_t *data, size_t len, int fin);

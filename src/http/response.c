@@ -24,16 +24,8 @@ void h3g_response_free(struct h3g_response *r)
 
 static int append(struct h3g_response *r, const char *s, size_t n)
 {
-    if (r->len + n + 1 > r->cap) {
-        size_t cap = r->cap ? r->cap : 256;
-        while (cap < r->len + n + 1)
-            cap *= 2;
-        char *b = realloc(r->buf, cap);
-        if (b == NULL)
-            return H3G_ENOMEM;
-        r->buf = b;
-        r->cap = cap;
-    }
+    if (h3g_reserve((void **)&r->buf, &r->cap, r->len + n + 1, 256) != 0)
+        return H3G_ENOMEM;
     memcpy(r->buf + r->len, s, n);
     r->buf[r->len + n] = '\0';
     r->len += n + 1;

@@ -90,16 +90,8 @@ int h3g_tcp_write(h3g_tcp_conn *c, const void *data, size_t len)
         c->out_len -= c->out_off;
         c->out_off = 0;
     }
-    if (c->out_len + len > c->out_cap) {
-        size_t cap = c->out_cap ? c->out_cap : 16384;
-        while (cap < c->out_len + len)
-            cap *= 2;
-        uint8_t *b = realloc(c->out, cap);
-        if (b == NULL)
-            return H3G_ENOMEM;
-        c->out = b;
-        c->out_cap = cap;
-    }
+    if (h3g_reserve((void **)&c->out, &c->out_cap, c->out_len + len, 16384) != 0)
+        return H3G_ENOMEM;
     memcpy(c->out + c->out_len, data, len);
     c->out_len += len;
     if (c->busy == 0)

@@ -29,18 +29,12 @@ window.addEventListener('load', function () {
 """
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed")
-def test_chromium_loads_page_and_subresource_over_h3(start_server, certs, tmp_path):
-    root = tmp_path / "www"
-    root.mkdir()
-    (root / "index.html").write_text(PAGE)
-    (root / "check.js").write_text(SCRIPT)
-    srv = start_server(root=str(root))
-    origin = "127.0.0.1:%d" % srv.port
+def load_page(origin, certs, flags):
+    """Loads https://ORIGIN/ in a fresh headless profile; returns what the
+    page's script wrote between its RESULT: and :END markers, as JSON."""
     profile = tempfile.mkdtemp(prefix="h3g-chromium-")
     try:
-        cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--enable-quic",
-               "--origin-to-force-quic-on=" + origin,
+        cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu"] + flags + [
                "--ignore-certificate-errors-spki-list=" + certs["spki"],
                "--user-data-dir=" + profile, "--disable-background-networking",
                "--disable-component-update", "--disable-sync", "--no-first-run",
@@ -50,7 +44,18 @@ def test_chromium_loads_page_and_subresource_over_h3(start_server, certs, tmp_pa
         shutil.rmtree(profile, ignore_errors=True)
     m = re.search(r"RESULT:(.*?):END", p.stdout, re.S)
     assert m, "no result in DOM; stdout=%r stderr=%r" % (p.stdout[-2000:], p.stderr[-3000:])
-    entries = json.loads(m.group(1).replace("&quot;", '"'))
+    return json.loads(m.group(1).replace("&quot;", '"'))
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed")
+def test_chromium_loads_page_and_subresource_over_h3(start_server, certs, tmp_path):
+    root = tmp_path / "www"
+    root.mkdir()
+    (root / "index.html").write_text(PAGE)
+    (root / "check.js").write_text(SCRIPT)
+    srv = start_server(root=str(root))
+    origin = "127.0.0.1:%d" % srv.port
+    entries = load_page(origin, certs, ["--enable-quic", "--origin-to-force-quic-on=" + origin])
     by_type = {e["type"]: e for e in entries}
     assert by_type["navigation"]["proto"] == "h3", entries
     scripts = [e for e in entries if e["name"].endswith("/check.js")]
@@ -91,19 +96,7 @@ def test_chromium_without_forcing_quic_loads_over_h2_and_sees_alt_svc(start_serv
     (root / "check.js").write_text("// fetched\n")
     srv = start_server(root=str(root))
     origin = "127.0.0.1:%d" % srv.port
-    profile = tempfile.mkdtemp(prefix="h3g-chromium-")
-    try:
-        cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu",
-               "--ignore-certificate-errors-spki-list=" + certs["spki"],
-               "--user-data-dir=" + profile, "--disable-background-networking",
-               "--disable-component-update", "--disable-sync", "--no-first-run",
-               "--virtual-time-budget=5000", "--dump-dom", "https://%s/" % origin]
-        p = subprocess.run(cmd, capture_output=True, text=True, timeout=90)
-    finally:
-        shutil.rmtree(profile, ignore_errors=True)
-    m = re.search(r"RESULT:(.*?):END", p.stdout, re.S)
-    assert m, "no result in DOM; stdout=%r stderr=%r" % (p.stdout[-2000:], p.stderr[-3000:])
-    got = json.loads(m.group(1).replace("&quot;", '"'))
+    got = load_page(origin, certs, [])
     assert got == {"proto": "h2", "altsvc": 'h3=":%d"; ma=86400' % srv.port}, got
     srv.stop()
     assert re.search(r'path="/check.js" status=200 .* proto=h2', srv.access())
