@@ -70,6 +70,7 @@ struct pxreq {
     int reused_conn;
     int idempotent;
     int head_method;
+    const char *version; /* the client's protocol version, for Via */
     /* request towards the origin */
     char *head;
     size_t head_len, head_off;
@@ -415,7 +416,8 @@ static int on_headers_complete(llhttp_t *p)
         if (h3g_response_add(&resp, n, r->fields[i].value) != 0)
             goto oom;
     }
-    if (h3g_response_add(&resp, "via", "1.1 origin, 3 h3gate") != 0)
+    /* the origin's hop, then ours in the protocol the client speaks */
+    if (h3g_response_addf(&resp, "via", "1.1 origin, %s h3gate", r->version) != 0)
         goto oom;
     no_body = r->head_method || status == 204 || status == 304;
     if (!no_body) {
@@ -715,6 +717,7 @@ int h3g_proxy_handle(void *ctx, const struct h3g_request *req, struct h3g_respon
     h3g_timer_init(&r->timer, on_timer, r);
     h3g_timer_init(&r->total, on_total_timer, r);
     r->head_method = method_is(req->method, "HEAD");
+    r->version = req->version != NULL ? req->version : "3";
     r->idempotent = method_is(req->method, "GET") || r->head_method ||
                     method_is(req->method, "OPTIONS") || method_is(req->method, "PUT") ||
                     method_is(req->method, "DELETE");
