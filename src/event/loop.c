@@ -28,6 +28,10 @@ struct h3g_loop {
     } sigs[MAX_SIGNALS];
     size_t nsigs;
     h3g_prepare *prepares;
+    /* The events being dispatched: a watcher stopped (and perhaps freed) by
+     * an earlier callback of the same batch is taken out of it. */
+    struct epoll_event *batch;
+    int nbatch, ibatch;
 };
 
 h3g_loop *h3g_loop_new(void)
@@ -85,6 +89,9 @@ void h3g_io_stop(h3g_loop *loop, h3g_io *io)
     if (io->fd >= 0)
         epoll_ctl(loop->epfd, EPOLL_CTL_DEL, io->fd, NULL);
     io->fd = -1;
+    for (int i = loop->ibatch + 1; i < loop->nbatch; i++)
+        if (loop->batch[i].data.ptr == io)
+            loop->batch[i].data.ptr = NULL;
 }
 
 /* ---- timers: binary min-heap on due_us ---- */
@@ -282,9 +289,13 @@ int h3g_loop_run(h3g_loop *loop)
                 continue;
             return H3G_ERR;
         }
-        for (int i = 0; i < n; i++) {
-            h3g_io *io = evs[i].data.ptr;
-            int re = 0;
+        loop->batch = evs;
+        loop->nbatch = n;
+        for (loop->ibatch = 0; loop->ibatch < n; loop->ibatch++) {
+            h3g_io *io = evs[loop->ibatch].data.ptr;
+            int i = loop->ibatch, re = 0;
+            if (io == NULL)
+                continue; /* stopped by an earlier callback of this batch */
             if (evs[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP))
                 re |= H3G_IO_READ;
             if (evs[i].events & (EPOLLOUT | EPOLLERR))
@@ -292,6 +303,7 @@ int h3g_loop_run(h3g_loop *loop)
             if (io->fd >= 0)
                 io->cb(io, re, io->arg);
         }
+        loop->nbatch = 0;
         run_timers(loop);
     }
     return 0;

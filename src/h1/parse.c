@@ -54,7 +54,8 @@ static int on_message_begin(llhttp_t *ll)
     p->seen_host = 0;
     memset(&p->head, 0, sizeof(p->head));
     h3g_request_reset(&p->req);
-    return 0;
+    /* responses have no target: an empty one keeps the scratch layout */
+    return p->response && append(p, "", 1, 0) != 0 ? reject(p, 500, "out of memory") : 0;
 }
 
 static int on_url(llhttp_t *ll, const char *at, size_t len)
@@ -227,10 +228,49 @@ static int build_request(struct h3g_h1_parser *p)
     return 0;
 }
 
+size_t h3g_h1_field_count(const struct h3g_h1_parser *p)
+{
+    return p->nfields;
+}
+
+void h3g_h1_field(const struct h3g_h1_parser *p, size_t i, const char **name, const char **value)
+{
+    size_t off = strlen(p->scratch) + 1;
+    for (size_t k = 0;; k++) {
+        const char *n = p->scratch + off, *v = n + strlen(n) + 1;
+        if (k == i) {
+            *name = n;
+            *value = v;
+            return;
+        }
+        off = (size_t)(v - p->scratch) + strlen(v) + 1;
+    }
+}
+
+int h3g_h1_keep_alive(const struct h3g_h1_parser *p)
+{
+    return llhttp_should_keep_alive(&p->ll);
+}
+
+static int response_head(struct h3g_h1_parser *p)
+{
+    int status = llhttp_get_status_code(&p->ll);
+    if (status < 200) {
+        p->interim = 1; /* skipped: the final response follows */
+        return 0;
+    }
+    int rv = p->cbs->response(p->arg, status, p);
+    if (rv < 0)
+        return reject(p, 502, "response refused");
+    return rv == 1 ? 1 : 0; /* 1: llhttp reads no body */
+}
+
 static int on_headers_complete(llhttp_t *ll)
 {
     struct h3g_h1_parser *p = P(ll);
     p->in_head = 0;
+    if (p->response)
+        return response_head(p);
     if (ll->http_major != 1)
         return reject(p, 505, "HTTP version not supported");
     if (build_request(p) != 0)
@@ -256,24 +296,47 @@ static int on_headers_complete(llhttp_t *ll)
 static int on_body(llhttp_t *ll, const char *at, size_t len)
 {
     struct h3g_h1_parser *p = P(ll);
-    if (p->cbs->body(p->arg, (const uint8_t *)at, len) == H3G_EAGAIN) {
+    int rv = p->cbs->body(p->arg, (const uint8_t *)at, len);
+    if (rv == H3G_EAGAIN) {
         p->paused = 1;
         return HPE_PAUSED;
     }
-    return 0;
+    return rv < 0 ? reject(p, 500, "body refused") : 0;
 }
 
 static int on_message_complete(llhttp_t *ll)
 {
     struct h3g_h1_parser *p = P(ll);
+    if (p->interim) { /* a 1xx: on to the final response */
+        p->interim = 0;
+        p->in_msg = 0;
+        p->scan = FOLD_FIRST;
+        return 0;
+    }
     p->ended = 1;
     p->in_msg = 0;
     p->cbs->end(p->arg);
     return HPE_PAUSED; /* one message at a time: pipelined ones wait */
 }
 
+static void init(struct h3g_h1_parser *p, llhttp_type_t type, const struct h3g_h1_callbacks *cbs,
+                 void *arg, size_t max_head, size_t max_fields);
+
 void h3g_h1_parser_init(struct h3g_h1_parser *p, const struct h3g_h1_callbacks *cbs, void *arg,
                         size_t max_head, size_t max_fields)
+{
+    init(p, HTTP_REQUEST, cbs, arg, max_head, max_fields);
+}
+
+void h3g_h1_parser_init_response(struct h3g_h1_parser *p, const struct h3g_h1_callbacks *cbs,
+                                 void *arg, size_t max_head, size_t max_fields)
+{
+    init(p, HTTP_RESPONSE, cbs, arg, max_head, max_fields);
+    p->response = 1;
+}
+
+static void init(struct h3g_h1_parser *p, llhttp_type_t type, const struct h3g_h1_callbacks *cbs,
+                 void *arg, size_t max_head, size_t max_fields)
 {
     memset(p, 0, sizeof(*p));
     llhttp_settings_init(&p->settings);
@@ -287,7 +350,7 @@ void h3g_h1_parser_init(struct h3g_h1_parser *p, const struct h3g_h1_callbacks *
     p->settings.on_headers_complete = on_headers_complete;
     p->settings.on_body = on_body;
     p->settings.on_message_complete = on_message_complete;
-    llhttp_init(&p->ll, HTTP_REQUEST, &p->settings);
+    llhttp_init(&p->ll, type, &p->settings);
     p->ll.data = p;
     p->cbs = cbs;
     p->arg = arg;

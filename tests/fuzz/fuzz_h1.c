@@ -30,7 +30,7 @@ static void on_end(void *arg)
     (void)arg;
 }
 
-static const struct h3g_h1_callbacks cbs = {on_head, on_body, on_end};
+static const struct h3g_h1_callbacks cbs = {.head = on_head, .body = on_body, .end = on_end};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

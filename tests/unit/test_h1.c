@@ -43,7 +43,7 @@ static void on_end(void *arg)
     ((struct seen *)arg)->ends++;
 }
 
-static const struct h3g_h1_callbacks cbs = {on_head, on_body, on_end};
+static const struct h3g_h1_callbacks cbs = {.head = on_head, .body = on_body, .end = on_end};
 
 /* Parses text whole (or byte by byte); returns what parse returned last. */
 static ssize_t run(struct h3g_h1_parser *p, struct seen *s, const char *text, int bytewise)

@@ -1,4 +1,5 @@
 #include <signal.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include "common.h"
@@ -22,6 +23,39 @@ static void on_sig(int signo, void *arg)
     (void)arg;
     got_signal = signo;
     h3g_loop_stop(L);
+}
+
+/* Two ready watchers: whichever runs first stops and frees the other, which
+ * must then not run (its event is still in the same epoll batch). */
+static h3g_io *watchers[2];
+static int io_calls;
+
+static void on_ready(h3g_io *io, int revents, void *arg)
+{
+    (void)revents;
+    (void)arg;
+    io_calls++;
+    h3g_io *other = watchers[0] == io ? watchers[1] : watchers[0];
+    h3g_io_stop(L, other);
+    free(other);
+    watchers[watchers[0] == io ? 1 : 0] = NULL;
+    h3g_io_stop(L, io);
+    h3g_loop_stop(L);
+}
+
+static void test_stop_in_batch(void)
+{
+    int p1[2], p2[2];
+    CHECK(pipe(p1) == 0 && pipe(p2) == 0);
+    CHECK(write(p1[1], "x", 1) == 1 && write(p2[1], "y", 1) == 1);
+    watchers[0] = calloc(1, sizeof(h3g_io));
+    watchers[1] = calloc(1, sizeof(h3g_io));
+    CHECK(h3g_io_start(L, watchers[0], p1[0], H3G_IO_READ, on_ready, NULL) == 0);
+    CHECK(h3g_io_start(L, watchers[1], p2[0], H3G_IO_READ, on_ready, NULL) == 0);
+    CHECK(h3g_loop_run(L) == 0);
+    CHECK(io_calls == 1);
+    free(watchers[0] != NULL ? watchers[0] : watchers[1]);
+    close(p1[0]), close(p1[1]), close(p2[0]), close(p2[1]);
 }
 
 int main(void)
@@ -65,6 +99,7 @@ int main(void)
         CHECK(h3g_timer_active(&many[i]));
     for (int i = 1; i < 100; i += 2)
         h3g_timer_stop(L, &many[i]);
+    test_stop_in_batch();
     h3g_loop_free(L);
     return TEST_RESULT();
 }

@@ -8,11 +8,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <llhttp.h>
-
 #include "app/proxy/http1.h"
 #include "app/static/static.h"
 #include "common.h"
+#include "h1/parse.h"
 #include "obs/log.h"
 
 /* Bytes buffered per request in each direction: memory stays bounded whatever
@@ -50,10 +49,6 @@ static void buf_put(h3g_proxy *px, uint8_t *b)
 
 enum px_state { PX_CONNECTING, PX_SENDING, PX_WAITING, PX_BODY, PX_DONE };
 
-struct field {
-    char *name, *value;
-};
-
 struct pxreq {
     h3g_proxy *px;
     h3g_exchange *ex;
@@ -78,14 +73,9 @@ struct pxreq {
     size_t slen, soff;
     int chunked, has_body, req_fin, req_paused;
     int req_stopped; /* the origin takes no more of the request body */
-    /* response from the origin */
-    llhttp_t parser;
-    struct field fields[MAX_RESPONSE_FIELDS];
-    size_t nfields;
-    char *cur_name, *cur_value;
-    size_t cur_name_len, cur_value_len;
-    size_t header_bytes;
-    int interim; /* parsing a 1xx response */
+    /* response from the origin (the HTTP/1.1 reader the front end uses too) */
+    struct h3g_h1_parser parser;
+    int parser_on;
     int responded;
     int got_bytes;
     int resp_eof;
@@ -95,9 +85,6 @@ struct pxreq {
     size_t rlen, roff;
     uint64_t t_start, t_connected, t_header;
 };
-
-static llhttp_settings_t g_settings;
-static int g_settings_ready;
 
 static void px_note(struct pxreq *r)
 {
@@ -137,19 +124,6 @@ static void close_fd(struct pxreq *r)
     r->io_on = 0;
     close(r->fd);
     r->fd = -1;
-}
-
-static void clear_fields(struct pxreq *r)
-{
-    for (size_t i = 0; i < r->nfields; i++) {
-        free(r->fields[i].name);
-        free(r->fields[i].value);
-    }
-    r->nfields = 0;
-    free(r->cur_name);
-    free(r->cur_value);
-    r->cur_name = r->cur_value = NULL;
-    r->cur_name_len = r->cur_value_len = 0;
 }
 
 /* An error before the response started: answer with a status; after: reset. */
@@ -338,82 +312,29 @@ static void px_send(struct pxreq *r)
     }
 }
 
-/* ---- response from the origin (llhttp callbacks) ---- */
+/* ---- response from the origin ---- */
 
-static int grow(char **s, size_t *len, const char *at, size_t n)
+static int on_response(void *arg, int status, const struct h3g_h1_parser *p)
 {
-    char *p = realloc(*s, *len + n + 1);
-    if (p == NULL)
-        return -1;
-    memcpy(p + *len, at, n);
-    *len += n;
-    p[*len] = '\0';
-    *s = p;
-    return 0;
-}
-
-static int on_header_field(llhttp_t *p, const char *at, size_t n)
-{
-    struct pxreq *r = p->data;
-    r->header_bytes += n;
-    if (r->header_bytes > MAX_RESPONSE_HEADER)
-        return -1;
-    return grow(&r->cur_name, &r->cur_name_len, at, n);
-}
-
-static int on_header_value(llhttp_t *p, const char *at, size_t n)
-{
-    struct pxreq *r = p->data;
-    r->header_bytes += n;
-    if (r->header_bytes > MAX_RESPONSE_HEADER)
-        return -1;
-    if (r->cur_value == NULL && grow(&r->cur_value, &r->cur_value_len, "", 0) != 0)
-        return -1;
-    return grow(&r->cur_value, &r->cur_value_len, at, n);
-}
-
-static int on_header_value_complete(llhttp_t *p)
-{
-    struct pxreq *r = p->data;
-    if (r->nfields == MAX_RESPONSE_FIELDS)
-        return -1;
-    if (r->cur_value == NULL && grow(&r->cur_value, &r->cur_value_len, "", 0) != 0)
-        return -1;
-    for (char *c = r->cur_name; c && *c; c++)
-        if (*c >= 'A' && *c <= 'Z')
-            *c = (char)(*c - 'A' + 'a'); /* HTTP/3 field names are lowercase */
-    r->fields[r->nfields].name = r->cur_name;
-    r->fields[r->nfields].value = r->cur_value;
-    r->nfields++;
-    r->cur_name = r->cur_value = NULL;
-    r->cur_name_len = r->cur_value_len = 0;
-    return 0;
-}
-
-static int on_headers_complete(llhttp_t *p)
-{
-    struct pxreq *r = p->data;
+    struct pxreq *r = arg;
     struct h3g_response resp;
-    const char *conn = NULL;
-    int status = llhttp_get_status_code(p);
+    const char *conn = NULL, *name, *value;
+    size_t n = h3g_h1_field_count(p);
     int no_body;
 
-    if (status < 200) {
-        r->interim = 1; /* 1xx: not forwarded, the final response follows */
-        clear_fields(r);
-        return 0;
-    }
     r->t_header = h3g_now_us();
     h3g_response_init(&resp);
     resp.status = status;
-    for (size_t i = 0; i < r->nfields; i++)
-        if (strcmp(r->fields[i].name, "connection") == 0)
-            conn = r->fields[i].value;
-    for (size_t i = 0; i < r->nfields; i++) {
-        const char *n = r->fields[i].name;
-        if (h3g_http1_hop_by_hop(n, strlen(n), conn))
+    for (size_t i = 0; i < n; i++) {
+        h3g_h1_field(p, i, &name, &value);
+        if (strcmp(name, "connection") == 0)
+            conn = value;
+    }
+    for (size_t i = 0; i < n; i++) {
+        h3g_h1_field(p, i, &name, &value);
+        if (h3g_http1_hop_by_hop(name, strlen(name), conn))
             continue;
-        if (h3g_response_add(&resp, n, r->fields[i].value) != 0)
+        if (h3g_response_add(&resp, name, value) != 0)
             goto oom;
     }
     /* the origin's hop, then ours in the protocol the client speaks */
@@ -424,7 +345,6 @@ static int on_headers_complete(llhttp_t *p)
         resp.body.kind = H3G_BODY_SOURCE;
         resp.body.remaining = UINT64_MAX;
     }
-    clear_fields(r);
     r->state = PX_BODY;
     arm(r, r->px->up->conf.idle_timeout_ms);
     r->responded = 1;
@@ -434,12 +354,12 @@ static int on_headers_complete(llhttp_t *p)
     return r->head_method ? 1 : 0; /* 1: a response to HEAD has no body */
 oom:
     h3g_response_free(&resp);
-    return -1;
+    return H3G_ERR;
 }
 
-static int on_body(llhttp_t *p, const char *at, size_t n)
+static int on_body(void *arg, const uint8_t *at, size_t n)
 {
-    struct pxreq *r = p->data;
+    struct pxreq *r = arg;
     /* Reads are sized so the body always fits (see px_read). */
     if (r->roff > 0) {
         memmove(r->rbuf, r->rbuf + r->roff, r->rlen - r->roff);
@@ -447,25 +367,27 @@ static int on_body(llhttp_t *p, const char *at, size_t n)
         r->roff = 0;
     }
     if (r->rlen + n > BUF_LIMIT)
-        return -1;
+        return H3G_ERR;
     memcpy(r->rbuf + r->rlen, at, n);
     r->rlen += n;
     return 0;
 }
 
-static int on_message_complete(llhttp_t *p)
+/* One response per request: the reader stops after it, anything after is
+ * not ours. */
+static void on_end(void *arg)
 {
-    struct pxreq *r = p->data;
-    if (r->interim) {
-        r->interim = 0;
-        r->header_bytes = 0;
-        return 0;
-    }
+    struct pxreq *r = arg;
     r->resp_eof = 1;
-    r->reusable = llhttp_should_keep_alive(p) && r->soff == r->slen && r->head_off == r->head_len &&
-                  (!r->has_body || r->req_fin);
-    return HPE_PAUSED; /* one response per request: anything after is not ours */
+    r->reusable = h3g_h1_keep_alive(&r->parser) && r->soff == r->slen &&
+                  r->head_off == r->head_len && (!r->has_body || r->req_fin);
 }
+
+static const struct h3g_h1_callbacks response_cbs = {
+    .response = on_response,
+    .body = on_body,
+    .end = on_end,
+};
 
 static void px_read(struct pxreq *r)
 {
@@ -495,7 +417,7 @@ static void px_read(struct pxreq *r)
                     px_fail(r, 502, "origin unreachable");
                 return;
             }
-            if (n == 0 && llhttp_finish(&r->parser) == HPE_OK && r->resp_eof)
+            if (n == 0 && h3g_h1_parse_eof(&r->parser) == 0 && r->resp_eof)
                 break; /* a body delimited by the connection's end */
             if (r->resp_eof)
                 break;
@@ -506,15 +428,13 @@ static void px_read(struct pxreq *r)
         r->got_bytes = 1;
         if (r->state == PX_BODY)
             arm(r, r->px->up->conf.idle_timeout_ms);
-        llhttp_errno_t e = llhttp_execute(&r->parser, buf, (size_t)n);
-        if (e == HPE_PAUSED) {
-            llhttp_resume(&r->parser);
-            break;
-        }
-        if (e != HPE_OK) {
-            px_fail(r, 502, llhttp_errno_name(e));
+        if (h3g_h1_parse(&r->parser, (const uint8_t *)buf, (size_t)n) < 0) {
+            h3g_debug("proxy: %s: bad response: %s", r->origin->text, r->parser.error);
+            px_fail(r, 502, r->parser.error);
             return;
         }
+        if (r->resp_eof)
+            break;
     }
     if (r->resp_eof) {
         h3g_timer_stop(r->px->loop, &r->timer);
@@ -578,8 +498,11 @@ static int start_connection(struct pxreq *r, struct h3g_origin *skip)
     }
     r->reused_conn = 0;
     r->got_bytes = 0;
-    llhttp_init(&r->parser, HTTP_RESPONSE, &g_settings);
-    r->parser.data = r;
+    if (r->parser_on)
+        h3g_h1_parser_free(&r->parser); /* a retry on a fresh connection */
+    h3g_h1_parser_init_response(&r->parser, &response_cbs, r, MAX_RESPONSE_HEADER,
+                                MAX_RESPONSE_FIELDS);
+    r->parser_on = 1;
     r->fd = r->attempts == 1 ? h3g_origin_take_idle(r->origin) : -1;
     if (r->fd >= 0) {
         r->reused_conn = 1;
@@ -641,7 +564,8 @@ static void px_release(void *ctx, int aborted)
     /* A cancelled exchange leaves the origin connection in an unknown state:
      * closed, never pooled. */
     close_fd(r);
-    clear_fields(r);
+    if (r->parser_on)
+        h3g_h1_parser_free(&r->parser);
     free(r->head);
     free(r->sbuf);
     buf_put(r->px, r->rbuf);
@@ -662,16 +586,6 @@ h3g_proxy *h3g_proxy_new(h3g_loop *loop, h3g_upstream *up, struct h3g_static *fi
     px->loop = loop;
     px->up = up;
     px->files = files;
-    if (!g_settings_ready) {
-        llhttp_settings_init(&g_settings);
-        g_settings.on_header_field = on_header_field;
-        g_settings.on_header_value = on_header_value;
-        g_settings.on_header_value_complete = on_header_value_complete;
-        g_settings.on_headers_complete = on_headers_complete;
-        g_settings.on_body = on_body;
-        g_settings.on_message_complete = on_message_complete;
-        g_settings_ready = 1;
-    }
     return px;
 }
 
