@@ -936,9 +936,13 @@ static int make_ng(struct h2_sess *s)
     nghttp2_option_set_max_deflate_dynamic_table_size(opt, DEFLATE_TABLE);
     nghttp2_option_set_max_settings(opt, MAX_SETTINGS);
     nghttp2_option_set_max_outbound_ack(opt, MAX_OUTBOUND_ACK);
+#ifdef H3G_HAVE_NGHTTP2_RESET_RATE /* else only our own rapid-reset rule applies */
     nghttp2_option_set_stream_reset_rate_limit(opt, RESET_BURST, RESET_RATE);
+#endif
+#ifdef H3G_HAVE_NGHTTP2_MAX_CONTINUATIONS
     /* Enough for a full field section in 16 KiB frames, no more (CVE-2024-27316). */
     nghttp2_option_set_max_continuations(opt, H3G_MAX((size_t)8, fss / 16384 + 2));
+#endif
     nghttp2_option_set_no_closed_streams(opt, 1); /* no RFC 7540 priority tree to keep */
     if (nghttp2_session_server_new2(&s->ng, cbs, s, opt) == 0)
         rv = 0;
