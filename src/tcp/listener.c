@@ -144,8 +144,10 @@ void h3g_tcp_shutdown(h3g_tcp_server *srv)
 
 void h3g_tcp_close_all(h3g_tcp_server *srv)
 {
-    while (srv != NULL && srv->conns != NULL)
+    while (srv != NULL && srv->conns != NULL) {
+        h3g_tcp_close_reason(srv->conns, "drain_timeout");
         h3g_tcp_conn_abort(srv->conns);
+    }
 }
 
 size_t h3g_tcp_conn_count(const h3g_tcp_server *srv)
