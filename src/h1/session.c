@@ -178,7 +178,7 @@ struct head_buf {
 
 static void hb_add(struct head_buf *b, const char *s, size_t n)
 {
-    if (b->failed || b->len + n > b->cap) {
+    if (b->failed || h3g_reserve((void **)&b->p, &b->cap, b->len + n, 1024) != 0) {
         b->failed = 1;
         return;
     }
@@ -202,12 +202,12 @@ static int hb_field(void *arg, const char *name, const char *value)
 static int write_head(struct h1_req *r, const struct h3g_response *resp)
 {
     struct h1_conn *h = r->conn;
-    size_t cap = 256 + resp->len + 4 * resp->nheaders + 1024;
-    struct head_buf b = {malloc(cap), 0, cap, 0, 0};
+    /* room for the handler's fields; the route's and Alt-Svc grow it */
+    struct head_buf b = {NULL, 0, 0, 0, 0};
     char line[128];
     int no_body =
         r->head_method || resp->status == 204 || resp->status == 304 || resp->status < 200;
-    if (b.p == NULL)
+    if (h3g_reserve((void **)&b.p, &b.cap, 256 + resp->len + 4 * resp->nheaders, 1024) != 0)
         return H3G_ENOMEM;
     int n = snprintf(line, sizeof(line), "HTTP/1.1 %03d %s\r\n", resp->status,
                      h3g_status_reason(resp->status));
