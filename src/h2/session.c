@@ -16,78 +16,9 @@
 #include <string.h>
 
 #include "common.h"
-#include "http/exchange.h"
+#include "h2/h2_internal.h"
 #include "obs/log.h"
-#include "tcp/conn.h"
 
-#define STREAM_WINDOW (1u << 20)
-/* Two streams' worth: held (paused) uploads are bounded by this per
- * connection, and one paused stream cannot stall the others. */
-#define CONN_WINDOW (2u << 20)
-#define DEFLATE_TABLE 4096
-#define MAX_SETTINGS 32
-#define MAX_OUTBOUND_ACK 1000
-/* nghttp2's token bucket for RST_STREAM (its defaults, stated here). */
-#define RESET_BURST 1000
-#define RESET_RATE 33
-/* Rapid reset (CVE-2023-44487), as src/h3/session.c: a client that abandons
- * more than half of what it opens, once it reset RESET_MIN, is closed. */
-#define RESET_MIN 200
-/* Between the shutdown notice and the final GOAWAY: requests in flight land. */
-#define NOTICE_MS 1000
-
-enum rx_state {
-    RX_HEADERS,    /* the field section is arriving */
-    RX_OVERSIZED,  /* over max_field_section_size or max_header_fields: 431 */
-    RX_BODY,       /* dispatched: body bytes go to the handler */
-    RX_OVER_LIMIT, /* content-length over max_request_body: 413 once it crosses */
-    RX_DROP,       /* what still comes is dropped (answered, stopped, reset) */
-    RX_DONE,       /* END_STREAM delivered */
-};
-
-enum tx_state { TX_NONE, TX_DEFERRED, TX_BODY, TX_COMPLETE, TX_RESET };
-
-struct h2_sess;
-
-struct h2_stream {
-    h3g_exchange ex; /* first: the exchange API hands it back */
-    struct h2_sess *s;
-    struct h2_stream *prev, *next;
-    int32_t id;
-    enum rx_state rx;
-    enum tx_state tx;
-    struct h3g_request req;
-    struct h3g_body body;
-    uint64_t start_us, body_bytes, bytes_sent;
-    size_t header_bytes;
-    size_t held;  /* received, not yet consumed: the client's window stays shut */
-    uint8_t *buf; /* arrived while the handler had paused */
-    size_t buf_len, buf_cap;
-    int status;
-    const char *error;
-    unsigned headers_done : 1, head : 1, paused : 1, resumed : 1, fin_pending : 1, deferred : 1,
-        rst_after : 1, gone : 1, redeliver : 1;
-};
-
-struct h2_sess {
-    h3g_tcp_conn *c; /* NULL once closed */
-    const struct h3g_tcp_config *cfg;
-    nghttp2_session *ng;
-    struct h2_stream *streams;
-    size_t nstreams;
-    int busy;
-    unsigned dead : 1, closing : 1, read_paused : 1, final_goaway : 1, excessive : 1;
-    uint64_t opened, client_resets;
-    int32_t refuse_above; /* a GOAWAY with this last id was submitted */
-    uint64_t open_us, last_active_us, drain_due_us;
-    uint64_t last_out_us; /* frames last went out */
-    h3g_timer idle_timer, header_timer, notice_timer;
-    h3g_timer flush_timer; /* frames queued by a handler go out from here */
-    char peer[64];
-    uint64_t conn_id;
-};
-
-static const struct h3g_front_ops h2_front;
 static void sess_free(struct h2_sess *s);
 
 /* ---- connection plumbing ---- */
@@ -134,13 +65,13 @@ static void send_pending(struct h2_sess *s)
         close_conn(s, 1);
 }
 
-static void enter(struct h2_sess *s)
+void h2_enter(struct h2_sess *s)
 {
     s->busy++;
 }
 
 /* Returns 0 when the session was freed (s is gone). */
-static int leave(struct h2_sess *s)
+int h2_leave(struct h2_sess *s)
 {
     if (s->busy > 1) {
         s->busy--;
@@ -159,308 +90,21 @@ static int leave(struct h2_sess *s)
 /* A handler's call (respond, resume, abort) only queues frames: sending them
  * may complete the stream and release the handler, which must not happen
  * inside the handler's own call.  They go out on the next loop turn. */
-static void leave_later(struct h2_sess *s)
+void h2_leave_later(struct h2_sess *s)
 {
     s->busy--;
     if (s->busy == 0 && !h3g_timer_active(&s->flush_timer)) /* a dead s is freed there */
         h3g_timer_start(s->cfg->loop, &s->flush_timer, 0);
 }
 
-static void redeliver_all(struct h2_sess *s);
-
 static void on_flush_timer(h3g_timer *t, void *arg)
 {
     struct h2_sess *s = arg;
     H3G_UNUSED(t);
-    enter(s);
+    h2_enter(s);
     if (!s->dead)
-        redeliver_all(s);
-    leave(s);
-}
-
-/* ---- streams ---- */
-
-static struct h2_stream *find(struct h2_sess *s, int32_t id)
-{
-    return nghttp2_session_get_stream_user_data(s->ng, id);
-}
-
-static struct h2_stream *stream_new(struct h2_sess *s, int32_t id)
-{
-    struct h2_stream *st = calloc(1, sizeof(*st));
-    if (st == NULL)
-        return NULL;
-    h3g_exchange_init(&st->ex, &h2_front);
-    st->ex.alt_svc = h3g_tcp_alt_svc(s->c);
-    st->s = s;
-    st->id = id;
-    st->start_us = h3g_now_us();
-    st->body.fd = -1;
-    h3g_request_init(&st->req, s->cfg->max_header_fields);
-    st->req.version = "2";
-    st->next = s->streams;
-    if (s->streams != NULL)
-        s->streams->prev = st;
-    s->streams = st;
-    s->nstreams++;
-    return st;
-}
-
-static void stream_log(const struct h2_stream *st)
-{
-    const struct h2_sess *s = st->s;
-    struct h3g_access_entry e = {
-        .client = s->peer,
-        .method = st->req.method,
-        .authority = st->req.authority,
-        .path = st->req.path,
-        .status = st->status,
-        .bytes_sent = st->bytes_sent,
-        .duration_us = h3g_now_us() - st->start_us,
-        .stream_id = st->id,
-        .error = st->error,
-        .note = st->ex.note[0] ? st->ex.note : NULL,
-        .protocol = "h2",
-        .conn_id = (int64_t)s->conn_id,
-    };
-    h3g_access_log_request(&e);
-}
-
-static void stream_free(struct h2_stream *st)
-{
-    struct h2_sess *s = st->s;
-    if (st->prev != NULL)
-        st->prev->next = st->next;
-    else
-        s->streams = st->next;
-    if (st->next != NULL)
-        st->next->prev = st->prev;
-    s->nstreams--;
-    /* The stream is gone from nghttp2: what it held goes back to the
-     * connection's window. */
-    if (st->held > 0 && !s->dead)
-        nghttp2_session_consume_connection(s->ng, st->held);
-    st->gone = 1; /* the handler's release may still call in: ignored */
-    h3g_exchange_release(&st->ex, st->tx != TX_COMPLETE || st->error != NULL);
-    h3g_body_close(&st->body);
-    h3g_request_reset(&st->req);
-    free(st->buf);
-    free(st);
-}
-
-static void consume(struct h2_stream *st, size_t n)
-{
-    if (n > 0 && !st->s->dead)
-        nghttp2_session_consume(st->s->ng, st->id, n);
-}
-
-static int client_sending(const struct h2_stream *st)
-{
-    return nghttp2_session_get_stream_remote_close(st->s->ng, st->id) == 0;
-}
-
-/* No more request body for anyone: what is held or buffered is released. */
-static void drop_request(struct h2_stream *st)
-{
-    st->rx = RX_DROP;
-    free(st->buf);
-    st->buf = NULL;
-    st->buf_len = st->buf_cap = 0;
-    consume(st, st->held);
-    st->held = 0;
-    st->paused = 0;
-    st->fin_pending = 0;
-}
-
-static void reset_stream(struct h2_stream *st, uint32_t code, const char *why)
-{
-    if (st->tx == TX_RESET)
-        return;
-    if (st->error == NULL)
-        st->error = why;
-    st->tx = TX_RESET;
-    drop_request(st);
-    nghttp2_submit_rst_stream(st->s->ng, NGHTTP2_FLAG_NONE, st->id, code);
-}
-
-/* ---- response bodies ---- */
-
-static ssize_t read_body(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t len, uint32_t *flags,
-                         nghttp2_data_source *src, void *ud)
-{
-    struct h2_stream *st = src->ptr;
-    if (st->tx != TX_BODY)
-        return NGHTTP2_ERR_DEFERRED; /* a reset is on its way */
-    ssize_t r = h3g_exchange_body_next(&st->ex, &st->body, buf, len);
-    if (st->tx != TX_BODY)
-        return NGHTTP2_ERR_DEFERRED; /* the handler aborted while we pulled */
-    if (r == H3G_EAGAIN) {
-        st->deferred = 1; /* resume_response resumes it */
-        return NGHTTP2_ERR_DEFERRED;
-    }
-    if (r < 0) {
-        /* A reset, never a short body that looks complete. */
-        h3g_warn("%s: h2 stream %d: response body failed after %llu bytes; resetting", st->s->peer,
-                 (int)id, (unsigned long long)st->bytes_sent);
-        st->error = "body read failed";
-        st->tx = TX_RESET;
-        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* RST_STREAM INTERNAL_ERROR */
-    }
-    if (r == 0 || (st->body.kind != H3G_BODY_SOURCE && st->body.remaining == 0))
-        *flags |= NGHTTP2_DATA_FLAG_EOF;
-    return r;
-}
-
-/* ---- responses ---- */
-
-struct nv_list {
-    nghttp2_nv *nva;
-    size_t n;
-};
-
-static int add_nv(void *arg, const char *name, const char *value)
-{
-    struct nv_list *l = arg;
-    l->nva[l->n++] = (nghttp2_nv){(uint8_t *)name, (uint8_t *)value, strlen(name), strlen(value),
-                                  NGHTTP2_NV_FLAG_NONE};
-    return 0;
-}
-
-/* Takes resp's body (the caller still frees resp). */
-static void take_body(struct h2_stream *st, struct h3g_response *resp)
-{
-    if (st->head)
-        h3g_body_close(&resp->body); /* HEAD: none, and no source is pulled */
-    st->body = resp->body;
-    memset(&resp->body, 0, sizeof(resp->body));
-    resp->body.fd = -1;
-}
-
-static int submit_response(struct h2_stream *st, struct h3g_response *resp)
-{
-    char status[4];
-    nghttp2_data_provider dp = {.source.ptr = st, .read_callback = read_body};
-    struct nv_list l = {malloc((h3g_exchange_field_count(&st->ex, resp) + 1) * sizeof(nghttp2_nv)),
-                        0};
-    if (l.nva == NULL)
-        return H3G_ENOMEM;
-    snprintf(status, sizeof(status), "%03d", resp->status);
-    l.nva[l.n++] =
-        (nghttp2_nv){(uint8_t *)":status", (uint8_t *)status, 7, 3, NGHTTP2_NV_FLAG_NONE};
-    h3g_exchange_fields(&st->ex, resp, add_nv, &l);
-    st->status = resp->status;
-    st->tx = TX_BODY;
-    take_body(st, resp);
-    int has_body = st->body.kind == H3G_BODY_SOURCE ||
-                   (st->body.kind != H3G_BODY_NONE && st->body.remaining > 0);
-    /* nghttp2 copies the fields */
-    int rv = nghttp2_submit_response(st->s->ng, st->id, l.nva, l.n, has_body ? &dp : NULL);
-    free(l.nva);
-    return rv == 0 ? 0 : H3G_ERR;
-}
-
-/* A response of our own (413, 431). */
-static void respond_error(struct h2_stream *st, int status)
-{
-    struct h3g_response resp;
-    h3g_response_init(&resp);
-    if (h3g_response_error(&resp, status) != 0 ||
-        h3g_response_add(&resp, "server", "h3gate") != 0 || submit_response(st, &resp) != 0)
-        reset_stream(st, NGHTTP2_INTERNAL_ERROR, "cannot build response");
-    h3g_response_free(&resp);
-}
-
-/* The request body is over the limit: 413 if nothing was answered yet, else
- * a reset.  Once the 413 is out the client is told to stop with RST_STREAM
- * NO_ERROR (RFC 9113 §8.1), so it keeps the answer. */
-static void send_413(struct h2_stream *st)
-{
-    if (st->tx == TX_RESET)
-        return;
-    if (st->tx == TX_COMPLETE) {
-        if (st->error == NULL)
-            st->error = "request body too large";
-        reset_stream(st, NGHTTP2_NO_ERROR, st->error);
-        return;
-    }
-    if (st->tx == TX_BODY) {
-        reset_stream(st, NGHTTP2_ENHANCE_YOUR_CALM, "request body too large");
-        return;
-    }
-    /* A handler already working on it (the proxy) lets go: its origin will
-     * not get the rest. */
-    h3g_exchange_release(&st->ex, 1);
-    drop_request(st);
-    st->rst_after = 1;
-    respond_error(st, 413);
-    if (st->error == NULL)
-        st->error = "request body too large";
-}
-
-static void dispatch(struct h2_sess *s, struct h2_stream *st)
-{
-    struct h3g_response resp;
-    st->rx = RX_BODY;
-    st->tx = TX_DEFERRED; /* so that the handler may respond from inside */
-    h3g_response_init(&resp);
-    int rv = s->cfg->handler(s->cfg->handler_ctx, &st->req, &resp, &st->ex);
-    if (rv == 0 && st->tx == TX_DEFERRED) {
-        if (submit_response(st, &resp) != 0)
-            reset_stream(st, NGHTTP2_INTERNAL_ERROR, "cannot build response");
-    } else if (rv != 0 && rv != H3G_EAGAIN && st->tx == TX_DEFERRED) {
-        reset_stream(st, NGHTTP2_INTERNAL_ERROR, "cannot build response");
-    }
-    h3g_response_free(&resp);
-}
-
-/* ---- request bodies ---- */
-
-static int buffer_data(struct h2_stream *st, const uint8_t *data, size_t len)
-{
-    if (h3g_reserve((void **)&st->buf, &st->buf_cap, st->buf_len + len, 16384) != 0)
-        return H3G_ENOMEM;
-    memcpy(st->buf + st->buf_len, data, len);
-    st->buf_len += len;
-    return 0;
-}
-
-/* Body bytes for the handler.  While it has paused they wait here (bounded by
- * the windows, since none of them is consumed until it resumes). */
-static void deliver(struct h2_stream *st, const uint8_t *data, size_t len)
-{
-    if (st->paused || st->redeliver) { /* behind what waits: in order */
-        if (buffer_data(st, data, len) != 0) {
-            consume(st, len);
-            reset_stream(st, NGHTTP2_INTERNAL_ERROR, "out of memory");
-            return;
-        }
-        st->held += len;
-        return;
-    }
-    st->resumed = 0;
-    if (h3g_exchange_push(&st->ex, data, len, 0) == H3G_EAGAIN && !st->resumed &&
-        st->rx == RX_BODY) {
-        st->paused = 1;
-        st->held += len;
-        return;
-    }
-    consume(st, len);
-}
-
-static void end_body(struct h2_stream *st)
-{
-    if (st->rx == RX_OVER_LIMIT) {
-        send_413(st); /* the body ended below its announced length */
-        return;
-    }
-    if (st->rx != RX_BODY)
-        return;
-    if (st->paused || st->redeliver) {
-        st->fin_pending = 1;
-        return;
-    }
-    st->rx = RX_DONE;
-    h3g_exchange_push(&st->ex, NULL, 0, 1);
+        h2_redeliver_all(s);
+    h2_leave(s);
 }
 
 /* ---- nghttp2 callbacks ---- */
@@ -493,7 +137,7 @@ static int on_begin_headers(nghttp2_session *ng, const nghttp2_frame *frame, voi
         nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, id, NGHTTP2_REFUSED_STREAM);
         return 0;
     }
-    struct h2_stream *st = stream_new(s, id);
+    struct h2_stream *st = h2_stream_new(s, id);
     if (st == NULL)
         return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* RST_STREAM INTERNAL_ERROR */
     nghttp2_session_set_stream_user_data(ng, id, st);
@@ -513,7 +157,7 @@ static int on_header(nghttp2_session *ng, const nghttp2_frame *frame, const uint
     struct h2_sess *s = ud;
     if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST)
         return 0; /* trailers are ignored */
-    struct h2_stream *st = find(s, frame->hd.stream_id);
+    struct h2_stream *st = h2_find(s, frame->hd.stream_id);
     if (st == NULL || st->rx != RX_HEADERS)
         return 0;
     /* RFC 9113 §6.5.2: name + value + 32 bytes per field.  Past the limit the
@@ -537,15 +181,15 @@ static void on_request_headers(struct h2_sess *s, struct h2_stream *st)
     if (st->tx != TX_NONE)
         return; /* reset meanwhile (header timeout) */
     if (st->rx == RX_OVERSIZED) {
-        drop_request(st);
+        h2_drop_request(st);
         st->rst_after = 1;
-        respond_error(st, 431);
+        h2_respond_error(st, 431);
         return;
     }
     if (h3g_request_finish(&st->req) != 0) {
         /* Malformed: a stream error, the connection goes on (RFC 9113 §8.1.1). */
         h3g_debug("%s: h2 stream %d: malformed request: %s", s->peer, (int)st->id, st->req.error);
-        reset_stream(st, NGHTTP2_PROTOCOL_ERROR, "PROTOCOL_ERROR");
+        h2_reset_stream(st, NGHTTP2_PROTOCOL_ERROR, "PROTOCOL_ERROR");
         return;
     }
     st->head = strcmp(st->req.method, "HEAD") == 0; /* a 413 too goes without body */
@@ -556,12 +200,12 @@ static void on_request_headers(struct h2_sess *s, struct h2_stream *st)
         st->rx = RX_OVER_LIMIT;
         return;
     }
-    dispatch(s, st);
+    h2_dispatch(s, st);
 }
 
 static void on_client_reset(struct h2_sess *s, const nghttp2_frame *frame)
 {
-    struct h2_stream *st = find(s, frame->hd.stream_id);
+    struct h2_stream *st = h2_find(s, frame->hd.stream_id);
     uint32_t code = frame->rst_stream.error_code;
     if (++s->client_resets >= RESET_MIN && s->client_resets * 2 > s->opened) {
         too_much(s, "rapid reset: the client abandons most of its requests");
@@ -570,13 +214,13 @@ static void on_client_reset(struct h2_sess *s, const nghttp2_frame *frame)
     if (st != NULL && st->error == NULL && st->tx != TX_COMPLETE)
         st->error = code == NGHTTP2_NO_ERROR ? "reset by client" : nghttp2_http2_strerror(code);
     if (st != NULL)
-        drop_request(st);
+        h2_drop_request(st);
 }
 
 static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame, void *ud)
 {
     struct h2_sess *s = ud;
-    struct h2_stream *st = frame->hd.stream_id != 0 ? find(s, frame->hd.stream_id) : NULL;
+    struct h2_stream *st = frame->hd.stream_id != 0 ? h2_find(s, frame->hd.stream_id) : NULL;
     if (frame->hd.type == NGHTTP2_RST_STREAM) {
         on_client_reset(s, frame);
         return 0;
@@ -588,7 +232,7 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame, void *
         on_request_headers(s, st);
     /* END_STREAM on DATA, on HEADERS (no body) or on trailers */
     if (frame->hd.flags & NGHTTP2_FLAG_END_STREAM)
-        end_body(st);
+        h2_end_body(st);
     return 0;
 }
 
@@ -596,7 +240,7 @@ static int on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t id, const u
                          size_t len, void *ud)
 {
     struct h2_sess *s = ud;
-    struct h2_stream *st = find(s, id);
+    struct h2_stream *st = h2_find(s, id);
     uint64_t max = s->cfg->max_request_body;
     if (st == NULL) {
         nghttp2_session_consume(ng, id, len);
@@ -604,14 +248,14 @@ static int on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t id, const u
     }
     st->body_bytes += len;
     if (st->rx == RX_BODY && max > 0 && st->body_bytes > max) {
-        consume(st, len);
-        send_413(st);
+        h2_consume(st, len);
+        h2_send_413(st);
     } else if (st->rx == RX_BODY) {
-        deliver(st, data, len);
+        h2_deliver(st, data, len);
     } else {
-        consume(st, len); /* dropped, but the window must reopen */
+        h2_consume(st, len); /* dropped, but the window must reopen */
         if (st->rx == RX_OVER_LIMIT && st->body_bytes > max)
-            send_413(st);
+            h2_send_413(st);
     }
     return 0;
 }
@@ -621,7 +265,7 @@ static int on_frame_send(nghttp2_session *ng, const nghttp2_frame *frame, void *
     struct h2_stream *st;
     if (frame->hd.type != NGHTTP2_DATA && frame->hd.type != NGHTTP2_HEADERS)
         return 0;
-    if ((st = find(ud, frame->hd.stream_id)) == NULL)
+    if ((st = h2_find(ud, frame->hd.stream_id)) == NULL)
         return 0;
     if (frame->hd.type == NGHTTP2_DATA)
         st->bytes_sent += frame->hd.length - frame->data.padlen;
@@ -630,7 +274,7 @@ static int on_frame_send(nghttp2_session *ng, const nghttp2_frame *frame, void *
     st->tx = TX_COMPLETE;
     /* We stopped reading the request (413, 431, stop_request): now that the
      * response is whole, the client may stop sending (RFC 9113 §8.1). */
-    if (st->rst_after && client_sending(st))
+    if (st->rst_after && h2_client_sending(st))
         nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_NO_ERROR);
     return 0;
 }
@@ -638,20 +282,20 @@ static int on_frame_send(nghttp2_session *ng, const nghttp2_frame *frame, void *
 static int on_frame_not_send(nghttp2_session *ng, const nghttp2_frame *frame, int err, void *ud)
 {
     struct h2_stream *st;
-    if (frame->hd.type != NGHTTP2_HEADERS || (st = find(ud, frame->hd.stream_id)) == NULL)
+    if (frame->hd.type != NGHTTP2_HEADERS || (st = h2_find(ud, frame->hd.stream_id)) == NULL)
         return 0;
     /* A response head nghttp2 would not send (too large): the stream would
      * hang otherwise. */
     h3g_debug("%s: h2 stream %d: response not sent: %s", st->s->peer, (int)st->id,
               nghttp2_strerror(err));
-    reset_stream(st, NGHTTP2_INTERNAL_ERROR, "cannot send response");
+    h2_reset_stream(st, NGHTTP2_INTERNAL_ERROR, "cannot send response");
     return 0;
 }
 
 static int on_stream_close(nghttp2_session *ng, int32_t id, uint32_t code, void *ud)
 {
     struct h2_sess *s = ud;
-    struct h2_stream *st = find(s, id);
+    struct h2_stream *st = h2_find(s, id);
     if (st == NULL)
         return 0;
     if (code != NGHTTP2_NO_ERROR && st->error == NULL)
@@ -659,8 +303,8 @@ static int on_stream_close(nghttp2_session *ng, int32_t id, uint32_t code, void 
     if (st->error == NULL && st->tx != TX_COMPLETE)
         st->error = "stream closed early";
     nghttp2_session_set_stream_user_data(ng, id, NULL);
-    stream_log(st);
-    stream_free(st);
+    h2_stream_log(st);
+    h2_stream_free(st);
     if (s->nstreams == 0)
         s->last_active_us = h3g_now_us();
     return 0;
@@ -717,9 +361,9 @@ static void on_idle_timer(h3g_timer *t, void *arg)
     }
     h3g_debug("%s: h2 keep-alive timeout", s->peer);
     h3g_tcp_close_reason(s->c, "keepalive_timeout");
-    enter(s);
+    h2_enter(s);
     nghttp2_session_terminate_session(s->ng, NGHTTP2_NO_ERROR);
-    leave(s);
+    h2_leave(s);
 }
 
 /* Streams whose field section is late: reset (not processed: REFUSED_STREAM,
@@ -733,7 +377,7 @@ static uint64_t header_deadlines(struct h2_sess *s, uint64_t now, uint64_t limit
         uint64_t due = st->start_us + limit;
         if (due <= now) {
             st->status = 408;
-            reset_stream(st, NGHTTP2_REFUSED_STREAM, "request header timeout");
+            h2_reset_stream(st, NGHTTP2_REFUSED_STREAM, "request header timeout");
             late++;
         } else if (next == 0 || due < next) {
             next = due;
@@ -758,7 +402,7 @@ static void on_header_timer(h3g_timer *t, void *arg)
     uint64_t now = h3g_now_us(), limit = s->cfg->header_timeout_ms * 1000, next = 0;
     if (s->closing || s->dead)
         return;
-    enter(s);
+    h2_enter(s);
     if (s->opened == 0 && now >= s->open_us + limit) {
         /* Slowloris at the connection level: a preface, and nothing asked. */
         h3g_debug("%s: h2: no request within the header timeout", s->peer);
@@ -769,7 +413,7 @@ static void on_header_timer(h3g_timer *t, void *arg)
     } else {
         next = s->opened == 0 ? s->open_us + limit : header_deadlines(s, now, limit);
     }
-    if (leave(s) && next != 0 && !s->closing)
+    if (h2_leave(s) && next != 0 && !s->closing)
         h3g_timer_start_us(s->cfg->loop, t, next > now ? next - now : 1);
 }
 
@@ -778,137 +422,10 @@ static void on_notice_timer(h3g_timer *t, void *arg)
     struct h2_sess *s = arg;
     if (s->closing || s->dead)
         return;
-    enter(s);
+    h2_enter(s);
     final_goaway(s);
-    leave(s);
+    h2_leave(s);
 }
-
-/* ---- the front end's half of the exchange ---- */
-
-static struct h2_stream *live(h3g_exchange *ex)
-{
-    struct h2_stream *st = (struct h2_stream *)ex;
-    return st->gone || st->s->dead ? NULL : st;
-}
-
-static int x_respond(h3g_exchange *ex, struct h3g_response *resp)
-{
-    struct h2_stream *st = live(ex);
-    int rv = 0;
-    if (st == NULL || st->tx != TX_DEFERRED)
-        return H3G_EINVAL;
-    enter(st->s);
-    if (submit_response(st, resp) != 0) {
-        reset_stream(st, NGHTTP2_INTERNAL_ERROR, "cannot send response");
-        rv = H3G_ERR;
-    }
-    leave_later(st->s);
-    return rv;
-}
-
-static void x_resume_response(h3g_exchange *ex)
-{
-    struct h2_stream *st = live(ex);
-    if (st == NULL || st->tx != TX_BODY || !st->deferred)
-        return;
-    enter(st->s);
-    st->deferred = 0;
-    nghttp2_session_resume_data(st->s->ng, st->id);
-    leave_later(st->s);
-}
-
-/* What waited for the handler goes to it, then the window reopens.  Run from
- * the flush timer: never inside the handler's own resume call. */
-static void redeliver(struct h2_stream *st)
-{
-    size_t held = st->held, n = st->buf_len;
-    uint8_t *buf = st->buf;
-    st->redeliver = 0;
-    st->held = 0;
-    st->buf = NULL;
-    st->buf_len = st->buf_cap = 0;
-    if (n > 0) {
-        st->resumed = 0;
-        if (h3g_exchange_push(&st->ex, buf, n, 0) == H3G_EAGAIN && !st->resumed &&
-            st->rx == RX_BODY) {
-            st->paused = 1; /* these stay held */
-            st->held = n;
-            held -= n;
-        }
-    }
-    free(buf);
-    consume(st, held);
-    if (!st->paused && st->fin_pending && st->rx == RX_BODY) {
-        st->fin_pending = 0;
-        end_body(st);
-    }
-}
-
-static void redeliver_all(struct h2_sess *s)
-{
-    for (struct h2_stream *st = s->streams; st != NULL; st = st->next)
-        if (st->redeliver && !st->paused)
-            redeliver(st);
-}
-
-static void x_resume_request(h3g_exchange *ex)
-{
-    struct h2_stream *st = live(ex);
-    if (st == NULL)
-        return;
-    st->resumed = 1; /* seen by deliver() when called from inside a push */
-    if (!st->paused)
-        return;
-    st->paused = 0;
-    st->redeliver = 1;
-    enter(st->s);
-    leave_later(st->s);
-}
-
-static void x_stop_request(h3g_exchange *ex)
-{
-    struct h2_stream *st = live(ex);
-    if (st == NULL || st->rx != RX_BODY)
-        return;
-    enter(st->s);
-    drop_request(st);
-    st->rst_after = 1;
-    if (st->tx == TX_COMPLETE && client_sending(st))
-        nghttp2_submit_rst_stream(st->s->ng, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_NO_ERROR);
-    leave_later(st->s);
-}
-
-static void x_abort(h3g_exchange *ex, const char *why)
-{
-    struct h2_stream *st = live(ex);
-    if (st == NULL || st->tx == TX_RESET)
-        return;
-    enter(st->s);
-    if (st->tx == TX_COMPLETE) {
-        /* The client has the whole response: it only has to stop sending. */
-        drop_request(st);
-        if (client_sending(st))
-            nghttp2_submit_rst_stream(st->s->ng, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_NO_ERROR);
-    } else {
-        reset_stream(st, NGHTTP2_INTERNAL_ERROR, why);
-    }
-    leave_later(st->s);
-}
-
-static const char *x_peer(const h3g_exchange *ex)
-{
-    return ((const struct h2_stream *)ex)->s->peer;
-}
-
-static const struct h3g_front_ops h2_front = {
-    .protocol = "h2",
-    .respond = x_respond,
-    .resume_response = x_resume_response,
-    .resume_request = x_resume_request,
-    .stop_request = x_stop_request,
-    .abort = x_abort,
-    .peer = x_peer,
-};
 
 /* ---- the session ---- */
 
@@ -989,8 +506,8 @@ static void *fe_open(h3g_tcp_conn *c, const struct h3g_tcp_config *cfg)
     h3g_timer_init(&s->flush_timer, on_flush_timer, s);
     h3g_timer_start(cfg->loop, &s->idle_timer, 1000); /* it re-arms itself */
     arm_header_timer(s);
-    enter(s);
-    leave(s); /* our SETTINGS go out first */
+    h2_enter(s);
+    h2_leave(s); /* our SETTINGS go out first */
     return s;
 }
 
@@ -1005,13 +522,13 @@ static ssize_t fe_input(void *fe, const uint8_t *data, size_t len)
         return 0;
     }
     s->last_active_us = h3g_now_us();
-    enter(s);
+    h2_enter(s);
     ssize_t n = nghttp2_session_mem_recv(s->ng, data, len);
     if (n < 0) {
         h3g_debug("%s: h2 input failed: %s", s->peer, nghttp2_strerror((int)n));
         close_conn(s, 0);
     }
-    if (!leave(s))
+    if (!h2_leave(s))
         return H3G_ERR;
     return n < 0 ? H3G_ERR : n;
 }
@@ -1029,8 +546,8 @@ static void fe_writable(void *fe)
     struct h2_sess *s = fe;
     if (s->dead || s->closing)
         return;
-    enter(s);
-    if (!leave(s) || s->closing)
+    h2_enter(s);
+    if (!h2_leave(s) || s->closing)
         return;
     if (s->read_paused && out_room(s) > 0) {
         s->read_paused = 0;
@@ -1043,14 +560,14 @@ static void fe_shutdown(void *fe)
     struct h2_sess *s = fe;
     if (s->dead || s->closing)
         return;
-    enter(s);
+    h2_enter(s);
     if (s->nstreams == 0) {
         final_goaway(s);
     } else {
         nghttp2_submit_shutdown_notice(s->ng);
         h3g_timer_start(s->cfg->loop, &s->notice_timer, NOTICE_MS);
     }
-    leave(s);
+    h2_leave(s);
 }
 
 static int fe_idle(void *fe)
@@ -1069,8 +586,8 @@ static void sess_free(struct h2_sess *s)
         struct h2_stream *st = s->streams;
         if (st->error == NULL)
             st->error = "connection closed";
-        stream_log(st);
-        stream_free(st);
+        h2_stream_log(st);
+        h2_stream_free(st);
     }
     nghttp2_session_del(s->ng);
     free(s);
@@ -1088,7 +605,7 @@ static void fe_closed(void *fe)
     h3g_timer_stop(s->cfg->loop, &s->notice_timer);
     h3g_timer_stop(s->cfg->loop, &s->flush_timer);
     if (s->busy == 0)
-        sess_free(s); /* else the outermost leave() does */
+        sess_free(s); /* else the outermost h2_leave() does */
 }
 
 const struct h3g_tcp_front h3g_h2_front = {
