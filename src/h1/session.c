@@ -569,11 +569,6 @@ static void h1_shutdown(void *fe)
     }
 }
 
-static int h1_idle(void *fe)
-{
-    return ((struct h1_conn *)fe)->cur == NULL;
-}
-
 static uint64_t h1_requests(void *fe)
 {
     return ((struct h1_conn *)fe)->requests;
@@ -600,7 +595,6 @@ const struct h3g_tcp_front h3g_h1_front = {
     .input_end = h1_input_end,
     .writable = h1_writable,
     .shutdown = h1_shutdown,
-    .idle = h1_idle,
     .closed = h1_closed,
     .requests = h1_requests,
 };

@@ -77,7 +77,6 @@ struct h2_sess {
     h3g_timer idle_timer, header_timer, notice_timer;
     h3g_timer flush_timer; /* frames queued by a handler go out from here */
     char peer[64];
-    uint64_t conn_id;
 };
 
 extern const struct h3g_front_ops h2_front;

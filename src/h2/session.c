@@ -491,7 +491,6 @@ static void *fe_open(h3g_tcp_conn *c, const struct h3g_tcp_config *cfg)
     s->c = c;
     s->cfg = cfg;
     s->refuse_above = INT32_MAX;
-    s->conn_id = h3g_tcp_conn_id(c);
     snprintf(s->peer, sizeof(s->peer), "%s", h3g_tcp_peer(c));
     s->open_us = s->last_active_us = h3g_now_us();
     if (make_ng(s) != 0 || submit_settings(s) != 0) {
@@ -570,11 +569,6 @@ static void fe_shutdown(void *fe)
     h2_leave(s);
 }
 
-static int fe_idle(void *fe)
-{
-    return ((struct h2_sess *)fe)->nstreams == 0;
-}
-
 static uint64_t fe_requests(void *fe)
 {
     return ((struct h2_sess *)fe)->opened;
@@ -615,7 +609,6 @@ const struct h3g_tcp_front h3g_h2_front = {
     .input_end = fe_input_end,
     .writable = fe_writable,
     .shutdown = fe_shutdown,
-    .idle = fe_idle,
     .closed = fe_closed,
     .requests = fe_requests,
 };

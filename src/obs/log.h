@@ -37,7 +37,6 @@ struct h3g_access_entry {
     const char *note;     /* handler's note (upstream and timings), or NULL */
     int early;            /* the request came in 0-RTT early data */
     const char *protocol; /* "h1", "h2", "h3" */
-    int64_t conn_id;      /* h1/h2: the connection's number (stream_id is the request's) */
 };
 void h3g_access_log_request(const struct h3g_access_entry *e);
 

@@ -126,16 +126,6 @@ const char *h3g_tcp_alt_svc(const h3g_tcp_conn *c)
     return c->ls->alt_svc;
 }
 
-uint64_t h3g_tcp_conn_id(const h3g_tcp_conn *c)
-{
-    return c->id;
-}
-
-void h3g_tcp_pause_read(h3g_tcp_conn *c)
-{
-    c->paused = 1;
-}
-
 void h3g_tcp_resume_read(h3g_tcp_conn *c)
 {
     if (!c->paused)

@@ -53,8 +53,6 @@ struct h3g_tcp_front {
     void (*writable)(void *fe);
     /* Graceful shutdown: finish running requests, take no new ones. */
     void (*shutdown)(void *fe);
-    /* Is the front end between requests (a shutdown may close it now)? */
-    int (*idle)(void *fe);
     /* The connection is gone: release everything (fe is not used again). */
     void (*closed)(void *fe);
     /* Requests served so far (for the access log's close line). */
@@ -72,8 +70,8 @@ size_t h3g_tcp_write_room(const h3g_tcp_conn *c);
 int h3g_tcp_write(h3g_tcp_conn *c, const void *data, size_t len);
 /* Bytes queued and not yet written to the socket. */
 size_t h3g_tcp_queued(const h3g_tcp_conn *c);
-/* Stop offering input until resumed; resuming offers what is buffered first. */
-void h3g_tcp_pause_read(h3g_tcp_conn *c);
+/* A front end that took fewer bytes than offered gets no more until it
+ * resumes; resuming offers what is buffered first. */
 void h3g_tcp_resume_read(h3g_tcp_conn *c);
 /* Ends the connection: graceful = after the queued output and close_notify
  * (a response followed by a close), else at once (an error: TCP RST). */
@@ -84,7 +82,6 @@ void h3g_tcp_close_reason(h3g_tcp_conn *c, const char *why);
 const char *h3g_tcp_peer(const h3g_tcp_conn *c);
 /* The listening port the client connected to (for Alt-Svc). */
 const char *h3g_tcp_alt_svc(const h3g_tcp_conn *c);
-uint64_t h3g_tcp_conn_id(const h3g_tcp_conn *c);
 
 /* ---- for main.c ---- */
 
