@@ -221,6 +221,28 @@ static const char *alt_svc_for(const struct h3g_config *cfg, const struct h3g_li
     return buf;
 }
 
+/* What redirect_http needs that -t checks: the https port it points to (the
+ * first address serving HTTPS over TCP) and the ACME challenge files. */
+static int build_redirect(struct server *srv, char *err, size_t errlen)
+{
+    const struct h3g_config *cfg = &srv->cfg;
+    if (cfg->nredirect == 0)
+        return 0;
+    srv->redirect.https_port = addr_port(&cfg->listen[0]);
+    for (size_t i = cfg->nlisten; i-- > 0;)
+        if (cfg->listen[i].tcp)
+            srv->redirect.https_port = addr_port(&cfg->listen[i]);
+    if (cfg->acme_challenge_root != NULL) {
+        char serr[512];
+        srv->redirect.acme = h3g_static_new(cfg->acme_challenge_root, serr, sizeof(serr));
+        if (srv->redirect.acme == NULL) {
+            snprintf(err, errlen, "acme_challenge_root: %s", serr);
+            return H3G_ERR;
+        }
+    }
+    return 0;
+}
+
 /* redirect_http: plain HTTP/1.1 answering 308 to https on the first listen
  * address's port, and ACME challenges from acme_challenge_root. */
 static int start_redirect(struct server *srv, const struct h3g_tcp_config *base, char *err,
@@ -230,15 +252,6 @@ static int start_redirect(struct server *srv, const struct h3g_tcp_config *base,
     struct h3g_tcp_config tc = *base;
     if (cfg->nredirect == 0)
         return 0;
-    srv->redirect.https_port = addr_port(&cfg->listen[0]);
-    if (cfg->acme_challenge_root != NULL) {
-        char serr[512];
-        srv->redirect.acme = h3g_static_new(cfg->acme_challenge_root, serr, sizeof(serr));
-        if (srv->redirect.acme == NULL) {
-            snprintf(err, errlen, "acme_challenge_root: %s", serr);
-            return H3G_ERR;
-        }
-    }
     tc.tls = NULL;
     tc.handler = h3g_redirect_handle;
     tc.handler_ctx = &srv->redirect;
@@ -385,7 +398,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "h3gate: cannot create the event loop\n");
         goto out;
     }
-    if (build_routes(&srv, err, sizeof(err)) != 0 || build_tls(&srv, err, sizeof(err)) != 0) {
+    if (build_routes(&srv, err, sizeof(err)) != 0 || build_tls(&srv, err, sizeof(err)) != 0 ||
+        build_redirect(&srv, err, sizeof(err)) != 0) {
         fprintf(stderr, "h3gate: %s\n", err);
         goto out;
     }

@@ -119,12 +119,10 @@ static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outle
 static int alpn_select_tcp(SSL *ssl, const unsigned char **out, unsigned char *outlen,
                            const unsigned char *in, unsigned int inlen, void *arg)
 {
-    static const unsigned char h2[] = {2, 'h', '2', 8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
-    static const unsigned char h1[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
-    const unsigned char *ours = arg != NULL ? h2 : h1;
-    unsigned int ourslen = arg != NULL ? sizeof(h2) : sizeof(h1);
+    static const unsigned char ours[] = {2, 'h', '2', 8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
     H3G_UNUSED(ssl);
-    for (unsigned int i = 0; i < ourslen; i += 1u + ours[i])
+    H3G_UNUSED(arg);
+    for (unsigned int i = 0; i < sizeof(ours); i += 1u + ours[i])
         for (unsigned int j = 0; j + 1 <= inlen && j + 1u + in[j] <= inlen; j += 1u + in[j])
             if (in[j] == ours[i] && memcmp(in + j + 1, ours + i + 1, ours[i]) == 0) {
                 *out = in + j + 1;
@@ -503,7 +501,7 @@ h3g_tls *h3g_tls_new(const struct h3g_tls_config *cfg, char *err, size_t errlen)
     SSL_CTX_set_alpn_select_cb(tls->tls_ctx, alpn_select, NULL);
     SSL_CTX_set_min_proto_version(tls->tcp_ctx,
                                   cfg->tcp_tls_min_13 ? TLS1_3_VERSION : TLS1_2_VERSION);
-    SSL_CTX_set_alpn_select_cb(tls->tcp_ctx, alpn_select_tcp, cfg->tcp_no_h2 ? NULL : tls);
+    SSL_CTX_set_alpn_select_cb(tls->tcp_ctx, alpn_select_tcp, NULL);
     /* Output is queued in h3gate's buffer, which may move between writes. */
     SSL_CTX_set_mode(tls->tcp_ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
                                        SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |

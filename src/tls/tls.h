@@ -24,7 +24,6 @@ struct h3g_tls_config {
     size_t nticket_key_files;
     const char *selfsigned_name;
     int tcp_tls_min_13; /* TLS over TCP: 1.3 only (else 1.2 and 1.3) */
-    int tcp_no_h2;      /* TLS over TCP: do not offer h2 */
 };
 
 /* Checks the OpenSSL the process runs on; writes an error and returns < 0 when

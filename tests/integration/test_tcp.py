@@ -294,6 +294,18 @@ def test_redirect_http_and_acme_challenges(start_server, site, tmp_path):
     assert re.search(r'path="/.well-known/acme-challenge/tok1" status=200 .* proto=h1', s.access())
 
 
+def test_redirect_config_is_checked(h3gate_bin, site, tmp_path):
+    bad = _write(tmp_path / "bad.conf", "listen 127.0.0.1:4433 quic;\nlisten 127.0.0.1:4434;\n"
+                 "redirect_http 127.0.0.1:4480;\nacme_challenge_root %s;\nroot %s;\n"
+                 % (tmp_path / "missing", site[0]))
+    out = subprocess.run([h3gate_bin, "-t", "-c", str(bad)], capture_output=True, text=True)
+    assert out.returncode != 0 and "acme_challenge_root: document root" in out.stderr, out.stderr
+    dup = _write(tmp_path / "dup.conf", "listen 127.0.0.1:4433;\nredirect_http 127.0.0.1:4433;\n"
+                 "root %s;\n" % site[0])
+    out = subprocess.run([h3gate_bin, "-t", "-c", str(dup)], capture_output=True, text=True)
+    assert out.returncode != 0 and "is also a listen address" in out.stderr, out.stderr
+
+
 def _write(path, text):
     path.write_text(text)
     return path
