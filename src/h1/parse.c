@@ -183,23 +183,34 @@ static int classify(struct h3g_h1_parser *p, const char *name, const char *value
            strcmp(name, "upgrade") != 0 && strcmp(name, "http2-settings") != 0;
 }
 
+int h3g_h1_field_next(const struct h3g_h1_parser *p, size_t *pos, const char **name,
+                      const char **value)
+{
+    /* the scratch holds the target, then "name\0value\0" per field */
+    size_t off = *pos != 0 ? *pos : strlen(p->scratch) + 1;
+    if (off >= p->slen)
+        return 0;
+    *name = p->scratch + off;
+    *value = *name + strlen(*name) + 1;
+    *pos = (size_t)(*value - p->scratch) + strlen(*value) + 1;
+    return 1;
+}
+
 static const char *field_value(const struct h3g_h1_parser *p, const char *want)
 {
-    size_t off = strlen(p->scratch) + 1;
-    for (size_t i = 0; i < p->nfields; i++) {
-        const char *n = p->scratch + off, *v = n + strlen(n) + 1;
+    const char *n, *v;
+    size_t pos = 0;
+    while (h3g_h1_field_next(p, &pos, &n, &v))
         if (strcmp(n, want) == 0)
             return v;
-        off = (size_t)(v - p->scratch) + strlen(v) + 1;
-    }
     return NULL;
 }
 
 static int build_request(struct h3g_h1_parser *p)
 {
     const char *method = llhttp_method_name((llhttp_method_t)llhttp_get_method(&p->ll));
-    const char *url = p->scratch, *auth, *path, *host;
-    size_t authlen, off = strlen(url) + 1;
+    const char *url = p->scratch, *auth, *path, *host, *n, *v;
+    size_t authlen, pos = 0;
     if (target(p, url, method, &auth, &authlen, &path) != 0)
         return HPE_USER;
     host = field_value(p, "host");
@@ -214,10 +225,8 @@ static int build_request(struct h3g_h1_parser *p)
         (auth != NULL && add(p, ":authority", auth, authlen) != 0) ||
         (path != NULL && add(p, ":path", path, strlen(path)) != 0))
         return HPE_USER;
-    for (size_t i = 0; i < p->nfields; i++) {
-        const char *n = p->scratch + off, *v = n + strlen(n) + 1;
+    while (h3g_h1_field_next(p, &pos, &n, &v)) {
         int keep = classify(p, n, v);
-        off = (size_t)(v - p->scratch) + strlen(v) + 1;
         if (keep < 0)
             return HPE_USER;
         if (keep && add(p, n, v, strlen(v)) != 0)
@@ -226,25 +235,6 @@ static int build_request(struct h3g_h1_parser *p)
     if (h3g_request_finish(&p->req) != 0)
         return reject(p, 400, p->req.error);
     return 0;
-}
-
-size_t h3g_h1_field_count(const struct h3g_h1_parser *p)
-{
-    return p->nfields;
-}
-
-void h3g_h1_field(const struct h3g_h1_parser *p, size_t i, const char **name, const char **value)
-{
-    size_t off = strlen(p->scratch) + 1;
-    for (size_t k = 0;; k++) {
-        const char *n = p->scratch + off, *v = n + strlen(n) + 1;
-        if (k == i) {
-            *name = n;
-            *value = v;
-            return;
-        }
-        off = (size_t)(v - p->scratch) + strlen(v) + 1;
-    }
 }
 
 int h3g_h1_keep_alive(const struct h3g_h1_parser *p)

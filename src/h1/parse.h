@@ -33,7 +33,7 @@ struct h3g_h1_callbacks {
      * until the next message).  Return 0, or H3G_EAGAIN to stop parsing here. */
     int (*head)(void *arg, struct h3g_request *req, const struct h3g_h1_head *h);
     /* Responses: a final (>= 200) response head; its fields are
-     * h3g_h1_field(p, i) (names lowercase).  Return 0, 1 when it has no body
+     * h3g_h1_field_next (names lowercase).  Return 0, 1 when it has no body
      * whatever it says (the answer to HEAD), or H3G_ERR to fail it. */
     int (*response)(void *arg, int status, const struct h3g_h1_parser *p);
     /* Body bytes: 0, H3G_EAGAIN to stop after them, or H3G_ERR to fail. */
@@ -76,9 +76,10 @@ void h3g_h1_parser_init(struct h3g_h1_parser *p, const struct h3g_h1_callbacks *
 /* The same for responses (cbs->response instead of cbs->head). */
 void h3g_h1_parser_init_response(struct h3g_h1_parser *p, const struct h3g_h1_callbacks *cbs,
                                  void *arg, size_t max_head, size_t max_fields);
-/* A response head's fields, in order (inside cbs->response). */
-size_t h3g_h1_field_count(const struct h3g_h1_parser *p);
-void h3g_h1_field(const struct h3g_h1_parser *p, size_t i, const char **name, const char **value);
+/* The head's fields in order (inside cbs->response): *pos starts at 0;
+ * returns 0 after the last. */
+int h3g_h1_field_next(const struct h3g_h1_parser *p, size_t *pos, const char **name,
+                      const char **value);
 /* The peer keeps the connection after this message (RFC 9112 §9.3). */
 int h3g_h1_keep_alive(const struct h3g_h1_parser *p);
 void h3g_h1_parser_free(struct h3g_h1_parser *p);

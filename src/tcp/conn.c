@@ -468,7 +468,6 @@ int h3g_tcp_conn_start(h3g_tcp_server *srv, struct tcp_listener *ls, int fd,
     c->srv = srv;
     c->ls = ls;
     c->fd = fd;
-    c->id = ++srv->next_id;
     c->start_us = h3g_now_us();
     h3g_sockaddr_format(peer, c->peer, sizeof(c->peer));
     c->in = malloc(IN_BUF);

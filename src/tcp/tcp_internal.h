@@ -50,7 +50,6 @@ struct h3g_tcp_conn {
     h3g_timer kick;
     h3g_timer stall;     /* output waiting and not moving: the client stopped reading */
     uint64_t stall_mark; /* bytes_out when it was last started */
-    uint64_t id;
     uint64_t start_us, bytes_in, bytes_out;
     const char *close_why; /* for the access log */
     int close_local;       /* this side ended it */
@@ -64,7 +63,6 @@ struct h3g_tcp_server {
     h3g_tcp_conn *conns;
     size_t nconns, nhandshakes;
     int stopping;
-    uint64_t next_id;
     uint64_t accepted, refused, handshake_failures, handshake_timeouts;
     uint64_t bytes_in, bytes_out;
 };

@@ -319,19 +319,16 @@ static int on_response(void *arg, int status, const struct h3g_h1_parser *p)
     struct pxreq *r = arg;
     struct h3g_response resp;
     const char *conn = NULL, *name, *value;
-    size_t n = h3g_h1_field_count(p);
+    size_t pos = 0;
     int no_body;
 
     r->t_header = h3g_now_us();
     h3g_response_init(&resp);
     resp.status = status;
-    for (size_t i = 0; i < n; i++) {
-        h3g_h1_field(p, i, &name, &value);
+    while (h3g_h1_field_next(p, &pos, &name, &value))
         if (strcmp(name, "connection") == 0)
             conn = value;
-    }
-    for (size_t i = 0; i < n; i++) {
-        h3g_h1_field(p, i, &name, &value);
+    for (pos = 0; h3g_h1_field_next(p, &pos, &name, &value);) {
         if (h3g_http1_hop_by_hop(name, strlen(name), conn))
             continue;
         if (h3g_response_add(&resp, name, value) != 0)
