@@ -24,7 +24,7 @@ import sys
 import tempfile
 import time
 
-SCENARIOS = ["small", "bulk", "handshake", "idle", "proxy", "h2small", "h2bulk"]
+SCENARIOS = ["small", "bulk", "handshake", "idle", "proxy", "h2small", "h2bulk", "workers"]
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -59,8 +59,15 @@ def free_port():
 
 # --- per-process accounting ---------------------------------------------------
 
+def pids_of(pid):
+    return pid if isinstance(pid, list) else [pid]
+
+
 def cpu_ns(pid):
-    """CPU time of all threads of pid (user + system), in ns, from schedstat."""
+    """CPU time of all threads of pid (or of a list of processes: workers),
+    user + system, in ns, from schedstat."""
+    if isinstance(pid, list):
+        return sum(cpu_ns(p) for p in pid)
     total = 0
     for tid in os.listdir("/proc/%d/task" % pid):
         try:
@@ -72,6 +79,8 @@ def cpu_ns(pid):
 
 
 def status_kib(pid, field):
+    if isinstance(pid, list):
+        return sum(status_kib(p, field) for p in pid)
     with open("/proc/%d/status" % pid) as f:
         for line in f:
             if line.startswith(field + ":"):
@@ -81,6 +90,10 @@ def status_kib(pid, field):
 
 def reset_peak_rss(pid):
     # Writing 5 to clear_refs resets VmHWM (Linux >= 4.0).
+    if isinstance(pid, list):
+        for p in pid:
+            reset_peak_rss(p)
+        return
     try:
         with open("/proc/%d/clear_refs" % pid, "w") as f:
             f.write("5")
@@ -100,13 +113,26 @@ class Server:
         self.dir = tempfile.mkdtemp(prefix=self.key + "-", dir=bench.work)
 
     def spawn(self, argv):
+        # the workers scenario gives the servers every CPU
+        pin = [] if self.bench.workers else ["taskset", "-c", str(self.bench.server_cpu)]
         with open(os.path.join(self.dir, "stderr.log"), "wb") as log:
-            self.proc = subprocess.Popen(["taskset", "-c", str(self.bench.server_cpu)] + argv,
+            self.proc = subprocess.Popen(pin + argv,
                                          stdout=log, stderr=subprocess.STDOUT, cwd=self.dir,
                                          start_new_session=True)
 
     def measured_pid(self):
         return self.proc.pid
+
+    def workers_of(self, n):
+        """The n worker processes under a master (their CPU and memory are
+        what is measured; the master only supervises)."""
+        for _ in range(50):
+            kids = subprocess.run(["pgrep", "-P", str(self.proc.pid)], capture_output=True,
+                                  text=True).stdout.split()
+            if len(kids) >= n:
+                return [int(k) for k in kids] if n > 1 else int(kids[0])
+            time.sleep(0.1)
+        die("%s started fewer than %d workers:\n%s" % (self.name, n, self.log_tail()))
 
     def wait_ready(self):
         # Ready when an HTTP/3 request succeeds (h2load, one request).  HAProxy
@@ -144,11 +170,14 @@ class Server:
 class H3gate(Server):
     key = "h3gate"
 
-    def __init__(self, bench, port, mode, retry=False, engine="ngtcp2"):
+    def __init__(self, bench, port, mode, retry=False, engine="ngtcp2", workers=None):
         super().__init__(bench, port)
         self.name = "h3gate/%s" % engine + (" (Retry on)" if retry else "")
+        self.workers = workers or 1
+        if workers:
+            self.name += " × %d worker%s" % (workers, "s" if workers > 1 else "")
         b = bench
-        argv = [b.args.h3gate, "--engine", engine,
+        argv = [b.args.h3gate, "--engine", engine, "--workers", str(self.workers),
                 "--listen", "127.0.0.1:%d" % port, "--cert", b.cert, "--key", b.keyfile,
                 "--log-level", "warn", "--address-validation", "on" if retry else "off",
                 # h2load does not move to a new connection after a GOAWAY; nginx's
@@ -165,6 +194,9 @@ class H3gate(Server):
             argv += ["--root", b.www]
         self.spawn(argv)
 
+    def measured_pid(self):
+        return self.proc.pid if self.workers == 1 else self.workers_of(self.workers)
+
 
 class Nginx(Server):
     key = "nginx"
@@ -172,6 +204,9 @@ class Nginx(Server):
     def __init__(self, bench, port, mode):
         super().__init__(bench, port)
         self.name = "nginx " + bench.versions["nginx"]
+        self.workers = bench.workers or 1
+        if bench.workers:
+            self.name += " × %d workers" % bench.workers
         b = bench
         if mode == "proxy":
             location = ("location / { proxy_pass http://origin; proxy_http_version 1.1; "
@@ -179,7 +214,7 @@ class Nginx(Server):
             upstream = "upstream origin { server 127.0.0.1:%d; keepalive 64; }" % b.origin_port
         else:
             location, upstream = "location / { }", ""
-        conf = NGINX_CONF.format(dir=self.dir, body="""
+        conf = NGINX_CONF.format(dir=self.dir, workers=self.workers, body="""
     ssl_certificate {cert};
     ssl_certificate_key {key};
     ssl_protocols TLSv1.2 TLSv1.3;
@@ -198,16 +233,10 @@ class Nginx(Server):
         self.spawn([b.args.nginx, "-p", self.dir, "-c", path])
 
     def measured_pid(self):
-        # The single worker does the work; the master only supervises.
-        for _ in range(50):
-            kids = subprocess.run(["pgrep", "-P", str(self.proc.pid)], capture_output=True, text=True).stdout.split()
-            if kids:
-                return int(kids[0])
-            time.sleep(0.1)
-        die("nginx started no worker:\n" + self.log_tail())
+        return self.workers_of(self.workers)
 
 
-NGINX_CONF = """worker_processes 1;
+NGINX_CONF = """worker_processes {workers};
 daemon off;
 error_log {dir}/error.log warn;
 pid {dir}/nginx.pid;
@@ -230,6 +259,9 @@ class Haproxy(Server):
     def __init__(self, bench, port, mode):
         super().__init__(bench, port)
         self.name = "HAProxy " + bench.versions["haproxy"]
+        threads = bench.workers or 1
+        if bench.workers:
+            self.name += " × %d threads" % threads
         b = bench
         if mode == "proxy":
             action = "default_backend origin"
@@ -242,7 +274,7 @@ class Haproxy(Server):
             backend = ""
         conf = """global
     limited-quic
-    nbthread 1
+    nbthread {threads}
     maxconn 4000
 defaults
     mode http
@@ -254,7 +286,7 @@ frontend fe
     bind quic4@127.0.0.1:{port} ssl crt {pem} alpn h3
     bind 127.0.0.1:{port} ssl crt {pem} alpn h2,http/1.1
     {action}
-{backend}""".format(port=port, pem=b.pem, action=action, backend=backend)
+{backend}""".format(port=port, pem=b.pem, action=action, backend=backend, threads=threads)
         path = os.path.join(self.dir, "haproxy.cfg")
         with open(path, "w") as f:
             f.write(conf)
@@ -266,7 +298,7 @@ class Origin:
 
     def __init__(self, bench, port):
         self.dir = tempfile.mkdtemp(prefix="origin-", dir=bench.work)
-        conf = NGINX_CONF.format(dir=self.dir, body="""
+        conf = NGINX_CONF.format(dir=self.dir, workers=1, body="""
     server {{
         listen 127.0.0.1:{port} backlog=4096;
         root {www};
@@ -337,6 +369,7 @@ class Bench:
                 with open(p) as f:
                     out.write(f.read())
         self.origin_port = None
+        self.workers = None  # the workers scenario: every server with this many
         self.versions = {
             "h3gate": ", ".join(run_text([args.h3gate, "--version"]).splitlines()[:3]),  # not the CVE table
             "nginx": first_line([args.nginx, "-v"]).split("/")[-1],
@@ -355,8 +388,10 @@ class Bench:
 
     def h2load(self, opts, url, check=True, timeout=600):
         # self.alpn: h3 (QUIC), or h2 over TLS/TCP for the h2 scenarios
-        argv = ["taskset", "-c", str(self.client_cpu), self.args.h2load,
-                "--alpn-list=" + self.alpn] + opts + [url]
+        # the workers scenario: h2load's threads on every CPU too
+        pin = (["-t", str(self.workers)] if self.workers else [])
+        argv = ([] if self.workers else ["taskset", "-c", str(self.client_cpu)]) + [
+            self.args.h2load, "--alpn-list=" + self.alpn] + pin + opts + [url]
         try:
             p = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -404,9 +439,11 @@ class Bench:
         for k in kinds:
             port = free_port()
             if k.startswith("h3gate"):
-                # h3gate-ENGINE[-retry]
+                # h3gate-ENGINE[-retry][-wN]
                 parts = k.split("-")
-                s = H3gate(self, port, mode, retry=parts[-1] == "retry", engine=parts[1])
+                w = [int(p[1:]) for p in parts if p.startswith("w") and p[1:].isdigit()]
+                s = H3gate(self, port, mode, retry="retry" in parts, engine=parts[1],
+                           workers=w[0] if w else None)
             elif k == "nginx":
                 s = Nginx(self, port, mode)
             else:
@@ -474,6 +511,21 @@ class Bench:
             self.small(H3GATES[:1], "h2 small")
         finally:
             self.alpn = "h3"
+
+    def workers(self):
+        """Every server on every CPU with as many workers as CPUs (nginx
+        worker_processes, HAProxy nbthread), h2load's threads beside them,
+        and h3gate with one worker for what the second gains and costs."""
+        n = os.cpu_count()
+        self.out("Servers unpinned with %d workers (nginx worker_processes %d, HAProxy nbthread "
+                 "%d), h2load with %d threads on the same %d CPUs: the client competes with "
+                 "the servers for them." % (n, n, n, n, n))
+        self.out()
+        self.workers = n
+        try:
+            self.small(["h3gate-ngtcp2-w%d" % n, "h3gate-ngtcp2-w1"], "workers small")
+        finally:
+            self.workers = None
 
     def h2bulk(self):
         self.alpn = "h2"

@@ -65,7 +65,7 @@ EOS
     local base=(build-essential cmake pkg-config perl dpkg-dev libev-dev node-llhttp libnghttp2-dev)
     local bpo=(libnghttp3-dev)
     local test=(python3-pytest chromium nginx-light clang libclang-rt-14-dev clang-format nghttp2-client
-                python3-h2)
+                python3-h2 mandoc tshark)
     local test_bpo=(python3-pycurl libcurl3-gnutls)
     local want=("${base[@]}") want_bpo=("${bpo[@]}")
     if [ "${H3GATE_TEST_DEPS:-1}" = 1 ]; then
@@ -239,5 +239,23 @@ find_openssl() {
     echo "$prefix"
 }
 
+# promtool (checks /metrics in the tests) from Debian's prometheus package,
+# unpacked into the cache: installing the package would start a Prometheus.
+fetch_promtool() {
+    [ "${H3GATE_TEST_DEPS:-1}" = 1 ] || return 0
+    local d="$cache_dir/promtool" tmp
+    [ -x "$d/usr/bin/promtool" ] && return 0
+    tmp=$(mktemp -d)
+    if (cd "$tmp" && apt-get download -qq prometheus >&2 2>/dev/null) &&
+        dpkg-deb -x "$tmp"/prometheus_*.deb "$tmp/x" && [ -x "$tmp/x/usr/bin/promtool" ]; then
+        mkdir -p "$d/usr/bin" && cp "$tmp/x/usr/bin/promtool" "$d/usr/bin/"
+        log "promtool unpacked into $d"
+    else
+        log "cannot download Debian's prometheus package: the promtool check will be skipped"
+    fi
+    rm -rf "$tmp"
+}
+
 install_packages
+fetch_promtool
 find_openssl

@@ -65,6 +65,15 @@ void h3g_sockaddr_format(const struct sockaddr *sa, char *buf, size_t len)
     }
 }
 
+unsigned h3g_sockaddr_port(const struct sockaddr *sa)
+{
+    if (sa->sa_family == AF_INET6)
+        return ntohs(((const struct sockaddr_in6 *)(const void *)sa)->sin6_port);
+    if (sa->sa_family == AF_INET)
+        return ntohs(((const struct sockaddr_in *)(const void *)sa)->sin_port);
+    return 0;
+}
+
 int h3g_reserve(void **buf, size_t *cap, size_t need, size_t first)
 {
     if (need <= *cap)

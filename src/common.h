@@ -49,6 +49,7 @@ int h3g_reserve(void **buf, size_t *cap, size_t need, size_t first);
 struct sockaddr;
 /* "addr:port" or "[addr]:port". */
 void h3g_sockaddr_format(const struct sockaddr *sa, char *buf, size_t len);
+unsigned h3g_sockaddr_port(const struct sockaddr *sa);
 
 #define H3G_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 #define H3G_MIN(a, b) ((a) < (b) ? (a) : (b))

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <netdb.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,6 +117,9 @@ void h3g_config_usage(FILE *f)
           "                          [ADDR]:PORT (default 0.0.0.0:4433)\n"
           "  --no-tcp                QUIC only: no TCP listeners\n"
           "  --tls-min 1.2|1.3       lowest TLS version over TCP (default 1.2; QUIC is 1.3)\n"
+          "  --admin ADDR:PORT       plain HTTP there serves /metrics (Prometheus) and\n"
+          "                          /healthz (200, or 503 while draining); keep it on\n"
+          "                          loopback (default: off)\n"
           "  --redirect-http ADDR:PORT\n"
           "                          plain HTTP there answers 308 to the https URL (repeatable)\n"
           "  --keepalive-timeout SECONDS\n"
@@ -126,6 +130,13 @@ void h3g_config_usage(FILE *f)
           "  --idle-timeout SECONDS  close connections idle this long (default 30, max 30)\n"
           "  --drain-timeout SECONDS on SIGTERM, let requests finish this long (default 10)\n"
           "  --access-log FILE|-     request and connection log (default: off)\n"
+          "  --error-log FILE|stderr server messages (default: stderr); SIGUSR1 reopens\n"
+          "                          both logs\n"
+          "  --pid-file FILE         write the process id to FILE while running\n"
+          "  --keylog FILE           append TLS secrets (NSS key log format) to FILE, for\n"
+          "                          Wireshark; debugging only (default: off)\n"
+          "  --qlog-dir DIR          a qlog file (JSON-SEQ) per QUIC connection in DIR\n"
+          "                          (default: off)\n"
           "  --log-level LEVEL       error, warn, info or debug (default info)\n"
           "  --address-validation auto|on|off\n"
           "                          QUIC Retry for unvalidated clients: auto = while more\n"
@@ -137,7 +148,10 @@ void h3g_config_usage(FILE *f)
           "  --max-connections N     refuse handshakes beyond N connections (default 10000)\n"
           "  --max-requests N        requests per connection, then GOAWAY (default 1000; 0 = no "
           "limit)\n"
-          "  --listen-sockets N      UDP sockets (QUIC listeners) per listen address (default 4)\n"
+          "  --workers N|auto        worker processes, each with its own sockets on every\n"
+          "                          port (default auto: one per CPU h3gate may use)\n"
+          "  --listen-sockets N      UDP sockets (QUIC listeners) per listen address and\n"
+          "                          worker (default 4)\n"
           "  --engine ngtcp2|openssl QUIC stack: ngtcp2 on OpenSSL's QUIC TLS API (default)\n"
           "                          or OpenSSL's native QUIC server (docs/usage.md)\n"
           "  --cc cubic|bbr|reno     congestion control (ngtcp2 engine; default cubic)\n"
@@ -147,7 +161,11 @@ void h3g_config_usage(FILE *f)
           "                          ssl_session_ticket_key); repeatable, the first encrypts,\n"
           "                          all decrypt (rotation, several servers)\n"
           "  --max-header-size BYTES largest request field section (default 65536)\n"
-          "  --help, --version\n",
+          "  --help, --version\n"
+          "\nSignals: TERM or INT stop gracefully (GOAWAY, then up to the drain timeout;\n"
+          "a second one exits at once); HUP re-reads the configuration (an invalid one is\n"
+          "logged and the running one kept; no connection is dropped); USR1 reopens the\n"
+          "access and error logs.\n",
           f);
 }
 
@@ -264,14 +282,84 @@ static int parse_size(const char *opt, const char *v, size_t min, size_t max, si
     return H3G_CONFIG_OK;
 }
 
+int h3g_config_workers_parse(const char *text, unsigned *workers)
+{
+    char *end;
+    if (strcmp(text, "auto") == 0) {
+        *workers = 0;
+        return 0;
+    }
+    errno = 0;
+    unsigned long n = strtoul(text, &end, 10);
+    if (errno != 0 || *text == '\0' || *text == '-' || *end != '\0' || n < 1 || n > H3G_MAX_WORKERS)
+        return -1;
+    *workers = (unsigned)n;
+    return 0;
+}
+
+unsigned h3g_config_workers(const struct h3g_config *cfg)
+{
+    cpu_set_t set;
+    if (cfg->workers > 0)
+        return cfg->workers;
+    if (sched_getaffinity(0, sizeof(set), &set) != 0)
+        return 1;
+    int n = CPU_COUNT(&set);
+    return n < 1 ? 1 : n > H3G_MAX_WORKERS ? H3G_MAX_WORKERS : (unsigned)n;
+}
+
+static int same_addr(const struct h3g_listen_addr *a, const struct h3g_listen_addr *b)
+{
+    return a->len == b->len && memcmp(&a->ss, &b->ss, a->len) == 0;
+}
+
+/* The admin address on a TCP port something else serves would only fail at
+ * bind time, after -t passed. */
+static int check_admin(const struct h3g_config *cfg, char *err, size_t errlen)
+{
+    if (!cfg->has_admin)
+        return H3G_CONFIG_OK;
+    for (size_t j = 0; j < cfg->nlisten; j++)
+        if (cfg->listen[j].tcp && !cfg->no_tcp && same_addr(&cfg->listen[j], &cfg->admin)) {
+            snprintf(err, errlen, "admin %s is also a listen address (HTTPS over TCP)",
+                     cfg->admin.text);
+            return H3G_CONFIG_ERROR;
+        }
+    for (size_t j = 0; j < cfg->nredirect; j++)
+        if (same_addr(&cfg->redirect[j], &cfg->admin)) {
+            snprintf(err, errlen, "admin %s is also a redirect_http address", cfg->admin.text);
+            return H3G_CONFIG_ERROR;
+        }
+    return H3G_CONFIG_OK;
+}
+
+int h3g_config_serves(const struct h3g_config *cfg, const struct h3g_listen_addr *la)
+{
+    for (size_t i = 0; i < cfg->nlisten; i++)
+        if (same_addr(&cfg->listen[i], la))
+            return 1;
+    for (size_t i = 0; i < cfg->nredirect; i++)
+        if (same_addr(&cfg->redirect[i], la))
+            return 1;
+    return cfg->has_admin && same_addr(&cfg->admin, la);
+}
+
+int h3g_config_set_admin(struct h3g_config *cfg, const char *text, char *err, size_t errlen)
+{
+    if (h3g_config_parse_listen(text, &cfg->admin, err, errlen) != H3G_CONFIG_OK)
+        return H3G_CONFIG_ERROR;
+    cfg->has_admin = 1;
+    return H3G_CONFIG_OK;
+}
+
 /* A redirect address that is also an HTTPS address would only fail at bind
  * time, after -t passed. */
 static int check_redirects(const struct h3g_config *cfg, char *err, size_t errlen)
 {
     for (size_t i = 0; i < cfg->nredirect; i++)
         for (size_t j = 0; j < cfg->nlisten; j++)
-            if (cfg->listen[j].tcp && !cfg->no_tcp && cfg->listen[j].len == cfg->redirect[i].len &&
-                memcmp(&cfg->listen[j].ss, &cfg->redirect[i].ss, cfg->redirect[i].len) == 0) {
+            if (cfg->listen[j].tcp && !cfg->no_tcp &&
+                same_addr(&cfg->listen[j], &cfg->redirect[i])) {
                 snprintf(err, errlen, "redirect_http %s is also a listen address (HTTPS over TCP)",
                          cfg->redirect[i].text);
                 return H3G_CONFIG_ERROR;
@@ -293,12 +381,17 @@ int h3g_config_parse_args(struct h3g_config *cfg, int argc, char **argv, char *e
         O_DRAIN,
         O_HDRTIMEOUT,
         O_ALOG,
+        O_ELOG,
+        O_PIDFILE,
+        O_KEYLOG,
+        O_QLOG,
         O_LEVEL,
         O_AV,
         O_MAXCONN,
         O_MAXHDR,
         O_MAXREQ,
         O_LSOCK,
+        O_WORKERS,
         O_ENGINE,
         O_CC,
         O_HOSTKEY,
@@ -307,6 +400,7 @@ int h3g_config_parse_args(struct h3g_config *cfg, int argc, char **argv, char *e
         O_KEEPALIVE,
         O_TLSMIN,
         O_REDIRECT,
+        O_ADMIN,
         O_HELP,
         O_VERSION
     };
@@ -322,12 +416,17 @@ int h3g_config_parse_args(struct h3g_config *cfg, int argc, char **argv, char *e
         {"drain-timeout", required_argument, NULL, O_DRAIN},
         {"request-header-timeout", required_argument, NULL, O_HDRTIMEOUT},
         {"access-log", required_argument, NULL, O_ALOG},
+        {"error-log", required_argument, NULL, O_ELOG},
+        {"pid-file", required_argument, NULL, O_PIDFILE},
+        {"keylog", required_argument, NULL, O_KEYLOG},
+        {"qlog-dir", required_argument, NULL, O_QLOG},
         {"log-level", required_argument, NULL, O_LEVEL},
         {"address-validation", required_argument, NULL, O_AV},
         {"max-connections", required_argument, NULL, O_MAXCONN},
         {"max-header-size", required_argument, NULL, O_MAXHDR},
         {"max-requests", required_argument, NULL, O_MAXREQ},
         {"listen-sockets", required_argument, NULL, O_LSOCK},
+        {"workers", required_argument, NULL, O_WORKERS},
         {"engine", required_argument, NULL, O_ENGINE},
         {"cc", required_argument, NULL, O_CC},
         {"host-key", required_argument, NULL, O_HOSTKEY},
@@ -336,6 +435,7 @@ int h3g_config_parse_args(struct h3g_config *cfg, int argc, char **argv, char *e
         {"keepalive-timeout", required_argument, NULL, O_KEEPALIVE},
         {"tls-min", required_argument, NULL, O_TLSMIN},
         {"redirect-http", required_argument, NULL, O_REDIRECT},
+        {"admin", required_argument, NULL, O_ADMIN},
         {"help", no_argument, NULL, O_HELP},
         {"version", no_argument, NULL, O_VERSION},
         {NULL, 0, NULL, 0},
@@ -411,6 +511,16 @@ int h3g_config_parse_args(struct h3g_config *cfg, int argc, char **argv, char *e
                                err, errlen);
             break;
         case O_ALOG: cfg->access_log = optarg; break;
+        case O_ELOG: cfg->error_log = strcmp(optarg, "stderr") == 0 ? NULL : optarg; break;
+        case O_PIDFILE: cfg->pid_file = optarg; break;
+        case O_KEYLOG: cfg->keylog = optarg; break;
+        case O_QLOG:
+            if (strlen(optarg) > 200) {
+                snprintf(err, errlen, "--qlog-dir: path longer than 200 bytes");
+                return H3G_CONFIG_ERROR;
+            }
+            cfg->qlog_dir = optarg;
+            break;
         case O_LEVEL:
             if (h3g_log_level_parse(optarg, &lvl) != 0) {
                 snprintf(err, errlen, "--log-level '%s': expected error, warn, info or debug",
@@ -464,6 +574,7 @@ int h3g_config_parse_args(struct h3g_config *cfg, int argc, char **argv, char *e
             break;
         case O_NOTCP: cfg->no_tcp = 1; break;
         case O_REDIRECT: rc = h3g_config_add_redirect(cfg, optarg, err, errlen); break;
+        case O_ADMIN: rc = h3g_config_set_admin(cfg, optarg, err, errlen); break;
         case O_KEEPALIVE:
             rc = parse_seconds("--keepalive-timeout", optarg, 3600, &cfg->keepalive_timeout_ms, err,
                                errlen);
@@ -471,6 +582,13 @@ int h3g_config_parse_args(struct h3g_config *cfg, int argc, char **argv, char *e
         case O_TLSMIN:
             if (h3g_config_tls_min_parse(optarg, &cfg->tls_min_13) != 0) {
                 snprintf(err, errlen, "--tls-min '%s': expected 1.2 or 1.3", optarg);
+                return H3G_CONFIG_ERROR;
+            }
+            break;
+        case O_WORKERS:
+            if (h3g_config_workers_parse(optarg, &cfg->workers) != 0) {
+                snprintf(err, errlen, "--workers '%s': expected auto or a number from 1 to %d",
+                         optarg, H3G_MAX_WORKERS);
                 return H3G_CONFIG_ERROR;
             }
             break;
@@ -532,5 +650,7 @@ int h3g_config_parse_args(struct h3g_config *cfg, int argc, char **argv, char *e
             return rc;
         cfg->nlisten = 1;
     }
+    if (check_admin(cfg, err, errlen) != H3G_CONFIG_OK)
+        return H3G_CONFIG_ERROR;
     return check_redirects(cfg, err, errlen);
 }

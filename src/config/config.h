@@ -15,6 +15,7 @@
 #define H3G_MAX_ROUTES 128
 #define H3G_MAX_NAMES 32
 #define H3G_MAX_TICKET_KEYS 8
+#define H3G_MAX_WORKERS 64
 
 struct h3g_cert_conf {
     const char *cert, *key;
@@ -62,6 +63,7 @@ struct h3g_listen_addr {
 
 /* alt_svc: what TCP responses advertise. */
 enum h3g_config_alt_svc { H3G_ALT_SVC_AUTO, H3G_ALT_SVC_OFF, H3G_ALT_SVC_VALUE };
+#define H3G_ALT_SVC_MAX 512
 
 struct h3g_config {
     const char *root;
@@ -71,6 +73,12 @@ struct h3g_config {
     uint64_t idle_timeout_ms;
     uint64_t drain_timeout_ms;
     const char *access_log; /* NULL = off, "-" = stdout */
+    const char *error_log;  /* NULL = stderr */
+    const char *pid_file;   /* NULL = none */
+    const char *keylog;     /* TLS secrets in NSS key log format, or NULL */
+    const char *qlog_dir;   /* a qlog file per QUIC connection there, or NULL */
+    const char *user;       /* drop privileges to this user once listening, or NULL */
+    const char *group;      /* ... and group (NULL: the user's) */
     const char *log_level;
     int address_validation;       /* enum h3g_config_av */
     uint64_t header_timeout_ms;   /* request_header_timeout; 0 = none */
@@ -86,6 +94,7 @@ struct h3g_config {
     size_t max_streams;            /* concurrent requests per connection */
     uint64_t max_requests;         /* requests per connection before GOAWAY; 0 = no limit */
     size_t listen_sockets;         /* SO_REUSEPORT sockets (QUIC listeners) per address */
+    unsigned workers;              /* worker processes; 0 = auto (the CPUs we may use) */
     int no_tcp;                    /* --no-tcp: QUIC only, whatever listen says */
     int tls_min_13;                /* tls_min 1.3: no TLS 1.2 over TCP */
     int alt_svc;                   /* enum h3g_config_alt_svc */
@@ -94,6 +103,8 @@ struct h3g_config {
     struct h3g_listen_addr redirect[H3G_MAX_LISTEN]; /* redirect_http: plain HTTP -> 308 */
     size_t nredirect;
     const char *acme_challenge_root; /* served on the redirect listeners, or NULL */
+    struct h3g_listen_addr admin;    /* admin: /metrics and /healthz (plain HTTP) */
+    int has_admin;
     size_t max_tcp_connections;
     size_t max_tls_handshakes;                    /* TLS over TCP handshakes in progress */
     const char *engine;                           /* QUIC engine: "openssl" or "ngtcp2" */
@@ -124,6 +135,11 @@ enum h3g_config_av { H3G_CONFIG_AV_OFF, H3G_CONFIG_AV_ON, H3G_CONFIG_AV_AUTO };
 /* Sets *av from "on", "off" or "auto", or returns -1. */
 int h3g_config_av_parse(const char *text, int *av);
 
+/* "auto" -> 0, "N" -> N (1 to H3G_MAX_WORKERS), or -1. */
+int h3g_config_workers_parse(const char *text, unsigned *workers);
+/* The number of workers to run: workers, or for auto the CPUs this process
+ * may run on. */
+unsigned h3g_config_workers(const struct h3g_config *cfg);
 /* Sets *engine to the canonical name of an engine, or returns -1. */
 int h3g_config_engine_name(const char *text, const char **engine);
 /* "1.2" -> 0, "1.3" -> 1 (TLS 1.3 only), or -1. */
@@ -157,6 +173,10 @@ int h3g_config_parse_listen(const char *text, struct h3g_listen_addr *out, char 
                             size_t errlen);
 /* Adds a redirect_http address; H3G_CONFIG_ERROR with err set when it cannot. */
 int h3g_config_add_redirect(struct h3g_config *cfg, const char *text, char *err, size_t errlen);
+/* Whether la is one of cfg's addresses (listen, redirect_http, admin). */
+int h3g_config_serves(const struct h3g_config *cfg, const struct h3g_listen_addr *la);
+/* Sets the admin address; H3G_CONFIG_ERROR with err set when it cannot. */
+int h3g_config_set_admin(struct h3g_config *cfg, const char *text, char *err, size_t errlen);
 void h3g_config_usage(FILE *f);
 
 #endif

@@ -188,10 +188,14 @@ static int route(struct ctx *c, const struct h3g_conf_node *b)
                 return H3G_CONFIG_ERROR;
             if ((add ? h->nadd : h->nremove) == H3G_MAX_HEADER_RULES)
                 return bad(c, n, "at most %d per route", H3G_MAX_HEADER_RULES);
-            for (const char *p = n->args[0]; *p; p++)
+            /* any case, sent lowercase (HTTP/2 and HTTP/3 require it) */
+            for (char *p = n->args[0]; *p; p++) {
+                if (*p >= 'A' && *p <= 'Z')
+                    *p = (char)(*p - 'A' + 'a');
                 if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-' ||
                       *p == '_'))
-                    return bad(c, n, "'%s' is not a lowercase field name", n->args[0]);
+                    return bad(c, n, "'%s' is not a field name", n->args[0]);
+            }
             if (add) {
                 if (strpbrk(n->args[1], "\r\n") != NULL)
                     return bad(c, n, "the value may not contain CR or LF");
@@ -388,6 +392,8 @@ static int alt_svc(struct ctx *c, const struct h3g_conf_node *n)
         for (const char *p = v; *p; p++)
             if ((unsigned char)*p < 0x20 || *p == 0x7f)
                 return bad(c, n, "control character in the value");
+        if (strlen(v) >= H3G_ALT_SVC_MAX)
+            return bad(c, n, "value longer than 511 bytes");
         c->cfg->alt_svc = H3G_ALT_SVC_VALUE;
         c->cfg->alt_svc_value = v;
     }
@@ -427,6 +433,13 @@ static int top(struct ctx *c, const struct h3g_conf_node *n)
         if (want_args(c, n, 1, 1) != 0)
             return H3G_CONFIG_ERROR;
         if (h3g_config_add_redirect(cfg, n->args[0], err, sizeof(err)) != H3G_CONFIG_OK)
+            return bad(c, n, "%s", err);
+        return H3G_CONFIG_OK;
+    }
+    if (strcmp(n->name, "admin") == 0) {
+        if (want_args(c, n, 1, 1) != 0)
+            return H3G_CONFIG_ERROR;
+        if (h3g_config_set_admin(cfg, n->args[0], err, sizeof(err)) != H3G_CONFIG_OK)
             return bad(c, n, "%s", err);
         return H3G_CONFIG_OK;
     }
@@ -475,12 +488,53 @@ static int top(struct ctx *c, const struct h3g_conf_node *n)
         cfg->access_log = strcmp(n->args[0], "off") == 0 ? NULL : n->args[0];
         return H3G_CONFIG_OK;
     }
+    if (strcmp(n->name, "error_log") == 0) {
+        if (want_args(c, n, 1, 1) != 0)
+            return H3G_CONFIG_ERROR;
+        cfg->error_log = strcmp(n->args[0], "stderr") == 0 ? NULL : n->args[0];
+        return H3G_CONFIG_OK;
+    }
+    if (strcmp(n->name, "keylog") == 0) {
+        if (want_args(c, n, 1, 1) != 0)
+            return H3G_CONFIG_ERROR;
+        cfg->keylog = strcmp(n->args[0], "off") == 0 ? NULL : n->args[0];
+        return H3G_CONFIG_OK;
+    }
+    if (strcmp(n->name, "qlog_dir") == 0) {
+        if (want_args(c, n, 1, 1) != 0)
+            return H3G_CONFIG_ERROR;
+        if (strlen(n->args[0]) > 200)
+            return bad(c, n, "path longer than 200 bytes");
+        cfg->qlog_dir = strcmp(n->args[0], "off") == 0 ? NULL : n->args[0];
+        return H3G_CONFIG_OK;
+    }
+    if (strcmp(n->name, "pid_file") == 0) {
+        if (want_args(c, n, 1, 1) != 0)
+            return H3G_CONFIG_ERROR;
+        cfg->pid_file = n->args[0];
+        return H3G_CONFIG_OK;
+    }
+    if (strcmp(n->name, "user") == 0) {
+        if (want_args(c, n, 1, 2) != 0)
+            return H3G_CONFIG_ERROR;
+        cfg->user = n->args[0];
+        cfg->group = n->nargs > 1 ? n->args[1] : NULL;
+        return H3G_CONFIG_OK;
+    }
     if (strcmp(n->name, "log_level") == 0) {
         if (want_args(c, n, 1, 1) != 0)
             return H3G_CONFIG_ERROR;
         if (h3g_log_level_parse(n->args[0], &lvl) != 0)
             return bad(c, n, "'%s': expected error, warn, info or debug", n->args[0]);
         cfg->log_level = n->args[0];
+        return H3G_CONFIG_OK;
+    }
+    if (strcmp(n->name, "workers") == 0) {
+        if (want_args(c, n, 1, 1) != 0)
+            return H3G_CONFIG_ERROR;
+        if (h3g_config_workers_parse(n->args[0], &cfg->workers) != 0)
+            return bad(c, n, "'%s': expected auto or a number from 1 to %d", n->args[0],
+                       H3G_MAX_WORKERS);
         return H3G_CONFIG_OK;
     }
     if (strcmp(n->name, "listen_sockets") == 0) {

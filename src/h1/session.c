@@ -47,7 +47,7 @@ struct h1_req {
 
 struct h1_conn {
     h3g_tcp_conn *c;
-    const struct h3g_tcp_config *cfg;
+    struct h3g_tcp_config cfg; /* a copy: a reload changes the next connection's */
     struct h3g_h1_parser parser;
     struct h1_req *cur;
     uint64_t requests;
@@ -66,14 +66,14 @@ static void write_body(struct h1_req *r);
 
 static void arm(struct h1_conn *h, enum timer_mode mode)
 {
-    uint64_t ms = mode == T_KEEPALIVE ? h->cfg->keepalive_timeout_ms
-                  : mode == T_HEADER  ? h->cfg->header_timeout_ms
+    uint64_t ms = mode == T_KEEPALIVE ? h->cfg.keepalive_timeout_ms
+                  : mode == T_HEADER  ? h->cfg.header_timeout_ms
                   : mode == T_NONE    ? 0
-                                      : h->cfg->idle_timeout_ms;
+                                      : h->cfg.idle_timeout_ms;
     h->mode = mode;
-    h3g_timer_stop(h->cfg->loop, &h->timer);
+    h3g_timer_stop(h->cfg.loop, &h->timer);
     if (ms > 0)
-        h3g_timer_start(h->cfg->loop, &h->timer, ms);
+        h3g_timer_start(h->cfg.loop, &h->timer, ms);
 }
 
 /* What the connection waits for, and so which timeout runs: the client's
@@ -113,7 +113,8 @@ static void log_req(struct h1_req *r)
         .note = r->ex.note[0] ? r->ex.note : NULL,
         .protocol = "h1",
     };
-    h3g_access_log_request(&e);
+    if (!r->conn->cfg.unlogged)
+        h3g_access_log_request(&e);
 }
 
 static void req_free(struct h1_req *r, int aborted)
@@ -122,7 +123,7 @@ static void req_free(struct h1_req *r, int aborted)
     log_req(r);
     h->cur = NULL;
     h3g_body_close(&r->body);
-    h3g_exchange_release(&r->ex, aborted);
+    h3g_exchange_end(&r->ex, aborted);
     free(r);
 }
 
@@ -307,7 +308,7 @@ static void body_done(struct h1_req *r)
     if (!r->req_done)
         r->discard = 1;
     if (h->in_call) /* the handler is released once its call returned */
-        h3g_timer_start(h->cfg->loop, &h->later, 0);
+        h3g_timer_start(h->cfg.loop, &h->later, 0);
     else if (!h->parsing)
         maybe_next(h); /* else h1_input does, once the parser is out */
 }
@@ -356,7 +357,7 @@ static void dispatch(struct h1_conn *h, struct h1_req *r, struct h3g_request *re
 {
     struct h3g_response resp;
     h3g_response_init(&resp);
-    int rv = h->cfg->handler(h->cfg->handler_ctx, req, &resp, &r->ex);
+    int rv = h->cfg.handler(h->cfg.handler_ctx, req, &resp, &r->ex);
     if (rv == H3G_EAGAIN) {
         r->tx = TX_DEFERRED;
         /* the handler reads the body: the client may send it now */
@@ -400,11 +401,11 @@ static int on_head(void *arg, struct h3g_request *req, const struct h3g_h1_head 
     r->head_method = strcmp(req->method, "HEAD") == 0;
     r->has_body = hd->has_body;
     r->expect = hd->expect_continue && hd->has_body;
-    if (!hd->keep_alive || (h->cfg->max_requests > 0 && h->requests >= h->cfg->max_requests) ||
+    if (!hd->keep_alive || (h->cfg.max_requests > 0 && h->requests >= h->cfg.max_requests) ||
         strcmp(req->method, "CONNECT") == 0)
         h->close_after = 1;
-    if (h->cfg->max_request_body > 0 && req->content_length > 0 &&
-        (uint64_t)req->content_length > h->cfg->max_request_body) {
+    if (h->cfg.max_request_body > 0 && req->content_length > 0 &&
+        (uint64_t)req->content_length > h->cfg.max_request_body) {
         r->expect = 0;
         error_response(h, r, 413, "request body too large");
         return H3G_EAGAIN; /* its body is not read */
@@ -422,7 +423,7 @@ static int on_body(void *arg, const uint8_t *data, size_t len)
     if (r == NULL)
         return 0;
     r->body_bytes += len;
-    if (h->cfg->max_request_body > 0 && r->body_bytes > h->cfg->max_request_body) {
+    if (h->cfg.max_request_body > 0 && r->body_bytes > h->cfg.max_request_body) {
         if (r->tx == TX_NONE || r->tx == TX_DEFERRED)
             error_response(h, r, 413, "request body too large");
         else
@@ -496,7 +497,7 @@ static void *h1_open(h3g_tcp_conn *c, const struct h3g_tcp_config *cfg)
     if (h == NULL)
         return NULL;
     h->c = c;
-    h->cfg = cfg;
+    h->cfg = *cfg;
     h3g_h1_parser_init(&h->parser, &parser_cbs, h, cfg->max_field_section_size,
                        cfg->max_header_fields);
     if (cfg->tls == NULL)
@@ -582,8 +583,8 @@ static void h1_closed(void *fe)
             h->cur->error = "connection closed";
         req_free(h->cur, h->cur->tx != TX_DONE || h->cur->error != NULL);
     }
-    h3g_timer_stop(h->cfg->loop, &h->timer);
-    h3g_timer_stop(h->cfg->loop, &h->later);
+    h3g_timer_stop(h->cfg.loop, &h->timer);
+    h3g_timer_stop(h->cfg.loop, &h->later);
     h3g_h1_parser_free(&h->parser);
     free(h);
 }

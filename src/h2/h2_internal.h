@@ -63,8 +63,8 @@ struct h2_stream {
 };
 
 struct h2_sess {
-    h3g_tcp_conn *c; /* NULL once closed */
-    const struct h3g_tcp_config *cfg;
+    h3g_tcp_conn *c;           /* NULL once closed */
+    struct h3g_tcp_config cfg; /* a copy: a reload changes the next connection's */
     nghttp2_session *ng;
     struct h2_stream *streams;
     size_t nstreams;

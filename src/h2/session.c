@@ -26,7 +26,7 @@ static void sess_free(struct h2_sess *s);
 static size_t out_room(const struct h2_sess *s)
 {
     size_t room = h3g_tcp_write_room(s->c), q = h3g_tcp_queued(s->c);
-    size_t budget = s->cfg->send_budget_conn;
+    size_t budget = s->cfg.send_budget_conn;
     if (budget > 0)
         room = q >= budget ? 0 : H3G_MIN(room, budget - q);
     return room;
@@ -94,7 +94,7 @@ void h2_leave_later(struct h2_sess *s)
 {
     s->busy--;
     if (s->busy == 0 && !h3g_timer_active(&s->flush_timer)) /* a dead s is freed there */
-        h3g_timer_start(s->cfg->loop, &s->flush_timer, 0);
+        h3g_timer_start(s->cfg.loop, &s->flush_timer, 0);
 }
 
 static void on_flush_timer(h3g_timer *t, void *arg)
@@ -111,8 +111,8 @@ static void on_flush_timer(h3g_timer *t, void *arg)
 
 static void arm_header_timer(struct h2_sess *s)
 {
-    if (s->cfg->header_timeout_ms > 0 && !h3g_timer_active(&s->header_timer))
-        h3g_timer_start(s->cfg->loop, &s->header_timer, s->cfg->header_timeout_ms);
+    if (s->cfg.header_timeout_ms > 0 && !h3g_timer_active(&s->header_timer))
+        h3g_timer_start(s->cfg.loop, &s->header_timer, s->cfg.header_timeout_ms);
 }
 
 static void too_much(struct h2_sess *s, const char *why)
@@ -142,7 +142,7 @@ static int on_begin_headers(nghttp2_session *ng, const nghttp2_frame *frame, voi
         return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* RST_STREAM INTERNAL_ERROR */
     nghttp2_session_set_stream_user_data(ng, id, st);
     arm_header_timer(s);
-    if (s->cfg->max_requests > 0 && s->opened >= s->cfg->max_requests &&
+    if (s->cfg.max_requests > 0 && s->opened >= s->cfg.max_requests &&
         s->refuse_above == INT32_MAX) {
         /* Recycled as nginx's keepalive_requests: this one is the last. */
         nghttp2_submit_goaway(ng, NGHTTP2_FLAG_NONE, id, NGHTTP2_NO_ERROR, NULL, 0);
@@ -163,7 +163,7 @@ static int on_header(nghttp2_session *ng, const nghttp2_frame *frame, const uint
     /* RFC 9113 §6.5.2: name + value + 32 bytes per field.  Past the limit the
      * rest is decoded (HPACK state) but not kept. */
     st->header_bytes += nlen + vlen + 32;
-    if (s->cfg->max_field_section_size > 0 && st->header_bytes > s->cfg->max_field_section_size) {
+    if (s->cfg.max_field_section_size > 0 && st->header_bytes > s->cfg.max_field_section_size) {
         st->rx = RX_OVERSIZED;
         return 0;
     }
@@ -193,8 +193,8 @@ static void on_request_headers(struct h2_sess *s, struct h2_stream *st)
         return;
     }
     st->head = strcmp(st->req.method, "HEAD") == 0; /* a 413 too goes without body */
-    if (s->cfg->max_request_body > 0 && st->req.content_length > 0 &&
-        (uint64_t)st->req.content_length > s->cfg->max_request_body) {
+    if (s->cfg.max_request_body > 0 && st->req.content_length > 0 &&
+        (uint64_t)st->req.content_length > s->cfg.max_request_body) {
         /* Not dispatched; the 413 goes out once the body crosses the limit
          * (or ends), as in src/h3/exchange.c. */
         st->rx = RX_OVER_LIMIT;
@@ -241,7 +241,7 @@ static int on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t id, const u
 {
     struct h2_sess *s = ud;
     struct h2_stream *st = h2_find(s, id);
-    uint64_t max = s->cfg->max_request_body;
+    uint64_t max = s->cfg.max_request_body;
     if (st == NULL) {
         nghttp2_session_consume(ng, id, len);
         return 0;
@@ -342,7 +342,7 @@ static void on_idle_timer(h3g_timer *t, void *arg)
     if (s->closing || s->dead)
         return;
     if (s->nstreams > 0) {
-        uint64_t limit = s->cfg->idle_timeout_ms * 1000;
+        uint64_t limit = s->cfg.idle_timeout_ms * 1000;
         uint64_t last = H3G_MAX(s->last_active_us, s->last_out_us);
         if (limit > 0 && now >= last + limit && responses_blocked(s)) {
             h3g_debug("%s: h2 send timeout", s->peer);
@@ -351,12 +351,12 @@ static void on_idle_timer(h3g_timer *t, void *arg)
             return;
         }
         due = limit == 0 ? 1000000 : now >= last + limit ? limit : last + limit - now;
-        h3g_timer_start_us(s->cfg->loop, t, due);
+        h3g_timer_start_us(s->cfg.loop, t, due);
         return;
     }
-    uint64_t keep = s->cfg->keepalive_timeout_ms * 1000;
+    uint64_t keep = s->cfg.keepalive_timeout_ms * 1000;
     if (keep == 0 || now < s->last_active_us + keep) {
-        h3g_timer_start_us(s->cfg->loop, t, keep == 0 ? 1000000 : s->last_active_us + keep - now);
+        h3g_timer_start_us(s->cfg.loop, t, keep == 0 ? 1000000 : s->last_active_us + keep - now);
         return;
     }
     h3g_debug("%s: h2 keep-alive timeout", s->peer);
@@ -387,7 +387,7 @@ static uint64_t header_deadlines(struct h2_sess *s, uint64_t now, uint64_t limit
         /* A client dripping CONTINUATION holds the connection for two
          * timeouts at most. */
         h3g_info("%s: h2 request header timeout (%llu ms): GOAWAY", s->peer,
-                 (unsigned long long)s->cfg->header_timeout_ms);
+                 (unsigned long long)s->cfg.header_timeout_ms);
         final_goaway(s);
         s->drain_due_us = now + limit;
     }
@@ -399,7 +399,7 @@ static uint64_t header_deadlines(struct h2_sess *s, uint64_t now, uint64_t limit
 static void on_header_timer(h3g_timer *t, void *arg)
 {
     struct h2_sess *s = arg;
-    uint64_t now = h3g_now_us(), limit = s->cfg->header_timeout_ms * 1000, next = 0;
+    uint64_t now = h3g_now_us(), limit = s->cfg.header_timeout_ms * 1000, next = 0;
     if (s->closing || s->dead)
         return;
     h2_enter(s);
@@ -414,7 +414,7 @@ static void on_header_timer(h3g_timer *t, void *arg)
         next = s->opened == 0 ? s->open_us + limit : header_deadlines(s, now, limit);
     }
     if (h2_leave(s) && next != 0 && !s->closing)
-        h3g_timer_start_us(s->cfg->loop, t, next > now ? next - now : 1);
+        h3g_timer_start_us(s->cfg.loop, t, next > now ? next - now : 1);
 }
 
 static void on_notice_timer(h3g_timer *t, void *arg)
@@ -433,7 +433,7 @@ static int make_ng(struct h2_sess *s)
 {
     nghttp2_session_callbacks *cbs;
     nghttp2_option *opt;
-    size_t fss = s->cfg->max_field_section_size;
+    size_t fss = s->cfg.max_field_section_size;
     int rv = -1;
     if (nghttp2_session_callbacks_new(&cbs) != 0)
         return -1;
@@ -470,8 +470,8 @@ static int make_ng(struct h2_sess *s)
 
 static int submit_settings(struct h2_sess *s)
 {
-    size_t streams = s->cfg->max_streams ? s->cfg->max_streams : 100;
-    size_t fss = s->cfg->max_field_section_size;
+    size_t streams = s->cfg.max_streams ? s->cfg.max_streams : 100;
+    size_t fss = s->cfg.max_field_section_size;
     nghttp2_settings_entry iv[4] = {
         {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, (uint32_t)H3G_MIN(streams, (size_t)INT32_MAX)},
         {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, STREAM_WINDOW},
@@ -489,7 +489,7 @@ static void *fe_open(h3g_tcp_conn *c, const struct h3g_tcp_config *cfg)
     if (s == NULL)
         return NULL;
     s->c = c;
-    s->cfg = cfg;
+    s->cfg = *cfg;
     s->refuse_above = INT32_MAX;
     snprintf(s->peer, sizeof(s->peer), "%s", h3g_tcp_peer(c));
     s->open_us = s->last_active_us = h3g_now_us();
@@ -564,7 +564,7 @@ static void fe_shutdown(void *fe)
         final_goaway(s);
     } else {
         nghttp2_submit_shutdown_notice(s->ng);
-        h3g_timer_start(s->cfg->loop, &s->notice_timer, NOTICE_MS);
+        h3g_timer_start(s->cfg.loop, &s->notice_timer, NOTICE_MS);
     }
     h2_leave(s);
 }
@@ -594,10 +594,10 @@ static void fe_closed(void *fe)
         return;
     s->dead = 1;
     s->c = NULL;
-    h3g_timer_stop(s->cfg->loop, &s->idle_timer);
-    h3g_timer_stop(s->cfg->loop, &s->header_timer);
-    h3g_timer_stop(s->cfg->loop, &s->notice_timer);
-    h3g_timer_stop(s->cfg->loop, &s->flush_timer);
+    h3g_timer_stop(s->cfg.loop, &s->idle_timer);
+    h3g_timer_stop(s->cfg.loop, &s->header_timer);
+    h3g_timer_stop(s->cfg.loop, &s->notice_timer);
+    h3g_timer_stop(s->cfg.loop, &s->flush_timer);
     if (s->busy == 0)
         sess_free(s); /* else the outermost h2_leave() does */
 }

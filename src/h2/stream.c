@@ -27,7 +27,7 @@ struct h2_stream *h2_stream_new(struct h2_sess *s, int32_t id)
     st->id = id;
     st->start_us = h3g_now_us();
     st->body.fd = -1;
-    h3g_request_init(&st->req, s->cfg->max_header_fields);
+    h3g_request_init(&st->req, s->cfg.max_header_fields);
     st->req.version = "2";
     st->next = s->streams;
     if (s->streams != NULL)
@@ -71,7 +71,7 @@ void h2_stream_free(struct h2_stream *st)
     if (st->held > 0 && !s->dead)
         nghttp2_session_consume_connection(s->ng, st->held);
     st->gone = 1; /* the handler's release may still call in: ignored */
-    h3g_exchange_release(&st->ex, st->tx != TX_COMPLETE || st->error != NULL);
+    h3g_exchange_end(&st->ex, st->tx != TX_COMPLETE || st->error != NULL);
     h3g_body_close(&st->body);
     h3g_request_reset(&st->req);
     free(st->buf);
@@ -233,7 +233,7 @@ void h2_dispatch(struct h2_sess *s, struct h2_stream *st)
     st->rx = RX_BODY;
     st->tx = TX_DEFERRED; /* so that the handler may respond from inside */
     h3g_response_init(&resp);
-    int rv = s->cfg->handler(s->cfg->handler_ctx, &st->req, &resp, &st->ex);
+    int rv = s->cfg.handler(s->cfg.handler_ctx, &st->req, &resp, &st->ex);
     if (rv == 0 && st->tx == TX_DEFERRED) {
         if (submit_response(st, &resp) != 0)
             h2_reset_stream(st, NGHTTP2_INTERNAL_ERROR, "cannot build response");

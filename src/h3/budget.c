@@ -47,12 +47,12 @@ int h3b_may_produce(struct h3_req *hs)
     struct session *s = hs->sess;
     if (s->unacked == 0)
         return 1;
-    if (s->unacked + BODY_CHUNK > s->cfg->send_budget_conn) {
+    if (s->unacked + BODY_CHUNK > s->cfg.send_budget_conn) {
         hs->wait = BODY_WAIT_BUDGET; /* this connection's acknowledgements resume it */
         s->budget_blocked = 1;
         return 0;
     }
-    if (g_unacked + BODY_CHUNK > s->cfg->send_budget_worker) {
+    if (g_unacked + BODY_CHUNK > s->cfg.send_budget_worker) {
         hs->wait = BODY_WAIT_BUDGET;
         s->budget_blocked = 1;
         wait_for_worker(s);
@@ -88,7 +88,7 @@ void h3b_released(struct session *s, uint64_t n)
     s->unacked -= n;
     g_unacked -= H3G_MIN(n, g_unacked);
     if (g_waiters != NULL)
-        wake_waiters(s->cfg);
+        wake_waiters(&s->cfg);
 }
 
 void h3b_resume(struct session *s)

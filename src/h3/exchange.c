@@ -118,7 +118,7 @@ void h3x_free(struct h3_req *hs)
     h3b_released(s, hs->bytes_produced - hs->bytes_acked);
     h3g_request_reset(&hs->req);
     s->active--;
-    h3g_exchange_release(&hs->ex, hs->tx != TX_COMPLETE || hs->error != NULL);
+    h3g_exchange_end(&hs->ex, hs->tx != TX_COMPLETE || hs->error != NULL);
     free(hs);
     h3g_h3_g_stats.active_requests--;
 }
@@ -384,7 +384,7 @@ static void dispatch(struct session *s, struct h3_req *hs)
         return;
     }
     h3g_response_init(&resp);
-    rv = s->cfg->handler(s->cfg->handler_ctx, &hs->req, &resp, &hs->ex);
+    rv = s->cfg.handler(s->cfg.handler_ctx, &hs->req, &resp, &hs->ex);
     if (rv == H3G_EAGAIN) {
         hs->tx = TX_DEFERRED; /* h3g_exchange_respond comes later */
     } else if (rv != 0 || submit_response(s, hs, &resp) != 0) {
@@ -405,7 +405,7 @@ struct h3_req *h3x_new(struct session *s, int64_t sid)
     hs->start_us = h3g_now_us();
     hs->body.fd = -1;
     h3g_exchange_init(&hs->ex, &h3x_front);
-    h3g_request_init(&hs->req, s->cfg->max_header_fields);
+    h3g_request_init(&hs->req, s->cfg.max_header_fields);
     hs->req.version = "3";
     hs->next = s->streams;
     if (s->streams != NULL)
@@ -413,7 +413,7 @@ struct h3_req *h3x_new(struct session *s, int64_t sid)
     s->streams = hs;
     s->active++;
     h3g_h3_g_stats.active_requests++;
-    if (s->cfg->max_streams > 0 && s->active > s->cfg->max_streams)
+    if (s->cfg.max_streams > 0 && s->active > s->cfg.max_streams)
         hs->rx = RX_REJECTED; /* answered at end_headers */
     return hs;
 }
@@ -446,7 +446,7 @@ static void header_timeout(struct session *s, struct h3_req *hs, uint64_t now_us
 
 uint64_t h3x_header_deadlines(struct session *s, uint64_t now_us)
 {
-    uint64_t limit = s->cfg->header_timeout_ms * 1000, next = 0;
+    uint64_t limit = s->cfg.header_timeout_ms * 1000, next = 0;
     struct h3_req *hs, *nx;
     for (hs = s->streams; hs != NULL; hs = nx) {
         uint64_t due;
@@ -486,7 +486,7 @@ static int on_recv_header(nghttp3_conn *conn, int64_t sid, int32_t token, nghttp
         return 0;
     /* RFC 9114 §4.2.2: name + value + 32 bytes per field. */
     hs->header_bytes += n.len + v.len + 32;
-    if (hs->header_bytes > hs->sess->cfg->max_field_section_size) {
+    if (hs->header_bytes > hs->sess->cfg.max_field_section_size) {
         hs->rx = RX_OVERSIZED;
         return 0;
     }
@@ -520,8 +520,8 @@ static int on_end_headers(nghttp3_conn *conn, int64_t sid, int fin, void *conn_u
         h3x_abort(hs, H3G_H3_MESSAGE_ERROR, "H3_MESSAGE_ERROR");
         return 0;
     }
-    if (hs->rx == RX_HEADERS && s->cfg->max_request_body > 0 && hs->req.content_length > 0 &&
-        (uint64_t)hs->req.content_length > s->cfg->max_request_body) {
+    if (hs->rx == RX_HEADERS && s->cfg.max_request_body > 0 && hs->req.content_length > 0 &&
+        (uint64_t)hs->req.content_length > s->cfg.max_request_body) {
         /* Not dispatched.  The 413 goes out once the body crosses the limit
          * (or ends): clients keep sending until then, and answering before
          * the body starts leaves some (curl) waiting forever. */
@@ -549,11 +549,11 @@ static int on_recv_data(nghttp3_conn *conn, int64_t sid, const uint8_t *data, si
     if (hs->rx == RX_STOPPED)
         return 0;
     if (hs->rx == RX_OVER_LIMIT) {
-        if (!responded(hs) && hs->body_bytes > s->cfg->max_request_body)
+        if (!responded(hs) && hs->body_bytes > s->cfg.max_request_body)
             send_413(s, hs);
         return 0;
     }
-    if (s->cfg->max_request_body > 0 && hs->body_bytes > s->cfg->max_request_body) {
+    if (s->cfg.max_request_body > 0 && hs->body_bytes > s->cfg.max_request_body) {
         hs->rx = RX_OVER_LIMIT;
         send_413(s, hs);
         return 0;

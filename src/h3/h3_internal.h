@@ -97,7 +97,7 @@ struct h3_req {
 struct session {
     h3g_qconn *qc;
     nghttp3_conn *h3;
-    const struct h3g_h3_config *cfg;
+    struct h3g_h3_config cfg; /* a copy: a reload changes the next connection's */
     struct h3_req *streams;
     uint64_t requests;
     uint64_t start_us;

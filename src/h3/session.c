@@ -146,21 +146,20 @@ static void on_header_timer(h3g_timer *t, void *arg)
     }
     if (s->header_timeouts != before) {
         h3g_info("%s: request header timeout (%llu ms): %llu streams reset, GOAWAY",
-                 h3g_qconn_peer(s->qc), (unsigned long long)s->cfg->header_timeout_ms,
+                 h3g_qconn_peer(s->qc), (unsigned long long)s->cfg.header_timeout_ms,
                  (unsigned long long)(s->header_timeouts - before));
         h3g_h3_begin_shutdown(s->qc, s, NULL);
         h3s_write(s);
     }
     if (next != 0)
-        h3g_timer_start_us(s->cfg->loop, &s->header_timer, next > now ? next - now : 1);
+        h3g_timer_start_us(s->cfg.loop, &s->header_timer, next > now ? next - now : 1);
 }
 
 static void arm_header_timer(struct session *s)
 {
-    if (s->cfg->header_timeout_ms == 0 || s->cfg->loop == NULL ||
-        h3g_timer_active(&s->header_timer))
+    if (s->cfg.header_timeout_ms == 0 || s->cfg.loop == NULL || h3g_timer_active(&s->header_timer))
         return;
-    h3g_timer_start(s->cfg->loop, &s->header_timer, s->cfg->header_timeout_ms);
+    h3g_timer_start(s->cfg.loop, &s->header_timer, s->cfg.header_timeout_ms);
 }
 
 /* Bytes of a request stream arrived before its HEADERS frame could start:
@@ -195,7 +194,7 @@ static void *h3_conn_ready(h3g_qconn *qc, void *engine_arg)
         return NULL;
     h3x_callbacks(&cbs);
     s->qc = qc;
-    s->cfg = cfg;
+    s->cfg = *cfg;
     s->reading = -1;
     s->push_sid = -1;
     h3g_timer_init(&s->header_timer, on_header_timer, s);
@@ -413,7 +412,7 @@ static int h3_stream_data(h3g_qconn *qc, int64_t sid, const uint8_t *data, size_
         return -1;
     if (s->streams != NULL)
         arm_header_timer(s);
-    if (s->cfg->max_requests > 0 && s->opened >= s->cfg->max_requests && !s->shutting_down) {
+    if (s->cfg.max_requests > 0 && s->opened >= s->cfg.max_requests && !s->shutting_down) {
         /* Enough requests on this connection: GOAWAY, finish what was sent,
          * close; the client continues on a new connection (RFC 9114 §5.2). */
         h3g_h3_begin_shutdown(qc, s, NULL);
@@ -572,8 +571,8 @@ static void h3_conn_closed(h3g_qconn *qc, const struct h3g_close_info *ci, void 
         h3x_log(hs);
         h3x_free(hs);
     }
-    if (s->cfg->loop != NULL)
-        h3g_timer_stop(s->cfg->loop, &s->header_timer);
+    if (s->cfg.loop != NULL)
+        h3g_timer_stop(s->cfg.loop, &s->header_timer);
     nghttp3_conn_del(s->h3);
     free(s);
 }

@@ -30,6 +30,23 @@ void h3g_exchange_release(h3g_exchange *ex, int aborted)
     ex->xops->release(ex->xctx, aborted);
 }
 
+void h3g_exchange_hold(h3g_exchange *ex, void (*unhold)(void *hold), void *hold)
+{
+    ex->unhold = unhold;
+    ex->hold = hold;
+}
+
+void h3g_exchange_end(h3g_exchange *ex, int aborted)
+{
+    h3g_exchange_release(ex, aborted);
+    if (ex->unhold != NULL) {
+        void (*fn)(void *) = ex->unhold;
+        ex->unhold = NULL;
+        ex->rules = NULL;
+        fn(ex->hold);
+    }
+}
+
 ssize_t h3g_exchange_pull(h3g_exchange *ex, uint8_t *buf, size_t cap)
 {
     if (ex->handler != H3G_HANDLER_ATTACHED)

@@ -51,6 +51,8 @@ struct h3g_exchange {
     enum h3g_handler_state handler;
     const struct h3g_header_rules *rules; /* the route's, or NULL */
     const char *alt_svc;                  /* Alt-Svc value the front end advertises, or NULL */
+    void (*unhold)(void *hold);           /* h3g_exchange_hold's */
+    void *hold;
     char note[200];
 };
 
@@ -77,11 +79,18 @@ const char *h3g_exchange_peer(const h3g_exchange *ex);
  * the exchange sends; rules must outlive the exchange. */
 void h3g_exchange_set_rules(h3g_exchange *ex, const struct h3g_header_rules *rules);
 
+/* The dispatcher keeps what routed the exchange (a configuration generation)
+ * alive until h3g_exchange_end: unhold(hold) is called then, once. */
+void h3g_exchange_hold(h3g_exchange *ex, void (*unhold)(void *hold), void *hold);
+
 /* ---- for front ends ---- */
 
 void h3g_exchange_init(h3g_exchange *ex, const struct h3g_front_ops *front);
 /* The handler learns the exchange is over; at most once. */
 void h3g_exchange_release(h3g_exchange *ex, int aborted);
+/* The front end frees the exchange: the handler's release (if still due),
+ * then the dispatcher's hold.  Nothing may use ex's rules afterwards. */
+void h3g_exchange_end(h3g_exchange *ex, int aborted);
 /* The handler's response body (H3G_BODY_SOURCE), as in response_body above;
  * H3G_ERR when no handler is attached any more. */
 ssize_t h3g_exchange_pull(h3g_exchange *ex, uint8_t *buf, size_t cap);

@@ -1,11 +1,16 @@
 #include "obs/log.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common.h"
+#include "obs/metrics.h"
 
 static enum h3g_log_level g_level = H3G_LOG_INFO;
 static FILE *g_access;
@@ -43,35 +48,66 @@ static void fmt_time(char *buf, size_t len)
     snprintf(buf + n, len - n, ".%03dZ", (int)(tv.tv_usec / 1000));
 }
 
+static char g_tag[32]; /* "worker 3: " with several workers */
+
+void h3g_log_set_tag(const char *tag)
+{
+    snprintf(g_tag, sizeof(g_tag), "%s%s", tag, tag[0] ? ": " : "");
+}
+
+/* One write per line: lines of several processes on one file stay whole. */
 void h3g_log(enum h3g_log_level lvl, const char *fmt, ...)
 {
     static const char *const tags[] = {"error", "warn", "info", "debug"};
-    char ts[40];
+    char line[2048];
     va_list ap;
     if (lvl > g_level)
         return;
-    fmt_time(ts, sizeof(ts));
-    fprintf(stderr, "%s [%s] ", ts, tags[lvl]);
+    fmt_time(line, sizeof(line));
+    size_t n = strlen(line);
+    n += (size_t)snprintf(line + n, sizeof(line) - n, " [%s] %s", tags[lvl], g_tag);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    int k = vsnprintf(line + n, sizeof(line) - n - 1, fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
+    n = k < 0 ? n : H3G_MIN(n + (size_t)k, sizeof(line) - 2);
+    line[n++] = '\n';
+    fflush(stderr);
+    ssize_t w = write(STDERR_FILENO, line, n);
+    (void)w; /* nowhere to report that the error log failed */
 }
 
+static char *g_access_path; /* NULL: off or stdout */
+static char *g_error_path;  /* NULL: stderr as inherited */
+
+static FILE *open_access(const char *path)
+{
+    return strcmp(path, "-") == 0 ? stdout : fopen(path, "ae");
+}
+
+/* The new file opens before the old one closes: a path that fails leaves
+ * the log where it was. */
 int h3g_access_log_open(const char *path)
 {
-    h3g_access_log_close();
-    if (path == NULL)
-        return 0;
-    if (strcmp(path, "-") == 0) {
-        g_access = stdout;
-        g_access_owned = 0;
-        return 0;
+    FILE *f = NULL;
+    char *copy = NULL;
+    if (path != NULL) {
+        copy = strcmp(path, "-") == 0 ? NULL : strdup(path);
+        if (copy == NULL && strcmp(path, "-") != 0)
+            return H3G_ENOMEM;
+        f = open_access(path);
+        if (f == NULL) {
+            free(copy);
+            return H3G_ERR;
+        }
     }
-    g_access = fopen(path, "ae");
-    if (g_access == NULL)
-        return H3G_ERR;
-    g_access_owned = 1;
+    h3g_access_log_close();
+    g_access = f;
+    /* A line is one write(2) (lines of several workers on one file stay
+     * whole): the buffer holds the longest line, which fflush ends. */
+    if (f != NULL && f != stdout)
+        setvbuf(f, NULL, _IOFBF, 1 << 17);
+    g_access_owned = f != NULL && f != stdout;
+    g_access_path = copy;
     return 0;
 }
 
@@ -82,6 +118,59 @@ void h3g_access_log_close(void)
     else if (g_access != NULL)
         fflush(g_access);
     g_access = NULL;
+    free(g_access_path);
+    g_access_path = NULL;
+}
+
+/* stderr itself (fd 2) moves to the file, so OpenSSL's and the sanitizers'
+ * messages land there too. */
+static int redirect_stderr(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    if (fd < 0)
+        return H3G_ERR;
+    fflush(stderr);
+    int rc = dup2(fd, STDERR_FILENO) < 0 ? H3G_ERR : 0;
+    close(fd);
+    return rc;
+}
+
+int h3g_error_log_open(const char *path)
+{
+    if (path == NULL) {
+        free(g_error_path); /* stays on the file it has until a restart */
+        g_error_path = NULL;
+        return 0;
+    }
+    char *copy = strdup(path);
+    if (copy == NULL || redirect_stderr(path) != 0) {
+        free(copy);
+        return H3G_ERR;
+    }
+    free(g_error_path);
+    g_error_path = copy;
+    return 0;
+}
+
+int h3g_log_reopen(void)
+{
+    int rc = 0;
+    if (g_error_path != NULL && redirect_stderr(g_error_path) != 0) {
+        h3g_err("cannot reopen the error log %s: %s", g_error_path, strerror(errno));
+        rc = H3G_ERR;
+    }
+    if (g_access_path != NULL) {
+        FILE *f = fopen(g_access_path, "ae");
+        if (f == NULL) {
+            h3g_err("cannot reopen the access log %s: %s", g_access_path, strerror(errno));
+            rc = H3G_ERR;
+        } else {
+            fclose(g_access);
+            setvbuf(f, NULL, _IOFBF, 1 << 17);
+            g_access = f;
+        }
+    }
+    return rc;
 }
 
 void h3g_access_log_flush(void)
@@ -116,6 +205,7 @@ static void put_field(FILE *f, const char *s)
 void h3g_access_log_request(const struct h3g_access_entry *e)
 {
     char ts[40];
+    h3g_metrics_request(e);
     if (g_access == NULL)
         return;
     fmt_time(ts, sizeof(ts));
@@ -148,6 +238,7 @@ void h3g_access_log_request(const struct h3g_access_entry *e)
 void h3g_access_log_close_tcp(const struct h3g_tcp_close_entry *e)
 {
     char ts[40];
+    h3g_metrics_tcp_close(e);
     if (g_access == NULL)
         return;
     fmt_time(ts, sizeof(ts));
@@ -164,6 +255,7 @@ void h3g_access_log_close_tcp(const struct h3g_tcp_close_entry *e)
 void h3g_access_log_close_conn(const struct h3g_close_entry *e)
 {
     char ts[40];
+    h3g_metrics_quic_close(e);
     if (g_access == NULL)
         return;
     fmt_time(ts, sizeof(ts));

@@ -9,6 +9,8 @@ enum h3g_log_level { H3G_LOG_ERROR, H3G_LOG_WARN, H3G_LOG_INFO, H3G_LOG_DEBUG };
 
 int h3g_log_level_parse(const char *s, enum h3g_log_level *out);
 void h3g_log_set_level(enum h3g_log_level lvl);
+/* Prefixes every message (e.g. "worker 2"); "" for none. */
+void h3g_log_set_tag(const char *tag);
 int h3g_log_enabled(enum h3g_log_level lvl);
 void h3g_log(enum h3g_log_level lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -21,8 +23,14 @@ void h3g_log(enum h3g_log_level lvl, const char *fmt, ...) __attribute__((format
             h3g_log(H3G_LOG_DEBUG, __VA_ARGS__);                                                   \
     } while (0)
 
-/* Access log: NULL path = disabled, "-" = stdout. */
+/* Access log: NULL path = disabled, "-" = stdout.  On failure (errno says
+ * why) the log stays as it was. */
 int h3g_access_log_open(const char *path);
+/* Error log: stderr (fd 2) goes to path (NULL: stays where it is). */
+int h3g_error_log_open(const char *path);
+/* SIGUSR1 (after logrotate moved the files): both logs reopen their paths;
+ * a failure is logged and that log stays on its old file. */
+int h3g_log_reopen(void);
 void h3g_access_log_close(void);
 void h3g_access_log_flush(void);
 

@@ -110,6 +110,24 @@ struct h3g_engine_config {
     size_t host_key_len;
     uint16_t server_id; /* carried in connection IDs (ngtcp2 engine) */
     uint8_t worker_id;
+    int shared_port; /* other worker processes listen on the same ports: always
+                        SO_REUSEPORT, and the master checked the ports were free */
+    /* With h3gate's own connection IDs (the ngtcp2 engine): called with the
+     * first socket bound for each address, so that the server can steer
+     * datagrams to it by the IDs' worker byte.  NULL: not wanted. */
+    void (*socket_bound)(void *arg, const struct sockaddr *sa, socklen_t salen, int fd);
+    void *socket_bound_arg;
+    char qlog_dir[256]; /* qlog_dir: a JSON-SEQ file per connection there; "" = off */
+};
+
+/* Engine counters for /metrics; full = 0 when only `refused` is known (the
+ * OpenSSL engine cannot see its packets). */
+struct h3g_engine_counters {
+    int full;
+    uint64_t refused;
+    uint64_t dgrams_in, packets_in, recv_calls, packets_out, send_calls, send_blocked;
+    uint64_t retries, version_negotiations, stateless_resets, refused_handshakes, bad_tokens;
+    uint64_t handshakes, migrations, early_streams;
 };
 
 struct h3g_engine_ops {
@@ -121,11 +139,17 @@ struct h3g_engine_ops {
     int (*listen)(h3g_engine *eng, const struct sockaddr *sa, socklen_t salen, char *err,
                   size_t errlen);
     void (*stop_accepting)(h3g_engine *eng);
+    /* A reload: new settings for the next connections, then the listen
+     * addresses named again between listen_begin and listen_end. */
+    void (*configure)(h3g_engine *eng, const struct h3g_engine_config *cfg);
+    void (*listen_begin)(h3g_engine *eng);
+    void (*listen_end)(h3g_engine *eng);
     size_t (*conn_count)(const h3g_engine *eng);
     void (*foreach_conn)(h3g_engine *eng, void (*fn)(h3g_qconn *qc, void *conn_arg, void *arg),
                          void *arg);
     /* A line of engine counters for the log (packets, datagrams, send calls). */
     void (*stats)(const h3g_engine *eng, char *buf, size_t len);
+    void (*counters)(const h3g_engine *eng, struct h3g_engine_counters *out);
 
     int (*open_uni)(h3g_qconn *qc, int64_t *sid);
     int (*write)(h3g_qconn *qc, int64_t sid, const h3g_iovec *vec, size_t n, int fin,
@@ -177,6 +201,26 @@ static inline int h3g_engine_listen(h3g_engine *eng, const struct sockaddr *sa, 
     return eng->ops->listen(eng, sa, salen, err, errlen);
 }
 
+/* A reload: the next connections get cfg's limits and timeouts (what needs
+ * new sockets, such as listeners_per_address, stays as it was). */
+static inline void h3g_engine_configure(h3g_engine *eng, const struct h3g_engine_config *cfg)
+{
+    eng->ops->configure(eng, cfg);
+}
+
+/* A reload names the listen addresses again: h3g_engine_listen between begin
+ * and end keeps the sockets of an address already listening, and end stops
+ * accepting on the others; their sockets close once their connections end. */
+static inline void h3g_engine_listen_begin(h3g_engine *eng)
+{
+    eng->ops->listen_begin(eng);
+}
+
+static inline void h3g_engine_listen_end(h3g_engine *eng)
+{
+    eng->ops->listen_end(eng);
+}
+
 /* Stops accepting new connections (existing ones continue). */
 static inline void h3g_engine_stop_accepting(h3g_engine *eng)
 {
@@ -200,6 +244,11 @@ static inline void h3g_engine_foreach_conn(h3g_engine *eng,
 static inline void h3g_engine_stats(const h3g_engine *eng, char *buf, size_t len)
 {
     eng->ops->stats(eng, buf, len);
+}
+
+static inline void h3g_engine_counters(const h3g_engine *eng, struct h3g_engine_counters *out)
+{
+    eng->ops->counters(eng, out);
 }
 
 static inline unsigned h3g_qconn_caps(const h3g_qconn *qc)

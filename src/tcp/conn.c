@@ -123,7 +123,7 @@ const char *h3g_tcp_peer(const h3g_tcp_conn *c)
 
 const char *h3g_tcp_alt_svc(const h3g_tcp_conn *c)
 {
-    return c->ls->alt_svc;
+    return c->ls->has_alt_svc ? c->ls->alt_svc : NULL;
 }
 
 void h3g_tcp_resume_read(h3g_tcp_conn *c)
@@ -430,7 +430,8 @@ static void conn_free(h3g_tcp_conn *c)
             .bytes_out = c->bytes_out,
         };
         c->front->closed(c->fe);
-        h3g_access_log_close_tcp(&e);
+        if (!srv->cfg.unlogged)
+            h3g_access_log_close_tcp(&e);
     }
     c->fe = NULL;
     if (c->handshaking)
@@ -448,6 +449,7 @@ static void conn_free(h3g_tcp_conn *c)
     if (c->next != NULL)
         c->next->prev = c->prev;
     srv->nconns--;
+    c->ls->nconns--;
     free(c->in);
     free(c->out);
     free(c);
@@ -479,6 +481,7 @@ int h3g_tcp_conn_start(h3g_tcp_server *srv, struct tcp_listener *ls, int fd,
         free(c);
         return H3G_ENOMEM;
     }
+    ls->nconns++;
     c->next = srv->conns;
     if (srv->conns != NULL)
         srv->conns->prev = c;

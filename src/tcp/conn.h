@@ -37,6 +37,8 @@ struct h3g_tcp_config {
     size_t max_streams;        /* h2: SETTINGS_MAX_CONCURRENT_STREAMS */
     uint64_t max_requests;     /* per connection; 0 = no limit */
     size_t send_budget_conn;   /* h2: response bytes queued per connection */
+    int unlogged;              /* the admin endpoint: not in the access log or metrics */
+    int shared_port;           /* other workers listen there too (SO_REUSEPORT) */
 };
 
 /* A front end (src/h1/, src/h2/), chosen by ALPN. */
@@ -90,12 +92,26 @@ h3g_tcp_server *h3g_tcp_server_new(const struct h3g_tcp_config *cfg);
  * its connections.  Returns 0 or H3G_ERR with err set. */
 int h3g_tcp_listen(h3g_tcp_server *srv, const struct sockaddr *addr, socklen_t len,
                    const char *alt_svc, char *err, size_t errlen);
+/* Whether a TCP port is free (binds and closes a socket without
+ * SO_REUSEPORT): before workers that share it start.  0 or H3G_ERR. */
+int h3g_tcp_probe(const struct sockaddr *addr, socklen_t len, int https, char *err, size_t errlen);
+/* A reload names the listeners again: between begin and end, h3g_tcp_listen
+ * keeps a socket already open on that address (updating its Alt-Svc), and
+ * end closes those not named (their connections continue). */
+void h3g_tcp_listen_begin(h3g_tcp_server *srv);
+void h3g_tcp_listen_end(h3g_tcp_server *srv);
+/* Limits and timeouts for the next connections (loop and tls stay). */
+void h3g_tcp_server_configure(h3g_tcp_server *srv, const struct h3g_tcp_config *cfg);
 /* Stops accepting and asks every connection to finish (graceful shutdown). */
 void h3g_tcp_shutdown(h3g_tcp_server *srv);
 /* Closes every connection at once (drain timeout). */
 void h3g_tcp_close_all(h3g_tcp_server *srv);
 size_t h3g_tcp_conn_count(const h3g_tcp_server *srv);
 void h3g_tcp_stats(const h3g_tcp_server *srv, char *buf, size_t len);
+struct h3g_tcp_counters {
+    uint64_t accepted, refused, handshake_failures, handshake_timeouts, bytes_in, bytes_out;
+};
+void h3g_tcp_counters(const h3g_tcp_server *srv, struct h3g_tcp_counters *out);
 void h3g_tcp_server_free(h3g_tcp_server *srv);
 
 #endif

@@ -11,11 +11,18 @@
 #include "tcp/conn.h"
 #include "tls/stream.h"
 
+/* A slot stays while connections accepted on it live (they read its
+ * Alt-Svc), even once its socket is closed by a reload. */
 struct tcp_listener {
     h3g_tcp_server *srv;
     int fd;
     h3g_io io;
-    char *alt_svc;
+    struct sockaddr_storage addr;
+    socklen_t addrlen;
+    size_t nconns;
+    int named; /* named again since h3g_tcp_listen_begin */
+    int has_alt_svc;
+    char alt_svc[H3G_ALT_SVC_MAX]; /* changed in place by a reload */
     char text[80];
 };
 

@@ -1,9 +1,11 @@
 #include "tls/tls.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -45,11 +47,14 @@ struct h3g_tls {
     SSL_CTX *tcp_ctx; /* TLS over TCP: HTTP/2 and HTTP/1.1 */
     struct tls_cert *certs;
     size_t ncerts;
+    struct tls_cert self; /* the generated certificate when none is configured */
     int default_idx;
     int reject_unknown;
+    int reloaded; /* the contexts' own certificate may be stale: set one per handshake */
     char spki[64];
     struct ticket_key tickets[MAX_TICKET_KEYS];
     size_t ntickets;
+    int tickets_own; /* no key configured: one random key of this process's */
 };
 
 static void put_ossl_err(char *err, size_t errlen, const char *what)
@@ -300,15 +305,17 @@ static int on_servername(SSL *ssl, int *al, void *arg)
     h3g_tls *tls = arg;
     const char *name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
     int idx = h3g_tls_select(tls, name);
-    if (idx < 0) {
-        if (tls->reject_unknown && tls->ncerts > 0) {
-            *al = SSL_AD_UNRECOGNIZED_NAME;
-            return SSL_TLSEXT_ERR_ALERT_FATAL;
-        }
-        return SSL_TLSEXT_ERR_OK; /* the default certificate stays */
+    if (idx < 0 && tls->reject_unknown && tls->ncerts > 0) {
+        *al = SSL_AD_UNRECOGNIZED_NAME;
+        return SSL_TLSEXT_ERR_ALERT_FATAL;
     }
-    if (idx != tls->default_idx) {
-        struct tls_cert *tc = &tls->certs[idx];
+    if (idx < 0 && tls->ncerts > 0)
+        idx = tls->default_idx;
+    const struct tls_cert *tc = idx >= 0 ? &tls->certs[idx] : &tls->self;
+    if ((idx >= 0 && idx != tls->default_idx) || (tls->reloaded && tc->x != NULL)) {
+        /* A context cannot drop a certificate of another key type, so after a
+         * reload each connection gets exactly the current one. */
+        SSL_certs_clear(ssl);
         if (SSL_use_cert_and_key(ssl, tc->x, tc->key, tc->chain, 1) != 1) {
             ERR_clear_error();
             *al = SSL_AD_INTERNAL_ERROR;
@@ -318,10 +325,33 @@ static int on_servername(SSL *ssl, int *al, void *arg)
     return SSL_TLSEXT_ERR_OK;
 }
 
+/* The generated certificate, kept for the process: worker processes forked
+ * after the master checked the configuration serve the same one, so a pin
+ * (its SPKI hash) holds whichever worker a client reaches. */
+static X509 *g_gen_x;
+static EVP_PKEY *g_gen_key;
+
+static int use_generated(SSL_CTX *ctx, struct tls_cert *self)
+{
+    if (SSL_CTX_use_certificate(ctx, g_gen_x) != 1 || SSL_CTX_use_PrivateKey(ctx, g_gen_key) != 1 ||
+        !X509_up_ref(g_gen_x) || !EVP_PKEY_up_ref(g_gen_key))
+        return H3G_ERR;
+    self->x = g_gen_x;
+    self->key = g_gen_key;
+    return 0;
+}
+
 /* An ephemeral P-256 certificate, valid 30 days, for demos and tests. */
-static int make_selfsigned(SSL_CTX *ctx, const char *name, char *err, size_t errlen)
+static int make_selfsigned(SSL_CTX *ctx, struct tls_cert *self, const char *name, char *err,
+                           size_t errlen)
 {
     int rc = H3G_ERR;
+    if (g_gen_x != NULL) {
+        if (use_generated(ctx, self) == 0)
+            return 0;
+        put_ossl_err(err, errlen, "cannot use the generated certificate");
+        return H3G_ERR;
+    }
     EVP_PKEY *pkey = EVP_EC_gen("P-256");
     X509 *x = X509_new();
     X509_NAME *subj = X509_NAME_new();
@@ -350,7 +380,11 @@ static int make_selfsigned(SSL_CTX *ctx, const char *name, char *err, size_t err
         goto out;
     if (!X509_sign(x, pkey, EVP_sha256()))
         goto out;
-    if (SSL_CTX_use_certificate(ctx, x) != 1 || SSL_CTX_use_PrivateKey(ctx, pkey) != 1)
+    g_gen_x = x;
+    g_gen_key = pkey;
+    x = NULL;
+    pkey = NULL;
+    if (use_generated(ctx, self) != 0)
         goto out;
     rc = 0;
 out:
@@ -444,12 +478,30 @@ static int load_ticket_keys(h3g_tls *tls, const struct h3g_tls_config *cfg, char
         OPENSSL_cleanse(buf, sizeof(buf));
     }
     tls->ntickets = cfg->nticket_key_files;
-    if (tls->ntickets > 0) {
+    if (tls->ntickets > 0 || cfg->several_processes) {
         /* OpenSSL's anti-replay remembers tickets in this process only, so it
          * would refuse 0-RTT with any ticket another server (or the previous
          * process) issued.  Early data stays replayable either way: only safe
          * methods are served from it, and origins see Early-Data: 1. */
         SSL_CTX_set_options(tls->tls_ctx, SSL_OP_NO_ANTI_REPLAY);
+    }
+    if (tls->ntickets == 0) {
+        /* As OpenSSL would do by itself, but under h3gate's callback so that
+         * a reload can add or drop configured keys; made once per process
+         * (in the master, before it starts workers: a client resumes at
+         * whichever worker it reaches). */
+        static struct ticket_key own;
+        static int have_own;
+        if (!have_own && RAND_bytes((unsigned char *)&own, sizeof(own)) != 1) {
+            put_ossl_err(err, errlen, "cannot generate a session ticket key");
+            return H3G_ERR;
+        }
+        have_own = 1;
+        tls->tickets[0] = own;
+        tls->ntickets = 1;
+        tls->tickets_own = 1;
+    }
+    {
         if (!SSL_CTX_set_app_data(tls->ctx, tls) || !SSL_CTX_set_app_data(tls->tls_ctx, tls) ||
             !SSL_CTX_set_app_data(tls->tcp_ctx, tls) ||
             !SSL_CTX_set_tlsext_ticket_key_evp_cb(tls->tcp_ctx, ticket_cb) ||
@@ -477,6 +529,39 @@ static void compute_spki(h3g_tls *tls)
     if (EVP_Digest(der, (size_t)len, md, &mdlen, EVP_sha256(), NULL))
         EVP_EncodeBlock((unsigned char *)tls->spki, md, (int)mdlen);
     OPENSSL_free(der);
+}
+
+/* The configured certificates (the first default one on the contexts), or a
+ * generated one. */
+static int load_certs(h3g_tls *tls, const struct h3g_tls_config *cfg, char *err, size_t errlen)
+{
+    if (cfg->ncerts == 0)
+        return make_selfsigned(tls->ctx, &tls->self,
+                               cfg->selfsigned_name ? cfg->selfsigned_name : "localhost", err,
+                               errlen) != 0 ||
+                       copy_cert(tls, err, errlen) != 0
+                   ? H3G_ERR
+                   : 0;
+    tls->certs = calloc(cfg->ncerts, sizeof(*tls->certs));
+    if (tls->certs == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return H3G_ENOMEM;
+    }
+    tls->ncerts = cfg->ncerts;
+    for (size_t i = 0; i < cfg->ncerts; i++) {
+        if (load_cert(&tls->certs[i], &cfg->certs[i], err, errlen) != 0)
+            return H3G_ERR;
+        if (cfg->certs[i].is_default)
+            tls->default_idx = (int)i;
+    }
+    struct tls_cert *d = &tls->certs[tls->default_idx];
+    if (SSL_CTX_use_cert_and_key(tls->ctx, d->x, d->key, d->chain, 1) != 1 ||
+        SSL_CTX_use_cert_and_key(tls->tls_ctx, d->x, d->key, d->chain, 1) != 1 ||
+        SSL_CTX_use_cert_and_key(tls->tcp_ctx, d->x, d->key, d->chain, 1) != 1) {
+        put_ossl_err(err, errlen, "cannot use the default certificate");
+        return H3G_ERR;
+    }
+    return 0;
 }
 
 h3g_tls *h3g_tls_new(const struct h3g_tls_config *cfg, char *err, size_t errlen)
@@ -509,41 +594,14 @@ h3g_tls *h3g_tls_new(const struct h3g_tls_config *cfg, char *err, size_t errlen)
     SSL_CTX_set_options(tls->tcp_ctx, SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_RENEGOTIATION |
                                           SSL_OP_IGNORE_UNEXPECTED_EOF);
     tls->reject_unknown = cfg->reject_unknown_sni;
-    if (load_ticket_keys(tls, cfg, err, errlen) != 0)
-        goto fail;
-    if (cfg->ncerts == 0) {
-        if (make_selfsigned(tls->ctx, cfg->selfsigned_name ? cfg->selfsigned_name : "localhost",
-                            err, errlen) != 0 ||
-            copy_cert(tls, err, errlen) != 0)
-            goto fail;
-        compute_spki(tls);
-        return tls;
-    }
-    tls->certs = calloc(cfg->ncerts, sizeof(*tls->certs));
-    if (tls->certs == NULL) {
-        snprintf(err, errlen, "out of memory");
-        goto fail;
-    }
-    tls->ncerts = cfg->ncerts;
-    for (size_t i = 0; i < cfg->ncerts; i++) {
-        if (load_cert(&tls->certs[i], &cfg->certs[i], err, errlen) != 0)
-            goto fail;
-        if (cfg->certs[i].is_default)
-            tls->default_idx = (int)i;
-    }
-    struct tls_cert *d = &tls->certs[tls->default_idx];
-    if (SSL_CTX_use_cert_and_key(tls->ctx, d->x, d->key, d->chain, 1) != 1 ||
-        SSL_CTX_use_cert_and_key(tls->tls_ctx, d->x, d->key, d->chain, 1) != 1 ||
-        SSL_CTX_use_cert_and_key(tls->tcp_ctx, d->x, d->key, d->chain, 1) != 1) {
-        put_ossl_err(err, errlen, "cannot use the default certificate");
-        goto fail;
-    }
     SSL_CTX_set_tlsext_servername_callback(tls->ctx, on_servername);
     SSL_CTX_set_tlsext_servername_arg(tls->ctx, tls);
     SSL_CTX_set_tlsext_servername_callback(tls->tls_ctx, on_servername);
     SSL_CTX_set_tlsext_servername_arg(tls->tls_ctx, tls);
     SSL_CTX_set_tlsext_servername_callback(tls->tcp_ctx, on_servername);
     SSL_CTX_set_tlsext_servername_arg(tls->tcp_ctx, tls);
+    if (load_ticket_keys(tls, cfg, err, errlen) != 0 || load_certs(tls, cfg, err, errlen) != 0)
+        goto fail;
     compute_spki(tls);
     return tls;
 fail:
@@ -551,23 +609,107 @@ fail:
     return NULL;
 }
 
+static void free_cert(struct tls_cert *tc)
+{
+    X509_free(tc->x);
+    EVP_PKEY_free(tc->key);
+    OSSL_STACK_OF_X509_free(tc->chain);
+    for (size_t j = 0; j < tc->nnames; j++)
+        OPENSSL_free(tc->names[j]);
+    memset(tc, 0, sizeof(*tc));
+}
+
 void h3g_tls_free(h3g_tls *tls)
 {
     if (tls == NULL)
         return;
-    for (size_t i = 0; tls->certs != NULL && i < tls->ncerts; i++) {
-        X509_free(tls->certs[i].x);
-        EVP_PKEY_free(tls->certs[i].key);
-        OSSL_STACK_OF_X509_free(tls->certs[i].chain);
-        for (size_t j = 0; j < tls->certs[i].nnames; j++)
-            OPENSSL_free(tls->certs[i].names[j]);
-    }
+    for (size_t i = 0; tls->certs != NULL && i < tls->ncerts; i++)
+        free_cert(&tls->certs[i]);
     free(tls->certs);
+    free_cert(&tls->self);
     OPENSSL_cleanse(tls->tickets, sizeof(tls->tickets));
     SSL_CTX_free(tls->ctx);
     SSL_CTX_free(tls->tls_ctx);
     SSL_CTX_free(tls->tcp_ctx);
     free(tls);
+}
+
+#define SWAP(a, b)                                                                                 \
+    do {                                                                                           \
+        __typeof__(a) swap_tmp_ = (a);                                                             \
+        (a) = (b);                                                                                 \
+        (b) = swap_tmp_;                                                                           \
+    } while (0)
+
+int h3g_tls_reload(h3g_tls *tls, const struct h3g_tls_config *cfg, char *err, size_t errlen)
+{
+    h3g_tls *fresh = h3g_tls_new(cfg, err, errlen);
+    if (fresh == NULL)
+        return H3G_ERR;
+    /* A generated certificate stays (clients may have pinned it) while
+     * still none is configured. */
+    if (cfg->ncerts > 0 || tls->ncerts > 0) {
+        SWAP(tls->certs, fresh->certs);
+        SWAP(tls->ncerts, fresh->ncerts);
+        SWAP(tls->self, fresh->self);
+        tls->default_idx = fresh->default_idx;
+        memcpy(tls->spki, fresh->spki, sizeof(tls->spki));
+        /* Handshakes already running keep what they hold (OpenSSL counts its
+         * references); the next ones get the new certificates. */
+        tls->reloaded = 1;
+    }
+    /* Tickets under a key that is gone get a full handshake. */
+    if (!(fresh->tickets_own && tls->tickets_own)) {
+        struct ticket_key keys[MAX_TICKET_KEYS];
+        memcpy(keys, tls->tickets, sizeof(keys));
+        memcpy(tls->tickets, fresh->tickets, sizeof(keys));
+        memcpy(fresh->tickets, keys, sizeof(keys));
+        OPENSSL_cleanse(keys, sizeof(keys));
+        SWAP(tls->ntickets, fresh->ntickets);
+        SWAP(tls->tickets_own, fresh->tickets_own);
+        if (tls->tickets_own && !cfg->several_processes)
+            SSL_CTX_clear_options(tls->tls_ctx, SSL_OP_NO_ANTI_REPLAY);
+        else
+            SSL_CTX_set_options(tls->tls_ctx, SSL_OP_NO_ANTI_REPLAY);
+    }
+    tls->reject_unknown = cfg->reject_unknown_sni;
+    SSL_CTX_set_min_proto_version(tls->tcp_ctx,
+                                  cfg->tcp_tls_min_13 ? TLS1_3_VERSION : TLS1_2_VERSION);
+    h3g_tls_free(fresh);
+    return 0;
+}
+
+static int g_keylog_fd = -1;
+
+/* One write per line: several workers may share the file. */
+static void keylog_line(const SSL *ssl, const char *line)
+{
+    char buf[1024];
+    int n = snprintf(buf, sizeof(buf), "%s\n", line);
+    (void)ssl;
+    if (g_keylog_fd >= 0 && n > 0 && (size_t)n < sizeof(buf) &&
+        write(g_keylog_fd, buf, (size_t)n) != n)
+        h3g_debug("keylog: short write");
+}
+
+int h3g_tls_keylog(h3g_tls *tls, const char *path, char *err, size_t errlen)
+{
+    int fd = -1;
+    if (path != NULL) {
+        fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+        if (fd < 0) {
+            snprintf(err, errlen, "keylog %s: %s", path, strerror(errno));
+            return H3G_ERR;
+        }
+    }
+    if (g_keylog_fd >= 0)
+        close(g_keylog_fd);
+    g_keylog_fd = fd;
+    SSL_CTX_keylog_cb_func cb = fd >= 0 ? keylog_line : NULL;
+    SSL_CTX_set_keylog_callback(tls->ctx, cb);
+    SSL_CTX_set_keylog_callback(tls->tls_ctx, cb);
+    SSL_CTX_set_keylog_callback(tls->tcp_ctx, cb);
+    return 0;
 }
 
 SSL_CTX *h3g_tls_ctx(h3g_tls *tls)

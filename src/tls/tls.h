@@ -23,7 +23,8 @@ struct h3g_tls_config {
     const char *const *ticket_key_files; /* 80-byte session ticket keys; first encrypts */
     size_t nticket_key_files;
     const char *selfsigned_name;
-    int tcp_tls_min_13; /* TLS over TCP: 1.3 only (else 1.2 and 1.3) */
+    int tcp_tls_min_13;    /* TLS over TCP: 1.3 only (else 1.2 and 1.3) */
+    int several_processes; /* workers: a ticket from one is resumed by another */
 };
 
 /* Checks the OpenSSL the process runs on; writes an error and returns < 0 when
@@ -36,6 +37,10 @@ int h3g_tls_check_version(unsigned long v, const char *debian, const char *text,
                           size_t errlen);
 h3g_tls *h3g_tls_new(const struct h3g_tls_config *cfg, char *err, size_t errlen);
 void h3g_tls_free(h3g_tls *tls);
+/* A reload: the next handshakes use cfg's certificates, ticket keys and
+ * limits, on the same contexts (listeners keep them); running connections
+ * keep what they have.  On error (err says why) nothing changed. */
+int h3g_tls_reload(h3g_tls *tls, const struct h3g_tls_config *cfg, char *err, size_t errlen);
 SSL_CTX *h3g_tls_ctx(h3g_tls *tls);
 /* The same certificates, SNI selection and ALPN on a TLS_server_method context
  * limited to TLS 1.3, for QUIC stacks that use OpenSSL's QUIC TLS API. */
@@ -54,6 +59,9 @@ const char *h3g_tls_spki_hash(const h3g_tls *tls);
  * SNI selection and ticket keys; ALPN h2 and http/1.1. */
 SSL_CTX *h3g_tls_tcp_ctx(h3g_tls *tls);
 const char *h3g_tls_openssl_version(void);
+/* keylog: every handshake's secrets, NSS key log format, appended to path
+ * (NULL: off).  0, or H3G_ERR with err set (the previous file stays). */
+int h3g_tls_keylog(h3g_tls *tls, const char *path, char *err, size_t errlen);
 /* Which certificate serves a name (sans-I/O part of the SNI callback): index
  * into the configured certificates, or -1 for none. */
 int h3g_tls_select(const h3g_tls *tls, const char *servername);

@@ -109,8 +109,11 @@ class Server:
 
     def start(self, ready=True):
         # "serving" comes after every listener (QUIC and TCP) is up
+        # one process unless a test asks for workers: RSS and CPU are read
+        # from /proc of the pid started
+        workers = [] if "--workers" in self.args else ["--workers", "1"]
         cmd = self.wrapper + [self.binary, "--root", self.root, "--listen", "127.0.0.1:%d" % self.port,
-               "--access-log", self.access_log] + self.args
+               "--access-log", self.access_log] + workers + self.args
         self.stderr = open(self.stderr_path, "wb")
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=self.stderr)
         if ready:

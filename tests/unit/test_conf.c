@@ -178,6 +178,35 @@ int main(void)
         "a b c d e f g h i j k l m n o p q r s t u v w x y z 1 2 3 4 5 6 7 8 9 10 11 12 "
         "13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32 33 34 35 36 37 38 39 40 41;\n",
         "too many arguments");
+    /* field names in any case, sent lowercase */
+    h3g_config_defaults(&c);
+    CHECK(load(&c,
+               "route { path /; root /srv; add_header X-Frame-Options DENY; "
+               "remove_header Server; }\n",
+               err) == H3G_CONFIG_OK);
+    CHECK(c.nroutes == 1 && c.routes[0].headers.nadd == 1 && c.routes[0].headers.nremove == 1);
+    CHECK_STR(c.routes[0].headers.add_name[0], "x-frame-options");
+    CHECK_STR(c.routes[0].headers.remove[0], "server");
+    h3g_config_free(&c);
+    expect_error("route { path /; root /srv; add_header \"x y\" 1; }\n", "is not a field name");
+    /* the new directives */
+    h3g_config_defaults(&c);
+    CHECK(load(&c,
+               "workers 3;\nadmin 127.0.0.1:9145;\nerror_log /var/log/e.log;\n"
+               "pid_file /run/h.pid;\nuser www-data adm;\nkeylog /tmp/k;\nqlog_dir /tmp;\n"
+               "root /srv;\n",
+               err) == H3G_CONFIG_OK);
+    CHECK(c.workers == 3 && c.has_admin && h3g_config_workers(&c) == 3);
+    CHECK_STR(c.error_log, "/var/log/e.log");
+    CHECK_STR(c.pid_file, "/run/h.pid");
+    CHECK_STR(c.user, "www-data");
+    CHECK_STR(c.group, "adm");
+    CHECK_STR(c.keylog, "/tmp/k");
+    CHECK_STR(c.qlog_dir, "/tmp");
+    h3g_config_free(&c);
+    expect_error("workers 0;\n", "expected auto or a number from 1 to 64");
+    expect_error("workers 65;\n", "expected auto or a number from 1 to 64");
+    expect_error("admin nowhere;\n", "admin");
     {
         char nul[] = "root /a;\0root /b;\n";
         h3g_config_defaults(&c);

@@ -319,10 +319,15 @@ static void test_send_budgets(void)
     for (int i = 0; i < 10; i++)
         CHECK(r[i]->done && r[i]->body == 400000 && r[i]->ok_pattern);
 
+    finish(&c, &mc);
+
     /* The worker's budget spans connections: a second one waits while the
-     * first holds it, and goes on once the first's bytes are acknowledged. */
+     * first holds it, and goes on once the first's bytes are acknowledged.
+     * (Sessions copy their settings: these are new connections.) */
     cf.send_budget_conn = 4u << 20;
     cf.send_budget_worker = 128 << 10;
+    mock_conn_init(&mc, &h3g_h3_engine_callbacks, &cf, H3G_ENGINE_CAP_EXPLICIT_CREDIT);
+    client_init(&c, &mc);
     struct creq *a = get(&c, "/size/1000000", "GET");
     client_flush(&c);
     mock_conn_init(&mc2, &h3g_h3_engine_callbacks, &cf, H3G_ENGINE_CAP_EXPLICIT_CREDIT);

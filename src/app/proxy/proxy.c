@@ -13,6 +13,7 @@
 #include "common.h"
 #include "h1/parse.h"
 #include "obs/log.h"
+#include "obs/metrics.h"
 
 /* Bytes buffered per request in each direction: memory stays bounded whatever
  * the body size; the slower side holds back the faster one. */
@@ -83,7 +84,7 @@ struct pxreq {
     int reusable;
     uint8_t *rbuf;
     size_t rlen, roff;
-    uint64_t t_start, t_connected, t_header;
+    uint64_t t_start, t_connect_start, t_connected, t_header;
 };
 
 static void px_note(struct pxreq *r)
@@ -127,8 +128,10 @@ static void close_fd(struct pxreq *r)
 }
 
 /* An error before the response started: answer with a status; after: reset. */
-static void px_fail(struct pxreq *r, int status, const char *why)
+static void px_fail(struct pxreq *r, int status, int kind, const char *why)
 {
+    if (kind >= 0)
+        h3g_metrics_self->upstream_errors[kind]++;
     h3g_timer_stop(r->px->loop, &r->timer);
     h3g_timer_stop(r->px->loop, &r->total);
     r->failed = 1;
@@ -165,7 +168,7 @@ static void on_total_timer(h3g_timer *t, void *arg)
     struct pxreq *r = arg;
     H3G_UNUSED(t);
     if (r->state != PX_DONE)
-        px_fail(r, 504, "request timeout");
+        px_fail(r, 504, H3G_MU_REQUEST_TIMEOUT, "request timeout");
 }
 static int start_connection(struct pxreq *r, struct h3g_origin *skip);
 
@@ -176,11 +179,11 @@ static void on_timer(h3g_timer *t, void *arg)
     switch (r->state) {
     case PX_CONNECTING:
         h3g_upstream_mark_failed(r->px->up, r->origin, h3g_now_ms());
-        px_fail(r, 504, "connect timeout");
+        px_fail(r, 504, H3G_MU_CONNECT_TIMEOUT, "connect timeout");
         break;
     case PX_SENDING:
-    case PX_WAITING: px_fail(r, 504, "origin too slow"); break;
-    case PX_BODY: px_fail(r, 504, "origin stalled mid-body"); break;
+    case PX_WAITING: px_fail(r, 504, H3G_MU_HEADER_TIMEOUT, "origin too slow"); break;
+    case PX_BODY: px_fail(r, 504, H3G_MU_BODY_TIMEOUT, "origin stalled mid-body"); break;
     case PX_DONE: break;
     }
 }
@@ -225,18 +228,18 @@ static int px_request_body(void *ctx, const uint8_t *data, size_t len, int fin)
             int n = snprintf(hdr, sizeof(hdr), "%zx\r\n", len);
             if (sbuf_append(r, hdr, (size_t)n) != 0 || sbuf_append(r, data, len) != 0 ||
                 sbuf_append(r, "\r\n", 2) != 0) {
-                px_fail(r, 500, "out of memory");
+                px_fail(r, 500, -1, "out of memory");
                 return 0;
             }
         } else if (sbuf_append(r, data, len) != 0) {
-            px_fail(r, 500, "out of memory");
+            px_fail(r, 500, -1, "out of memory");
             return 0;
         }
     }
     if (fin && !r->req_fin) {
         r->req_fin = 1;
         if (r->chunked && sbuf_append(r, "0\r\n\r\n", 5) != 0) {
-            px_fail(r, 500, "out of memory");
+            px_fail(r, 500, -1, "out of memory");
             return 0;
         }
     }
@@ -291,7 +294,8 @@ static void px_send(struct pxreq *r)
                 origin_stopped_reading(r);
                 return;
             }
-            px_fail(r, 502, "origin closed the connection while we sent the request");
+            px_fail(r, 502, H3G_MU_CLOSED,
+                    "origin closed the connection while we sent the request");
             return;
         }
         if (r->head_off < r->head_len)
@@ -323,6 +327,8 @@ static int on_response(void *arg, int status, const struct h3g_h1_parser *p)
     int no_body;
 
     r->t_header = h3g_now_us();
+    h3g_metrics_self->upstream_requests++;
+    h3g_metrics_observe(&h3g_metrics_self->upstream_header, r->t_header - r->t_connected);
     h3g_response_init(&resp);
     resp.status = status;
     while (h3g_h1_field_next(p, &pos, &name, &value))
@@ -411,14 +417,14 @@ static void px_read(struct pxreq *r)
                 close_fd(r);
                 r->head_off = 0;
                 if (start_connection(r, NULL) != 0)
-                    px_fail(r, 502, "origin unreachable");
+                    px_fail(r, 502, H3G_MU_UNREACHABLE, "origin unreachable");
                 return;
             }
             if (n == 0 && h3g_h1_parse_eof(&r->parser) == 0 && r->resp_eof)
                 break; /* a body delimited by the connection's end */
             if (r->resp_eof)
                 break;
-            px_fail(r, 502,
+            px_fail(r, 502, H3G_MU_CLOSED,
                     n == 0 ? "origin closed the connection early" : "origin reset the connection");
             return;
         }
@@ -427,7 +433,7 @@ static void px_read(struct pxreq *r)
             arm(r, r->px->up->conf.idle_timeout_ms);
         if (h3g_h1_parse(&r->parser, (const uint8_t *)buf, (size_t)n) < 0) {
             h3g_debug("proxy: %s: bad response: %s", r->origin->text, r->parser.error);
-            px_fail(r, 502, r->parser.error);
+            px_fail(r, 502, H3G_MU_BAD_RESPONSE, r->parser.error);
             return;
         }
         if (r->resp_eof)
@@ -469,10 +475,12 @@ static void on_io(h3g_io *io, int revents, void *arg)
             if (r->attempts < (int)r->px->up->norigins && r->attempts < 3 &&
                 start_connection(r, r->origin) == 0)
                 return;
-            px_fail(r, 502, "origin refused the connection");
+            px_fail(r, 502, H3G_MU_CONNECT_REFUSED, "origin refused the connection");
             return;
         }
         r->t_connected = h3g_now_us();
+        h3g_metrics_observe(&h3g_metrics_self->upstream_connect,
+                            r->t_connected - r->t_connect_start);
         r->state = PX_SENDING;
         arm(r, r->px->up->conf.header_timeout_ms);
     }
@@ -506,6 +514,7 @@ static int start_connection(struct pxreq *r, struct h3g_origin *skip)
         r->state = PX_SENDING;
         r->t_connected = h3g_now_us();
     } else {
+        r->t_connect_start = h3g_now_us();
         r->fd = h3g_origin_connect(r->origin);
         if (r->fd < 0) {
             h3g_upstream_mark_failed(r->px->up, r->origin, h3g_now_ms());
@@ -658,6 +667,8 @@ int h3g_proxy_handle(void *ctx, const struct h3g_request *req, struct h3g_respon
             px_note(r);
             h3g_response_add(resp, "server", "h3gate");
             /* all at their limit: 503, the origins are fine but busy */
+            if (!r->busy)
+                h3g_metrics_self->upstream_errors[H3G_MU_UNREACHABLE]++;
             return h3g_response_error(resp, r->busy ? 503 : 502);
         }
     }

@@ -769,6 +769,8 @@ struct ngconn *ng_conn_new(struct ngengine *eng, struct nglistener *l, const ngt
     if (h3g_cid_make(&scid, &eng->id) != 0 || setup_tls(c) != 0)
         goto fail;
     set_settings(c, &settings, hd, token_type);
+    if (eng->cfg.qlog_dir[0] != '\0' && ng_qlog_open(c, odcid != NULL ? odcid : &hd->dcid) == 0)
+        settings.qlog_write = ng_qlog_write;
     set_params(c, &params, hd, odcid, &scid);
     if (ngtcp2_conn_server_new(&c->conn, &hd->scid, &scid, &path, hd->version, &ng_callbacks,
                                &settings, &params, NULL, c) != 0)
@@ -797,6 +799,7 @@ fail:
         SSL_free(c->ssl);
     }
     ngtcp2_crypto_ossl_ctx_del(c->octx);
+    ng_qlog_close(c);
     free(c);
     return NULL;
 }
@@ -811,6 +814,7 @@ void ng_conn_free(struct ngconn *c)
         notify_closed(c, &e, 1, 0);
     }
     drop_streams(c);
+    c->l->nconns--;
     h3g_timer_stop(eng->loop, &c->timer);
     if (c->conn != NULL) {
         size_t n = ngtcp2_conn_get_scid2(c->conn, NULL);
@@ -843,6 +847,7 @@ void ng_conn_free(struct ngconn *c)
     SSL_set_app_data(c->ssl, NULL);
     SSL_free(c->ssl);
     ngtcp2_crypto_ossl_ctx_del(c->octx);
+    ng_qlog_close(c);
     free(c->closebuf);
     free(c);
 }

@@ -189,7 +189,7 @@ static void accept_conn(struct nglistener *l, const struct h3g_udp_dgram *d, con
     struct ngconn *c;
     if (ngtcp2_accept(&hd, pkt, len) != 0)
         return; /* not an Initial (a stray 0-RTT or handshake packet): dropped */
-    if (!eng->accepting) {
+    if (!eng->accepting || l->retired) {
         send_refusal(l, d, &hd, NGTCP2_CONNECTION_REFUSED, "shutting down");
         return;
     }
@@ -224,6 +224,7 @@ static void accept_conn(struct nglistener *l, const struct h3g_udp_dgram *d, con
         h3g_warn("cannot create a QUIC connection (out of memory?)");
         return;
     }
+    l->nconns++;
     if (ng_conn_read(c, d, pkt, len) == 0)
         ng_conn_mark(c);
 }
@@ -278,11 +279,33 @@ static void on_readable(h3g_io *io, int revents, void *arg)
 
 /* ---- the pass ---- */
 
+static void listener_free(struct ngengine *eng, struct nglistener *l)
+{
+    h3g_io_stop(eng->loop, &l->io);
+    h3g_udp_close(&l->sock);
+    free(l);
+}
+
+/* Retired listeners whose connections are all gone. */
+static void sweep_listeners(struct ngengine *eng)
+{
+    for (struct nglistener **pp = &eng->listeners; *pp != NULL;) {
+        struct nglistener *l = *pp;
+        if (l->retired && l->nconns == 0) {
+            *pp = l->next;
+            listener_free(eng, l);
+        } else {
+            pp = &l->next;
+        }
+    }
+}
+
 static int64_t ng_prepare(void *arg)
 {
     struct ngengine *eng = arg;
     struct ngconn *list = eng->dirty, *again = NULL;
     int more = 0;
+    sweep_listeners(eng);
     eng->dirty = NULL;
     while (list != NULL) {
         struct ngconn *c = list;
@@ -368,6 +391,29 @@ static void ng_stats(const h3g_engine *he, char *buf, size_t len)
              (unsigned long long)n->early_streams);
 }
 
+static void ng_counters(const h3g_engine *he, struct h3g_engine_counters *out)
+{
+    const struct ng_counters *n = &((const struct ngengine *)he)->n;
+    *out = (struct h3g_engine_counters){
+        .full = 1,
+        .refused = n->refused,
+        .dgrams_in = n->dgrams_in,
+        .packets_in = n->packets_in,
+        .recv_calls = n->recv_calls,
+        .packets_out = n->packets_out,
+        .send_calls = n->send_calls,
+        .send_blocked = n->send_blocked,
+        .retries = n->retries,
+        .version_negotiations = n->version_negotiations,
+        .stateless_resets = n->stateless_resets,
+        .refused_handshakes = n->refused_handshakes,
+        .bad_tokens = n->bad_tokens,
+        .handshakes = n->handshakes,
+        .migrations = n->migrations,
+        .early_streams = n->early_streams,
+    };
+}
+
 static void ng_destroy(h3g_engine *he)
 {
     struct ngengine *eng = eng_of(he);
@@ -376,15 +422,58 @@ static void ng_destroy(h3g_engine *he)
     while (eng->listeners != NULL) {
         struct nglistener *l = eng->listeners;
         eng->listeners = l->next;
-        h3g_io_stop(eng->loop, &l->io);
-        h3g_udp_close(&l->sock);
-        free(l);
+        listener_free(eng, l);
     }
     h3g_loop_remove_prepare(eng->loop, &eng->prepare);
     h3g_cid_map_free(&eng->cids);
     h3g_udp_rx_free(&eng->rx);
     OPENSSL_cleanse(eng->secret, sizeof(eng->secret));
     free(eng);
+}
+
+/* A reload names an address already served: its sockets stay. */
+static int keep_listening(struct ngengine *eng, const struct sockaddr *sa, socklen_t salen)
+{
+    int found = 0;
+    for (struct nglistener *l = eng->listeners; l != NULL; l = l->next)
+        if (!l->retired && l->addrlen == salen && memcmp(&l->addr, sa, salen) == 0)
+            found = l->named = 1;
+    return found;
+}
+
+static void ng_listen_begin(h3g_engine *he)
+{
+    for (struct nglistener *l = eng_of(he)->listeners; l != NULL; l = l->next)
+        l->named = 0;
+}
+
+static void ng_listen_end(h3g_engine *he)
+{
+    for (struct nglistener *l = eng_of(he)->listeners; l != NULL; l = l->next) {
+        if (l->named || l->retired)
+            continue;
+        char where[80];
+        h3g_sockaddr_format((struct sockaddr *)&l->addr, where, sizeof(where));
+        h3g_info("no longer accepting QUIC connections on %s; %zu connection(s) on it continue",
+                 where, l->nconns);
+        l->retired = 1;
+    }
+}
+
+static void ng_configure(h3g_engine *he, const struct h3g_engine_config *cfg)
+{
+    struct ngengine *eng = eng_of(he);
+    struct h3g_engine_config keep = eng->cfg;
+    eng->cfg = *cfg;
+    /* fixed when the sockets and the token secret were made */
+    eng->cfg.listeners_per_address = keep.listeners_per_address;
+    eng->cfg.host_key = keep.host_key;
+    eng->cfg.host_key_len = keep.host_key_len;
+    eng->cfg.server_id = keep.server_id;
+    eng->cfg.worker_id = keep.worker_id;
+    eng->cfg.shared_port = keep.shared_port;
+    eng->cfg.socket_bound = keep.socket_bound;
+    eng->cfg.socket_bound_arg = keep.socket_bound_arg;
 }
 
 static int ng_listen(h3g_engine *he, const struct sockaddr *sa, socklen_t salen, char *err,
@@ -394,7 +483,14 @@ static int ng_listen(h3g_engine *he, const struct sockaddr *sa, socklen_t salen,
     unsigned n = eng->cfg.listeners_per_address > 0 ? eng->cfg.listeners_per_address : 1;
     char where[80];
     h3g_sockaddr_format(sa, where, sizeof(where));
-    if (n > 1 && h3g_udp_probe(sa, salen, where, err, errlen) != 0)
+    if (salen > sizeof(struct sockaddr_storage)) {
+        snprintf(err, errlen, "bad address %s", where);
+        return H3G_ERR;
+    }
+    if (keep_listening(eng, sa, salen))
+        return 0;
+    int share = n > 1 || eng->cfg.shared_port;
+    if (share && !eng->cfg.shared_port && h3g_udp_probe(sa, salen, where, err, errlen) != 0)
         return H3G_ERR;
     for (unsigned i = 0; i < n; i++) {
         struct nglistener *l = calloc(1, sizeof(*l));
@@ -403,11 +499,16 @@ static int ng_listen(h3g_engine *he, const struct sockaddr *sa, socklen_t salen,
             return H3G_ENOMEM;
         }
         l->eng = eng;
-        int flags = H3G_UDP_QUIC | (n > 1 ? H3G_UDP_REUSEPORT : 0);
+        memcpy(&l->addr, sa, salen);
+        l->addrlen = salen;
+        l->named = 1;
+        int flags = H3G_UDP_QUIC | (share ? H3G_UDP_REUSEPORT : 0);
         if (h3g_udp_open(&l->sock, sa, salen, flags, where, err, errlen) != 0) {
             free(l);
             return H3G_ERR;
         }
+        if (i == 0 && eng->cfg.socket_bound != NULL)
+            eng->cfg.socket_bound(eng->cfg.socket_bound_arg, sa, salen, l->sock.fd);
         if (h3g_io_start(eng->loop, &l->io, l->sock.fd, H3G_IO_READ, on_readable, l) != 0) {
             snprintf(err, errlen, "cannot watch the socket for %s", where);
             h3g_udp_close(&l->sock);
@@ -601,9 +702,13 @@ const struct h3g_engine_ops h3g_engine_ngtcp2 = {
     .destroy = ng_destroy,
     .listen = ng_listen,
     .stop_accepting = ng_stop_accepting,
+    .configure = ng_configure,
+    .listen_begin = ng_listen_begin,
+    .listen_end = ng_listen_end,
     .conn_count = ng_conn_count,
     .foreach_conn = ng_foreach_conn,
     .stats = ng_stats,
+    .counters = ng_counters,
     .open_uni = ng_open_uni,
     .write = ng_write,
     .reset = ng_reset,

@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <ngtcp2/ngtcp2.h>
 #include <ngtcp2/ngtcp2_crypto.h>
@@ -54,6 +55,11 @@ struct nglistener {
     struct ngengine *eng;
     struct h3g_udp_sock sock;
     h3g_io io;
+    struct sockaddr_storage addr;
+    socklen_t addrlen;
+    size_t nconns; /* connections that send from this socket */
+    int named;     /* named again by the reload running now */
+    int retired;   /* a reload removed its address: accepts nothing new */
     struct nglistener *next;
 };
 
@@ -66,6 +72,7 @@ struct ngconn {
     SSL *ssl;
     ngtcp2_crypto_conn_ref ref;
     void *uarg;
+    FILE *qlog; /* qlog_dir: this connection's file */
     enum ng_state state;
     ngtcp2_ccerr ccerr; /* why we close */
     h3g_timer timer;
@@ -133,6 +140,11 @@ uint64_t ng_now_ns(void);
 uint64_t ng_wall_ns(void);
 
 /* conn.c */
+/* qlog_dir (qlog.c): the callback ngtcp2 writes through, and the file. */
+void ng_qlog_write(void *user_data, uint32_t flags, const void *data, size_t len);
+int ng_qlog_open(struct ngconn *c, const ngtcp2_cid *odcid);
+void ng_qlog_close(struct ngconn *c);
+
 struct ngconn *ng_conn_new(struct ngengine *eng, struct nglistener *l, const ngtcp2_pkt_hd *hd,
                            const ngtcp2_cid *odcid, int token_type, const struct h3g_udp_dgram *d);
 /* Feeds one packet; the connection may be gone afterwards (returns -1). */

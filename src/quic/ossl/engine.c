@@ -50,6 +50,7 @@ static void conn_free(struct oengine *eng, struct oconn *qc)
     if (qc->next != NULL)
         qc->next->prev = qc->prev;
     eng->nconns--;
+    qc->l->nconns--;
     SSL_free(qc->ssl);
     free(qc);
 }
@@ -401,6 +402,7 @@ static void listener_accept(struct oengine *eng, struct listener *l)
         qc->base.ops = &h3g_engine_ossl;
         qc->eng = eng;
         qc->l = l;
+        l->nconns++;
         qc->ssl = c;
         qc->state = QC_HANDSHAKE;
         qc->last_activity_ms = h3g_now_ms();
@@ -419,7 +421,7 @@ static void listener_accept(struct oengine *eng, struct listener *l)
             eng->conns->prev = qc;
         eng->conns = qc;
         eng->nconns++;
-        if (!eng->accepting) {
+        if (!eng->accepting || l->retired) {
             h3g_debug("refusing connection from %s: shutting down", qc->peer);
             conn_close(qc, H3G_H3_NO_ERROR, "shutting down");
         } else if (eng->cfg.max_connections > 0 && eng->nconns > eng->cfg.max_connections) {
@@ -434,6 +436,28 @@ static void listener_accept(struct oengine *eng, struct listener *l)
 }
 
 /* ---- the pass ---- */
+
+static void listener_free(struct oengine *eng, struct listener *l)
+{
+    h3g_io_stop(eng->loop, &l->io);
+    SSL_free(l->ssl); /* frees the BIO chain and closes the socket */
+    free(l);
+}
+
+/* Retired listeners whose connections are all gone (at the start of a pass,
+ * when no loop over the listeners runs). */
+static void sweep_listeners(struct oengine *eng)
+{
+    for (struct listener **pp = &eng->listeners; *pp != NULL;) {
+        struct listener *l = *pp;
+        if (l->retired && l->nconns == 0) {
+            *pp = l->next;
+            listener_free(eng, l);
+        } else {
+            pp = &l->next;
+        }
+    }
+}
 
 static void tick(struct oengine *eng, struct listener *l)
 {
@@ -454,6 +478,7 @@ static int64_t engine_prepare(void *arg)
     int all = eng->more;
 
     eng->more = 0;
+    sweep_listeners(eng);
     if (now >= eng->next_sweep_ms) {
         all = 1; /* idle timeouts and close deadlines are ours to check */
         eng->next_sweep_ms = now + 1000;
@@ -559,9 +584,7 @@ static void ossl_destroy(h3g_engine *he)
     while (eng->listeners != NULL) {
         struct listener *l = eng->listeners;
         eng->listeners = l->next;
-        h3g_io_stop(eng->loop, &l->io);
-        SSL_free(l->ssl); /* frees the BIO chain and closes the socket */
-        free(l);
+        listener_free(eng, l);
     }
     peer_teardown(eng);
     h3g_loop_remove_prepare(eng->loop, &eng->prepare);
@@ -591,6 +614,9 @@ static int listener_open(struct oengine *eng, const struct sockaddr *sa, socklen
         return H3G_ENOMEM;
     }
     l->fd = fd;
+    memcpy(&l->addr, sa, salen);
+    l->addrlen = salen;
+    l->named = 1;
     l->bio = listener_bio(dgram);
     l->ssl =
         SSL_new_listener(eng->ctx, eng->cfg.address_validation ? 0 : SSL_LISTENER_FLAG_NO_VALIDATE);
@@ -622,6 +648,50 @@ fail:
     return H3G_ERR;
 }
 
+/* A reload names an address already served: its sockets stay. */
+static int keep_listening(struct oengine *eng, const struct sockaddr *sa, socklen_t salen)
+{
+    int found = 0;
+    for (struct listener *l = eng->listeners; l != NULL; l = l->next)
+        if (!l->retired && l->addrlen == salen && memcmp(&l->addr, sa, salen) == 0)
+            found = l->named = 1;
+    return found;
+}
+
+static void ossl_listen_begin(h3g_engine *he)
+{
+    for (struct listener *l = ((struct oengine *)he)->listeners; l != NULL; l = l->next)
+        l->named = 0;
+}
+
+static void ossl_listen_end(h3g_engine *he)
+{
+    struct oengine *eng = (struct oengine *)he;
+    for (struct listener *l = eng->listeners; l != NULL; l = l->next) {
+        if (l->named || l->retired)
+            continue;
+        char where[80];
+        h3g_sockaddr_format((struct sockaddr *)&l->addr, where, sizeof(where));
+        h3g_info("no longer accepting QUIC connections on %s; %zu connection(s) on it continue",
+                 where, l->nconns);
+        l->retired = 1;
+    }
+    eng->more = 1;
+}
+
+static void ossl_configure(h3g_engine *he, const struct h3g_engine_config *cfg)
+{
+    struct oengine *eng = (struct oengine *)he;
+    struct h3g_engine_config keep = eng->cfg;
+    eng->cfg = *cfg;
+    /* set on the sockets and listeners when they were opened */
+    eng->cfg.listeners_per_address = keep.listeners_per_address;
+    eng->cfg.address_validation = keep.address_validation;
+    eng->cfg.host_key = keep.host_key;
+    eng->cfg.host_key_len = keep.host_key_len;
+    eng->cfg.shared_port = keep.shared_port;
+}
+
 static int ossl_listen(h3g_engine *he, const struct sockaddr *sa, socklen_t salen, char *err,
                        size_t errlen)
 {
@@ -631,12 +701,19 @@ static int ossl_listen(h3g_engine *he, const struct sockaddr *sa, socklen_t sale
     int rc;
 
     h3g_sockaddr_format(sa, where, sizeof(where));
+    if (salen > sizeof(struct sockaddr_storage)) {
+        snprintf(err, errlen, "bad address %s", where);
+        return H3G_ERR;
+    }
+    if (keep_listening(eng, sa, salen))
+        return 0;
     /* SO_REUSEPORT would let this bind join another process's sockets on the
      * port (same user) instead of failing. */
-    if (n > 1 && h3g_udp_probe(sa, salen, where, err, errlen) != 0)
+    int share = n > 1 || eng->cfg.shared_port;
+    if (share && !eng->cfg.shared_port && h3g_udp_probe(sa, salen, where, err, errlen) != 0)
         return H3G_ERR;
     for (unsigned i = 0; i < n; i++) {
-        rc = listener_open(eng, sa, salen, n > 1, where, err, errlen);
+        rc = listener_open(eng, sa, salen, share, where, err, errlen);
         if (rc != 0)
             return rc; /* the caller exits; destroy closes what was opened */
     }
@@ -690,6 +767,12 @@ static void ossl_stats(const h3g_engine *he, char *buf, size_t len)
              (unsigned long long)eng->refused);
 }
 
+static void ossl_counters(const h3g_engine *he, struct h3g_engine_counters *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->refused = ((const struct oengine *)he)->refused;
+}
+
 const struct h3g_engine_ops h3g_engine_ossl = {
     .name = "openssl",
     .caps = H3G_ENGINE_CAP_COPIES_WRITES,
@@ -697,9 +780,13 @@ const struct h3g_engine_ops h3g_engine_ossl = {
     .destroy = ossl_destroy,
     .listen = ossl_listen,
     .stop_accepting = ossl_stop_accepting,
+    .configure = ossl_configure,
+    .listen_begin = ossl_listen_begin,
+    .listen_end = ossl_listen_end,
     .conn_count = ossl_conn_count,
     .foreach_conn = ossl_foreach_conn,
     .stats = ossl_stats,
+    .counters = ossl_counters,
     .open_uni = ossl_open_uni,
     .write = ossl_write,
     .reset = ossl_reset,
