@@ -114,7 +114,7 @@ class Server:
 
     def spawn(self, argv):
         # the workers scenario gives the servers every CPU
-        pin = [] if self.bench.workers else ["taskset", "-c", str(self.bench.server_cpu)]
+        pin = [] if self.bench.nworkers else ["taskset", "-c", str(self.bench.server_cpu)]
         with open(os.path.join(self.dir, "stderr.log"), "wb") as log:
             self.proc = subprocess.Popen(pin + argv,
                                          stdout=log, stderr=subprocess.STDOUT, cwd=self.dir,
@@ -204,9 +204,9 @@ class Nginx(Server):
     def __init__(self, bench, port, mode):
         super().__init__(bench, port)
         self.name = "nginx " + bench.versions["nginx"]
-        self.workers = bench.workers or 1
-        if bench.workers:
-            self.name += " × %d workers" % bench.workers
+        self.workers = bench.nworkers or 1
+        if bench.nworkers:
+            self.name += " × %d workers" % bench.nworkers
         b = bench
         if mode == "proxy":
             location = ("location / { proxy_pass http://origin; proxy_http_version 1.1; "
@@ -259,8 +259,8 @@ class Haproxy(Server):
     def __init__(self, bench, port, mode):
         super().__init__(bench, port)
         self.name = "HAProxy " + bench.versions["haproxy"]
-        threads = bench.workers or 1
-        if bench.workers:
+        threads = bench.nworkers or 1
+        if bench.nworkers:
             self.name += " × %d threads" % threads
         b = bench
         if mode == "proxy":
@@ -369,7 +369,7 @@ class Bench:
                 with open(p) as f:
                     out.write(f.read())
         self.origin_port = None
-        self.workers = None  # the workers scenario: every server with this many
+        self.nworkers = None  # the workers scenario: every server with this many
         self.versions = {
             "h3gate": ", ".join(run_text([args.h3gate, "--version"]).splitlines()[:3]),  # not the CVE table
             "nginx": first_line([args.nginx, "-v"]).split("/")[-1],
@@ -389,8 +389,9 @@ class Bench:
     def h2load(self, opts, url, check=True, timeout=600):
         # self.alpn: h3 (QUIC), or h2 over TLS/TCP for the h2 scenarios
         # the workers scenario: h2load's threads on every CPU too
-        pin = (["-t", str(self.workers)] if self.workers else [])
-        argv = ([] if self.workers else ["taskset", "-c", str(self.client_cpu)]) + [
+        clients = int(opts[opts.index("-c") + 1]) if "-c" in opts else 1
+        pin = ["-t", str(min(self.nworkers, clients))] if self.nworkers else []
+        argv = ([] if self.nworkers else ["taskset", "-c", str(self.client_cpu)]) + [
             self.args.h2load, "--alpn-list=" + self.alpn] + pin + opts + [url]
         try:
             p = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
@@ -521,11 +522,11 @@ class Bench:
                  "%d), h2load with %d threads on the same %d CPUs: the client competes with "
                  "the servers for them." % (n, n, n, n, n))
         self.out()
-        self.workers = n
+        self.nworkers = n
         try:
             self.small(["h3gate-ngtcp2-w%d" % n, "h3gate-ngtcp2-w1"], "workers small")
         finally:
-            self.workers = None
+            self.nworkers = None
 
     def h2bulk(self):
         self.alpn = "h2"
