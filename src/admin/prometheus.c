@@ -209,6 +209,8 @@ static void quic(struct ctx *c)
         {"h3gate_quic_datagrams_received_total", "UDP datagrams received", OFF(quic_datagrams_in)},
         {"h3gate_quic_receive_calls_total", "recvmmsg/recvmsg calls", OFF(quic_recv_calls)},
         {"h3gate_quic_packets_sent_total", "QUIC packets sent", OFF(quic_packets_out)},
+        {"h3gate_quic_packets_lost_total", "QUIC packets declared lost (loss detection)",
+         OFF(quic_packets_lost)},
         {"h3gate_quic_send_calls_total",
          "sendmsg calls (packets_sent / send_calls = datagrams per call)", OFF(quic_send_calls)},
         {"h3gate_quic_send_blocked_total", "sends that found the socket buffer full",
@@ -287,6 +289,8 @@ static void process(struct ctx *c, const struct h3g_proc_stats *procs)
     simple(c, "h3gate_config_generation", "gauge", "Configuration in use (1 at start)",
            OFF(generation));
     simple(c, "h3gate_draining", "gauge", "1 while shutting down", OFF(draining));
+    simple(c, "h3gate_access_log_dropped_lines_total", "counter",
+           "Access log lines dropped because the disk did not keep up", OFF(access_log_dropped));
 }
 
 char *h3g_prometheus_render(const struct h3g_metrics *slots, size_t n,

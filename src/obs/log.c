@@ -10,11 +10,11 @@
 #include <unistd.h>
 
 #include "common.h"
+#include "obs/logwriter.h"
 #include "obs/metrics.h"
 
 static enum h3g_log_level g_level = H3G_LOG_INFO;
 static FILE *g_access;
-static int g_access_owned;
 
 int h3g_log_level_parse(const char *s, enum h3g_log_level *out)
 {
@@ -78,48 +78,79 @@ void h3g_log(enum h3g_log_level lvl, const char *fmt, ...)
 
 static char *g_access_path; /* NULL: off or stdout */
 static char *g_error_path;  /* NULL: stderr as inherited */
+static char *g_line_buf;    /* the line being formatted (g_access is its stream) */
+static size_t g_line_len;
+static uint64_t g_dropped;
 
-static FILE *open_access(const char *path)
+static int open_access(const char *path)
 {
-    return strcmp(path, "-") == 0 ? stdout : fopen(path, "ae");
+    return strcmp(path, "-") == 0 ? dup(STDOUT_FILENO)
+                                  : open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
 }
 
-/* The new file opens before the old one closes: a path that fails leaves
- * the log where it was. */
+/* Lines are formatted into memory and handed to the writer thread whole
+ * (obs/logwriter.h): the event loop never waits for the disk, and lines of
+ * several workers on one file never mix.  The new file opens before the old
+ * one closes: a path that fails leaves the log where it was. */
 int h3g_access_log_open(const char *path)
 {
-    FILE *f = NULL;
+    int fd = -1;
     char *copy = NULL;
     if (path != NULL) {
         copy = strcmp(path, "-") == 0 ? NULL : strdup(path);
         if (copy == NULL && strcmp(path, "-") != 0)
             return H3G_ENOMEM;
-        f = open_access(path);
-        if (f == NULL) {
+        fd = open_access(path);
+        if (fd < 0) {
             free(copy);
             return H3G_ERR;
         }
     }
     h3g_access_log_close();
-    g_access = f;
-    /* A line is one write(2) (lines of several workers on one file stay
-     * whole): the buffer holds the longest line, which fflush ends. */
-    if (f != NULL && f != stdout)
-        setvbuf(f, NULL, _IOFBF, 1 << 17);
-    g_access_owned = f != NULL && f != stdout;
+    if (fd < 0)
+        return 0;
+    g_access = open_memstream(&g_line_buf, &g_line_len);
+    if (g_access == NULL || h3g_logwriter_start(fd) != 0) {
+        if (g_access != NULL)
+            fclose(g_access); /* the writer closed fd */
+        else
+            close(fd);
+        g_access = NULL;
+        free(g_line_buf);
+        g_line_buf = NULL;
+        free(copy);
+        return H3G_ENOMEM;
+    }
     g_access_path = copy;
     return 0;
 }
 
 void h3g_access_log_close(void)
 {
-    if (g_access != NULL && g_access_owned)
+    if (g_access != NULL)
         fclose(g_access);
-    else if (g_access != NULL)
-        fflush(g_access);
     g_access = NULL;
+    free(g_line_buf);
+    g_line_buf = NULL;
+    h3g_logwriter_stop();
     free(g_access_path);
     g_access_path = NULL;
+}
+
+uint64_t h3g_access_log_dropped(void)
+{
+    return g_dropped;
+}
+
+/* The line is done: to the writer, and the buffer starts over. */
+static void commit(void)
+{
+    fflush(g_access);
+    if (g_line_len > 0 && h3g_logwriter_push(g_line_buf, g_line_len) != 0 &&
+        g_dropped++ % 10000 == 0)
+        h3g_warn("access log: the disk does not keep up; %llu line(s) dropped so far",
+                 (unsigned long long)g_dropped);
+    fseeko(g_access, 0, SEEK_SET);
 }
 
 /* stderr itself (fd 2) moves to the file, so OpenSSL's and the sanitizers'
@@ -160,23 +191,15 @@ int h3g_log_reopen(void)
         rc = H3G_ERR;
     }
     if (g_access_path != NULL) {
-        FILE *f = fopen(g_access_path, "ae");
-        if (f == NULL) {
+        int fd = open_access(g_access_path);
+        if (fd < 0) {
             h3g_err("cannot reopen the access log %s: %s", g_access_path, strerror(errno));
             rc = H3G_ERR;
         } else {
-            fclose(g_access);
-            setvbuf(f, NULL, _IOFBF, 1 << 17);
-            g_access = f;
+            h3g_logwriter_switch(fd);
         }
     }
     return rc;
-}
-
-void h3g_access_log_flush(void)
-{
-    if (g_access != NULL)
-        fflush(g_access);
 }
 
 /* Writes s with control characters, quotes and backslashes escaped, so a peer
@@ -232,7 +255,7 @@ void h3g_access_log_request(const struct h3g_access_entry *e)
         put_escaped(g_access, e->note, strlen(e->note));
     }
     fputc('\n', g_access);
-    fflush(g_access);
+    commit();
 }
 
 void h3g_access_log_close_tcp(const struct h3g_tcp_close_entry *e)
@@ -249,7 +272,7 @@ void h3g_access_log_close_tcp(const struct h3g_tcp_close_entry *e)
             e->error ? e->error : "-", e->protocol ? e->protocol : "-",
             (unsigned long long)e->requests, (unsigned long long)e->bytes_in,
             (unsigned long long)e->bytes_out, (double)e->duration_us / 1000.0);
-    fflush(g_access);
+    commit();
 }
 
 void h3g_access_log_close_conn(const struct h3g_close_entry *e)
@@ -275,5 +298,5 @@ void h3g_access_log_close_conn(const struct h3g_close_entry *e)
         put_escaped(g_access, e->reason, e->reason_len);
     fprintf(g_access, "\" requests=%llu duration_ms=%.3f\n", (unsigned long long)e->requests,
             (double)e->duration_us / 1000.0);
-    fflush(g_access);
+    commit();
 }

@@ -32,7 +32,8 @@ int h3g_error_log_open(const char *path);
  * a failure is logged and that log stays on its old file. */
 int h3g_log_reopen(void);
 void h3g_access_log_close(void);
-void h3g_access_log_flush(void);
+/* Lines the writer could not take (the disk did not keep up). */
+uint64_t h3g_access_log_dropped(void);
 
 struct h3g_access_entry {
     const char *client; /* "addr:port" */

@@ -65,8 +65,9 @@ struct h3g_metrics {
     uint64_t quic_packets_in, quic_datagrams_in, quic_recv_calls, quic_packets_out, quic_send_calls,
         quic_send_blocked, quic_retries, quic_version_negotiations, quic_stateless_resets,
         quic_refused_handshakes, quic_bad_tokens, quic_handshakes, quic_migrations,
-        quic_early_streams;
+        quic_packets_lost, quic_early_streams;
     uint64_t draining;
+    uint64_t access_log_dropped;
 };
 
 /* This process's slot. */

@@ -128,6 +128,7 @@ struct h3g_engine_counters {
     uint64_t dgrams_in, packets_in, recv_calls, packets_out, send_calls, send_blocked;
     uint64_t retries, version_negotiations, stateless_resets, refused_handshakes, bad_tokens;
     uint64_t handshakes, migrations, early_streams;
+    uint64_t packets_lost; /* declared lost by loss detection */
 };
 
 struct h3g_engine_ops {

@@ -184,9 +184,11 @@ void h3g_server_refresh_metrics(void *arg)
     m->quic_handshakes = ec.handshakes;
     m->quic_migrations = ec.migrations;
     m->quic_early_streams = ec.early_streams;
+    m->quic_packets_lost = ec.packets_lost;
     h3g_site_pool_counts(srv->site, &m->upstream_idle, &m->upstream_active);
     m->generation = srv->generation;
     m->draining = (uint64_t)srv->stopping;
+    m->access_log_dropped = h3g_access_log_dropped();
 }
 
 /* The Alt-Svc value of a TCP listener: HTTP/3 on the same port while QUIC

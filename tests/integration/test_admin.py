@@ -14,6 +14,7 @@ import pytest
 
 from conftest import free_udp_port
 from h3client import Client
+from udprelay import Relay
 
 
 def admin_get(port, path, method="GET"):
@@ -144,3 +145,23 @@ def test_admin_address_conflicts_are_caught_by_t(h3gate_bin, tmp_path):
                        capture_output=True, text=True, timeout=20)
     assert p.returncode != 0
     assert "admin 127.0.0.1:%d is also a listen address" % port in p.stderr
+
+
+def test_lost_packets_are_counted(start_server, site, certs, engine):
+    """A download through a relay that drops 5 % of the datagrams: the
+    ngtcp2 engine's loss detection shows in h3gate_quic_packets_lost_total."""
+    if engine != "ngtcp2":
+        pytest.skip("the OpenSSL engine does not see its packets")
+    root, files = site
+    admin = free_udp_port()
+    srv = start_server(["--admin", "127.0.0.1:%d" % admin], root=root)
+    relay = Relay(srv.port, loss=0.05)
+    try:
+        r = Client(certs["ca"], "h3").get("https://localhost:%d/random.bin" % relay.port,
+                                          keep_body=False)
+    finally:
+        relay.close()
+    assert r.status == 200 and r.size == len(files["random.bin"])
+    m = parse(admin_get(admin, "/metrics")[2].decode())
+    assert value(m, "h3gate_quic_packets_lost_total") > 0
+    assert value(m, "h3gate_quic_packets_sent_total") > value(m, "h3gate_quic_packets_lost_total")

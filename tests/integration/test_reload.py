@@ -9,6 +9,7 @@ import signal
 import socket
 import ssl
 import subprocess
+import threading
 import time
 
 import pycurl
@@ -331,3 +332,44 @@ def test_pid_file_and_user(reloadable, certs, tmp_path):
     for proto in ("h3", "h2"):
         assert Client(certs["ca"], proto).get(s.url("/which.txt")).body == b"public\n"
     assert "running as user nobody" in s.log()
+
+
+def test_a_stuck_access_log_does_not_stop_the_server(reloadable, certs, tmp_path):
+    """The access log is a FIFO nobody reads: its 64 KiB fill at once, the
+    writer thread waits on it, and the event loop goes on serving; once the
+    reader comes, every line arrives whole and in order."""
+    root_a, _, _ = two_roots(tmp_path)
+    fifo = tmp_path / "access.fifo"
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # open, but not read yet
+    s = reloadable(site_conf(certs, root_a).replace("access_log @LOG@", "access_log %s" % fifo))
+    n = 3000
+    out = subprocess.run(["h2load", "-n", str(n), "-c", "4", "-m", "10",
+                          s.url("/which.txt").replace("localhost", "127.0.0.1")],
+                         capture_output=True, text=True, timeout=120)
+    assert "%d succeeded" % n in out.stdout, (out.stdout, out.stderr)
+    got = []
+
+    def read_all():
+        with os.fdopen(reader, "rb", buffering=0) as f:
+            deadline = time.time() + 60
+            while time.time() < deadline:
+                try:
+                    chunk = f.read(65536)
+                except BlockingIOError:
+                    chunk = None
+                if chunk == b"":
+                    return  # the writer closed its end
+                if chunk:
+                    got.append(chunk)
+                else:
+                    time.sleep(0.01)
+
+    t = threading.Thread(target=read_all)
+    t.start()
+    s.stop()  # the writer empties its queue into the FIFO as it is read
+    t.join(60)
+    lines = b"".join(got).decode().splitlines()
+    reqs = [l for l in lines if " request " in l]
+    assert len(reqs) == n, len(reqs)
+    assert all(l.endswith("proto=h2") for l in reqs), [l for l in reqs if not l.endswith("proto=h2")][:3]

@@ -817,6 +817,9 @@ void ng_conn_free(struct ngconn *c)
     c->l->nconns--;
     h3g_timer_stop(eng->loop, &c->timer);
     if (c->conn != NULL) {
+        ngtcp2_conn_info info;
+        ngtcp2_conn_get_conn_info2(c->conn, &info);
+        eng->n.lost_closed += info.pkt_lost;
         size_t n = ngtcp2_conn_get_scid2(c->conn, NULL);
         ngtcp2_cid *ids = n > 0 ? calloc(n, sizeof(*ids)) : NULL;
         if (ids != NULL) {

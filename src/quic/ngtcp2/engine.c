@@ -393,8 +393,18 @@ static void ng_stats(const h3g_engine *he, char *buf, size_t len)
 
 static void ng_counters(const h3g_engine *he, struct h3g_engine_counters *out)
 {
-    const struct ng_counters *n = &((const struct ngengine *)he)->n;
+    const struct ngengine *eng = (const struct ngengine *)he;
+    const struct ng_counters *n = &eng->n;
+    uint64_t lost = n->lost_closed;
+    for (const struct ngconn *c = eng->conns; c != NULL; c = c->next) {
+        ngtcp2_conn_info info;
+        if (c->conn == NULL)
+            continue;
+        ngtcp2_conn_get_conn_info2(c->conn, &info);
+        lost += info.pkt_lost;
+    }
     *out = (struct h3g_engine_counters){
+        .packets_lost = lost,
         .full = 1,
         .refused = n->refused,
         .dgrams_in = n->dgrams_in,

@@ -108,6 +108,7 @@ struct ng_counters {
     uint64_t retries, version_negotiations, stateless_resets, refused, refused_handshakes,
         bad_tokens;
     uint64_t handshakes, migrations, early_streams;
+    uint64_t lost_closed; /* packets lost on connections already gone */
 };
 
 struct ngengine {
