@@ -22,8 +22,13 @@ static int text(struct h3g_response *resp, int status, const char *type, char *b
     return 0;
 }
 
-static int metrics(struct h3g_response *resp)
+static int metrics(const struct h3g_admin *adm, struct h3g_response *resp)
 {
+    const char *names[H3G_M_ROUTES];
+    size_t nroutes = 0;
+    while (adm->route_name != NULL && nroutes < H3G_M_ROUTES &&
+           (names[nroutes] = adm->route_name(adm->arg, nroutes)) != NULL)
+        nroutes++;
     const struct h3g_metrics *slots;
     size_t n = h3g_metrics_slots(&slots), len = 0;
     struct h3g_proc_stats *procs = calloc(n, sizeof(*procs));
@@ -32,7 +37,7 @@ static int metrics(struct h3g_response *resp)
     for (size_t i = 0; i < n; i++)
         if (slots[i].pid != 0)
             h3g_proc_stats((long)slots[i].pid, &procs[i]);
-    char *body = h3g_prometheus_render(slots, n, procs, &len);
+    char *body = h3g_prometheus_render(slots, n, procs, names, nroutes, &len);
     free(procs);
     if (body == NULL)
         return H3G_ENOMEM;
@@ -70,5 +75,5 @@ int h3g_admin_handle(void *ctx, const struct h3g_request *req, struct h3g_respon
         return healthz(adm, resp);
     if (adm->refresh != NULL)
         adm->refresh(adm->arg);
-    return metrics(resp);
+    return metrics(adm, resp);
 }

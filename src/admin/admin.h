@@ -13,6 +13,9 @@ struct h3g_admin {
     void (*refresh)(void *arg);
     void *arg;
     const int *draining;
+    /* The name of router index i (for h3gate_route_requests_total), or NULL
+     * past the last route. */
+    const char *(*route_name)(void *arg, size_t i);
 };
 
 /* An h3g_handler_fn; ctx = struct h3g_admin. */

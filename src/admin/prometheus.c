@@ -293,12 +293,38 @@ static void process(struct ctx *c, const struct h3g_proc_stats *procs)
            "Access log lines dropped because the disk did not keep up", OFF(access_log_dropped));
 }
 
+/* A label value as the exposition format wants it (\\, \", \n escaped). */
+static void label_value(char *out, size_t outlen, const char *s)
+{
+    size_t j = 0;
+    for (; *s != '\0' && j + 3 < outlen; s++) {
+        if (*s == '\\' || *s == '"' || *s == '\n')
+            out[j++] = '\\';
+        out[j++] = *s == '\n' ? 'n' : *s;
+    }
+    out[j] = '\0';
+}
+
+static void routes(struct ctx *c, const char *const *names, size_t n)
+{
+    char labels[256], v[200];
+    head(c->o, "h3gate_route_requests_total", "counter",
+         "Requests by the route that took them (counted again from 0 after a reload)");
+    for (size_t i = 0; i < n && i < H3G_M_ROUTES; i++) {
+        label_value(v, sizeof(v), names[i]);
+        snprintf(labels, sizeof(labels), "route=\"%s\"", v);
+        series(c, "h3gate_route_requests_total", labels, OFF(route_requests[i]));
+    }
+}
+
 char *h3g_prometheus_render(const struct h3g_metrics *slots, size_t n,
-                            const struct h3g_proc_stats *procs, size_t *len)
+                            const struct h3g_proc_stats *procs, const char *const *route_names,
+                            size_t nroutes, size_t *len)
 {
     struct out o = {0};
     struct ctx c = {&o, slots, n};
     requests(&c);
+    routes(&c, route_names, nroutes);
     connections(&c);
     quic(&c);
     upstreams(&c);

@@ -20,6 +20,7 @@ void h3g_proc_stats(long pid, struct h3g_proc_stats *out);
 /* Renders n slots (and their processes' stats) into a malloc'd buffer;
  * NULL when out of memory. */
 char *h3g_prometheus_render(const struct h3g_metrics *slots, size_t n,
-                            const struct h3g_proc_stats *procs, size_t *len);
+                            const struct h3g_proc_stats *procs, const char *const *routes,
+                            size_t nroutes, size_t *len);
 
 #endif

@@ -50,6 +50,7 @@ struct h3g_exchange {
     void *xctx;
     enum h3g_handler_state handler;
     const struct h3g_header_rules *rules; /* the route's, or NULL */
+    unsigned route;                       /* the router's index + 1; 0 = no route */
     const char *alt_svc;                  /* Alt-Svc value the front end advertises, or NULL */
     void (*unhold)(void *hold);           /* h3g_exchange_hold's */
     void *hold;

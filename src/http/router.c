@@ -143,6 +143,8 @@ int h3g_router_handle(void *router, const struct h3g_request *req, struct h3g_re
             return H3G_ENOMEM;
         return h3g_response_error(resp, 404);
     }
+    if (ex != NULL)
+        ex->route = (unsigned)i + 1;
     if (r->routes[i].rules != NULL && ex != NULL)
         h3g_exchange_set_rules(ex, r->routes[i].rules);
     return r->routes[i].fn(r->routes[i].ctx, req, resp, ex);

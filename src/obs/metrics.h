@@ -14,6 +14,7 @@ enum { H3G_M_H1, H3G_M_H2, H3G_M_H3, H3G_M_PROTOS };
 /* GET HEAD POST PUT DELETE OPTIONS PATCH, then anything else */
 #define H3G_M_METHODS 8
 #define H3G_M_BUCKETS 12 /* + the +Inf bucket, which is the count */
+#define H3G_M_ROUTES 129 /* H3G_MAX_ROUTES and the command line's catch-all */
 
 struct h3g_hist {
     uint64_t bucket[H3G_M_BUCKETS]; /* not cumulative: one per range */
@@ -66,6 +67,7 @@ struct h3g_metrics {
         quic_send_blocked, quic_retries, quic_version_negotiations, quic_stateless_resets,
         quic_refused_handshakes, quic_bad_tokens, quic_handshakes, quic_migrations,
         quic_packets_lost, quic_early_streams;
+    uint64_t route_requests[H3G_M_ROUTES]; /* by the router's index (reset by a reload) */
     uint64_t draining;
     uint64_t access_log_dropped;
 };

@@ -81,6 +81,8 @@ static void commit(struct h3g_server *srv, struct h3g_site *site)
     h3g_tcp_server_configure(srv->redirect_tcp, &tcp[H3G_TCP_REDIRECT]);
     h3g_tcp_server_configure(srv->admin_tcp, &tcp[H3G_TCP_ADMIN]);
     h3g_metrics_self->reloads++;
+    /* indices name other routes now: their counters start again */
+    memset(h3g_metrics_self->route_requests, 0, sizeof(h3g_metrics_self->route_requests));
     h3g_metrics_self->generation = srv->generation + 1;
     site->generation = ++srv->generation;
     srv->site = site;

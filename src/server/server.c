@@ -151,6 +151,12 @@ void h3g_server_settings(struct h3g_server *srv, const struct h3g_config *cfg,
     tcp[H3G_TCP_ADMIN].shared_port = 0; /* the first worker alone serves it */
 }
 
+static const char *route_name(void *arg, size_t i)
+{
+    const struct h3g_site *site = ((struct h3g_server *)arg)->site;
+    return i < site->nroute_names ? site->route_names[i] : NULL;
+}
+
 void h3g_server_refresh_metrics(void *arg)
 {
     struct h3g_server *srv = arg;
@@ -408,7 +414,7 @@ static int start_io(struct h3g_server *srv, char *err, size_t errlen)
     struct h3g_engine_config ecfg;
     struct h3g_tcp_config tcp[H3G_TCP_SERVERS];
     h3g_server_settings(srv, cfg, &ecfg, tcp);
-    srv->admin = (struct h3g_admin){h3g_server_refresh_metrics, srv, &srv->stopping};
+    srv->admin = (struct h3g_admin){h3g_server_refresh_metrics, srv, &srv->stopping, route_name};
     h3g_server_debug_outputs(srv, cfg);
     srv->engine = h3g_engine_new(srv->engine_ops, srv->loop, srv->tls, &ecfg,
                                  &h3g_h3_engine_callbacks, &srv->h3cfg);

@@ -51,13 +51,28 @@ static int build_upstreams(struct h3g_site *site, char *err, size_t errlen)
     return 0;
 }
 
+/* The route's name in /metrics: its first host (or "*") and path prefix;
+ * the command line's catch-all is "default". */
+static void name_route(struct h3g_site *site, const struct h3g_route_conf *rc)
+{
+    char *name = site->route_names[site->nroute_names++];
+    size_t len = sizeof(site->route_names[0]);
+    if (rc == NULL)
+        snprintf(name, len, "default");
+    else
+        snprintf(name, len, "%s%s%s", rc->nhosts > 0 ? rc->hosts[0] : "*",
+                 rc->nhosts > 1 ? ",..." : "", rc->path_prefix);
+}
+
 static int add_route(struct h3g_site *site, const struct h3g_route_conf *rc, h3g_handler_fn fn,
                      void *ctx, char *err, size_t errlen)
 {
     if (ctx != NULL &&
         h3g_router_add(site->router, rc ? rc->hosts : NULL, rc ? rc->nhosts : 0,
-                       rc ? rc->path_prefix : "/", fn, ctx, rc ? &rc->headers : NULL) == 0)
+                       rc ? rc->path_prefix : "/", fn, ctx, rc ? &rc->headers : NULL) == 0) {
+        name_route(site, rc);
         return 0;
+    }
     snprintf(err, errlen, "out of memory");
     return H3G_ENOMEM;
 }

@@ -27,6 +27,8 @@ struct h3g_site {
     h3g_proxy *proxies[H3G_MAX_ROUTES + 1];
     size_t nproxies;
     struct h3g_redirect redirect;
+    char route_names[H3G_MAX_ROUTES + 1][80]; /* by router index: "HOST/PREFIX", "default" */
+    size_t nroute_names;
 };
 
 /* Builds a site from cfg, which it takes over (cfg is left empty, also on

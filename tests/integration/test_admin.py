@@ -165,3 +165,30 @@ def test_lost_packets_are_counted(start_server, site, certs, engine):
     m = parse(admin_get(admin, "/metrics")[2].decode())
     assert value(m, "h3gate_quic_packets_lost_total") > 0
     assert value(m, "h3gate_quic_packets_sent_total") > value(m, "h3gate_quic_packets_lost_total")
+
+
+def test_requests_by_route(h3gate_bin, engine, tmp_path, certs):
+    from test_reload import Reloadable, site_conf, two_roots
+    root_a, root_b, _ = two_roots(tmp_path)
+    admin = free_udp_port()
+    body = site_conf(certs, root_a, "route { path /b/; root %s; }\nadmin 127.0.0.1:%d;\n"
+                     % (tmp_path, admin))
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "x.txt").write_text("x\n")
+    s = Reloadable(h3gate_bin, engine, tmp_path, body)
+    try:
+        s.wait_log(" serving ")
+        c = Client(certs["ca"], "h2")
+        for _ in range(3):
+            assert c.get(s.url("/which.txt")).status == 200
+        assert c.get(s.url("/b/x.txt")).status == 200
+        m = parse(admin_get(admin, "/metrics")[2].decode())
+        assert value(m, "h3gate_route_requests_total", route="*/") == 3
+        assert value(m, "h3gate_route_requests_total", route="*/b/") == 1
+        s.reload()  # the same file: counters by route start again
+        assert c.get(s.url("/b/x.txt")).status == 200
+        m = parse(admin_get(admin, "/metrics")[2].decode())
+        assert value(m, "h3gate_route_requests_total", route="*/") == 0
+        assert value(m, "h3gate_route_requests_total", route="*/b/") == 1
+    finally:
+        assert s.stop() == 0
