@@ -74,6 +74,20 @@ unsigned h3g_sockaddr_port(const struct sockaddr *sa)
     return 0;
 }
 
+ssize_t h3g_read_text(const char *path, char *buf, size_t len)
+{
+    FILE *f = fopen(path, "re");
+    if (f == NULL || len == 0) {
+        if (f != NULL)
+            fclose(f);
+        return -1;
+    }
+    size_t n = fread(buf, 1, len - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    return (ssize_t)n;
+}
+
 int h3g_reserve(void **buf, size_t *cap, size_t need, size_t first)
 {
     if (need <= *cap)

@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define H3G_VERSION "0.1.0"
 
@@ -50,6 +51,9 @@ struct sockaddr;
 /* "addr:port" or "[addr]:port". */
 void h3g_sockaddr_format(const struct sockaddr *sa, char *buf, size_t len);
 unsigned h3g_sockaddr_port(const struct sockaddr *sa);
+/* The start of a small file (a /proc entry, a pid file) as a string: its
+ * length, or -1 when it cannot be read. */
+ssize_t h3g_read_text(const char *path, char *buf, size_t len);
 
 #define H3G_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 #define H3G_MIN(a, b) ((a) < (b) ? (a) : (b))

@@ -357,12 +357,8 @@ void h3g_proc_stats(long pid, struct h3g_proc_stats *out)
     char path[64], buf[1024];
     memset(out, 0, sizeof(*out));
     snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
-    FILE *f = fopen(path, "re");
-    if (f == NULL)
+    if (h3g_read_text(path, buf, sizeof(buf)) < 0)
         return;
-    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-    fclose(f);
-    buf[n] = '\0';
     const char *p = strrchr(buf, ')'); /* the name may hold spaces */
     unsigned long long utime, stime, start, rss;
     if (p == NULL || sscanf(p + 2,

@@ -81,13 +81,9 @@ int h3g_privs_pid_file(const char *path, char *err, size_t errlen)
 
 void h3g_privs_pid_file_remove(const char *path)
 {
-    char buf[32] = {0};
-    FILE *f = fopen(path, "re");
-    if (f == NULL)
+    char buf[32];
+    if (h3g_read_text(path, buf, sizeof(buf)) < 0)
         return;
-    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-    fclose(f);
-    buf[n] = '\0';
     /* a newer process (an upgrade) may have written its own */
     if (strtol(buf, NULL, 10) == (long)getpid() && unlink(path) != 0)
         h3g_debug("cannot remove pid file %s: %s", path, strerror(errno));

@@ -80,6 +80,14 @@ class Reloadable:
         self.stderr.close()
         return self.proc.returncode
 
+    def stop_clean(self):
+        """Stops it; it must exit 0 with no sanitizer report."""
+        rc = self.stop()
+        log = self.log()
+        assert rc == 0, log
+        for bad in ("AddressSanitizer", "runtime error:", "LeakSanitizer"):
+            assert bad not in log, log
+
 
 @pytest.fixture
 def reloadable(h3gate_bin, engine, tmp_path):
@@ -94,11 +102,7 @@ def reloadable(h3gate_bin, engine, tmp_path):
 
     yield start
     for s in servers:
-        rc = s.stop()
-        log = s.log()
-        assert rc == 0, log
-        for bad in ("AddressSanitizer", "runtime error:", "LeakSanitizer"):
-            assert bad not in log, log
+        s.stop_clean()
 
 
 def two_roots(tmp_path):

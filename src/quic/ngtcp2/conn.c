@@ -814,7 +814,7 @@ void ng_conn_free(struct ngconn *c)
         notify_closed(c, &e, 1, 0);
     }
     drop_streams(c);
-    c->l->nconns--;
+    c->l->slot.nconns--;
     h3g_timer_stop(eng->loop, &c->timer);
     if (c->conn != NULL) {
         ngtcp2_conn_info info;

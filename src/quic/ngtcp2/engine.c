@@ -189,7 +189,7 @@ static void accept_conn(struct nglistener *l, const struct h3g_udp_dgram *d, con
     struct ngconn *c;
     if (ngtcp2_accept(&hd, pkt, len) != 0)
         return; /* not an Initial (a stray 0-RTT or handshake packet): dropped */
-    if (!eng->accepting || l->retired) {
+    if (!eng->accepting || l->slot.retired) {
         send_refusal(l, d, &hd, NGTCP2_CONNECTION_REFUSED, "shutting down");
         return;
     }
@@ -224,7 +224,7 @@ static void accept_conn(struct nglistener *l, const struct h3g_udp_dgram *d, con
         h3g_warn("cannot create a QUIC connection (out of memory?)");
         return;
     }
-    l->nconns++;
+    l->slot.nconns++;
     if (ng_conn_read(c, d, pkt, len) == 0)
         ng_conn_mark(c);
 }
@@ -291,7 +291,7 @@ static void sweep_listeners(struct ngengine *eng)
 {
     for (struct nglistener **pp = &eng->listeners; *pp != NULL;) {
         struct nglistener *l = *pp;
-        if (l->retired && l->nconns == 0) {
+        if (h3g_listen_slot_gone(&l->slot)) {
             *pp = l->next;
             listener_free(eng, l);
         } else {
@@ -446,28 +446,20 @@ static int keep_listening(struct ngengine *eng, const struct sockaddr *sa, sockl
 {
     int found = 0;
     for (struct nglistener *l = eng->listeners; l != NULL; l = l->next)
-        if (!l->retired && l->addrlen == salen && memcmp(&l->addr, sa, salen) == 0)
-            found = l->named = 1;
+        found |= h3g_listen_slot_keep(&l->slot, sa, salen);
     return found;
 }
 
 static void ng_listen_begin(h3g_engine *he)
 {
     for (struct nglistener *l = eng_of(he)->listeners; l != NULL; l = l->next)
-        l->named = 0;
+        l->slot.named = 0;
 }
 
 static void ng_listen_end(h3g_engine *he)
 {
-    for (struct nglistener *l = eng_of(he)->listeners; l != NULL; l = l->next) {
-        if (l->named || l->retired)
-            continue;
-        char where[80];
-        h3g_sockaddr_format((struct sockaddr *)&l->addr, where, sizeof(where));
-        h3g_info("no longer accepting QUIC connections on %s; %zu connection(s) on it continue",
-                 where, l->nconns);
-        l->retired = 1;
-    }
+    for (struct nglistener *l = eng_of(he)->listeners; l != NULL; l = l->next)
+        h3g_listen_slot_retire_unnamed(&l->slot);
 }
 
 static void ng_configure(h3g_engine *he, const struct h3g_engine_config *cfg)
@@ -509,9 +501,7 @@ static int ng_listen(h3g_engine *he, const struct sockaddr *sa, socklen_t salen,
             return H3G_ENOMEM;
         }
         l->eng = eng;
-        memcpy(&l->addr, sa, salen);
-        l->addrlen = salen;
-        l->named = 1;
+        h3g_listen_slot_init(&l->slot, sa, salen);
         int flags = H3G_UDP_QUIC | (share ? H3G_UDP_REUSEPORT : 0);
         if (h3g_udp_open(&l->sock, sa, salen, flags, where, err, errlen) != 0) {
             free(l);

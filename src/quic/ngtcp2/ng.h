@@ -15,6 +15,7 @@
 
 #include "event/loop.h"
 #include "quic/engine.h"
+#include "quic/listen_slot.h"
 #include "quic/ngtcp2/cid.h"
 #include "quic/udp.h"
 
@@ -55,11 +56,7 @@ struct nglistener {
     struct ngengine *eng;
     struct h3g_udp_sock sock;
     h3g_io io;
-    struct sockaddr_storage addr;
-    socklen_t addrlen;
-    size_t nconns; /* connections that send from this socket */
-    int named;     /* named again by the reload running now */
-    int retired;   /* a reload removed its address: accepts nothing new */
+    struct h3g_listen_slot slot;
     struct nglistener *next;
 };
 

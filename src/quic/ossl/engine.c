@@ -50,7 +50,7 @@ static void conn_free(struct oengine *eng, struct oconn *qc)
     if (qc->next != NULL)
         qc->next->prev = qc->prev;
     eng->nconns--;
-    qc->l->nconns--;
+    qc->l->slot.nconns--;
     SSL_free(qc->ssl);
     free(qc);
 }
@@ -402,7 +402,7 @@ static void listener_accept(struct oengine *eng, struct listener *l)
         qc->base.ops = &h3g_engine_ossl;
         qc->eng = eng;
         qc->l = l;
-        l->nconns++;
+        l->slot.nconns++;
         qc->ssl = c;
         qc->state = QC_HANDSHAKE;
         qc->last_activity_ms = h3g_now_ms();
@@ -421,7 +421,7 @@ static void listener_accept(struct oengine *eng, struct listener *l)
             eng->conns->prev = qc;
         eng->conns = qc;
         eng->nconns++;
-        if (!eng->accepting || l->retired) {
+        if (!eng->accepting || l->slot.retired) {
             h3g_debug("refusing connection from %s: shutting down", qc->peer);
             conn_close(qc, H3G_H3_NO_ERROR, "shutting down");
         } else if (eng->cfg.max_connections > 0 && eng->nconns > eng->cfg.max_connections) {
@@ -450,7 +450,7 @@ static void sweep_listeners(struct oengine *eng)
 {
     for (struct listener **pp = &eng->listeners; *pp != NULL;) {
         struct listener *l = *pp;
-        if (l->retired && l->nconns == 0) {
+        if (h3g_listen_slot_gone(&l->slot)) {
             *pp = l->next;
             listener_free(eng, l);
         } else {
@@ -614,9 +614,7 @@ static int listener_open(struct oengine *eng, const struct sockaddr *sa, socklen
         return H3G_ENOMEM;
     }
     l->fd = fd;
-    memcpy(&l->addr, sa, salen);
-    l->addrlen = salen;
-    l->named = 1;
+    h3g_listen_slot_init(&l->slot, sa, salen);
     l->bio = listener_bio(dgram);
     l->ssl =
         SSL_new_listener(eng->ctx, eng->cfg.address_validation ? 0 : SSL_LISTENER_FLAG_NO_VALIDATE);
@@ -653,29 +651,21 @@ static int keep_listening(struct oengine *eng, const struct sockaddr *sa, sockle
 {
     int found = 0;
     for (struct listener *l = eng->listeners; l != NULL; l = l->next)
-        if (!l->retired && l->addrlen == salen && memcmp(&l->addr, sa, salen) == 0)
-            found = l->named = 1;
+        found |= h3g_listen_slot_keep(&l->slot, sa, salen);
     return found;
 }
 
 static void ossl_listen_begin(h3g_engine *he)
 {
     for (struct listener *l = ((struct oengine *)he)->listeners; l != NULL; l = l->next)
-        l->named = 0;
+        l->slot.named = 0;
 }
 
 static void ossl_listen_end(h3g_engine *he)
 {
     struct oengine *eng = (struct oengine *)he;
-    for (struct listener *l = eng->listeners; l != NULL; l = l->next) {
-        if (l->named || l->retired)
-            continue;
-        char where[80];
-        h3g_sockaddr_format((struct sockaddr *)&l->addr, where, sizeof(where));
-        h3g_info("no longer accepting QUIC connections on %s; %zu connection(s) on it continue",
-                 where, l->nconns);
-        l->retired = 1;
-    }
+    for (struct listener *l = eng->listeners; l != NULL; l = l->next)
+        h3g_listen_slot_retire_unnamed(&l->slot);
     eng->more = 1;
 }
 

@@ -9,6 +9,7 @@
 
 #include "event/loop.h"
 #include "quic/engine.h"
+#include "quic/listen_slot.h"
 
 #define STREAM_BUCKETS 64
 #define READ_CHUNK 16384
@@ -54,11 +55,7 @@ struct listener {
     int more;             /* its connections have work left: no sleeping */
     int due;              /* serviced in this pass */
     uint64_t deadline_ms; /* OpenSSL's next timer for it; 0 = none */
-    struct sockaddr_storage addr;
-    socklen_t addrlen;
-    size_t nconns;
-    int named;   /* named again by the reload running now */
-    int retired; /* a reload removed its address: accepts nothing new */
+    struct h3g_listen_slot slot;
     struct listener *next;
 };
 
