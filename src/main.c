@@ -54,6 +54,14 @@ int main(int argc, char **argv)
     h3g_log_level_parse(cfg.log_level, &lvl);
     h3g_log_set_level(lvl);
     signal(SIGPIPE, SIG_IGN);
+    /* Until the loop reads them, these wait instead of ending the process
+     * (a reload or a log rotation that comes during start-up). */
+    sigset_t later;
+    sigemptyset(&later);
+    sigaddset(&later, SIGHUP);
+    sigaddset(&later, SIGUSR1);
+    sigaddset(&later, SIGUSR2);
+    sigprocmask(SIG_BLOCK, &later, NULL);
     if (h3g_tls_check_runtime(err, sizeof(err)) != 0) {
         fprintf(stderr, "h3gate: %s\n", err);
         h3g_config_free(&cfg);
@@ -74,7 +82,7 @@ int main(int argc, char **argv)
         goto out;
     }
     h3g_info("h3gate %s serving %s on %s (%s, QUIC engine %s)", H3G_VERSION, serving_what(run),
-             h3g_tls_openssl_version(), run->listen[0].text, srv.engine_ops->name);
+             run->listen[0].text, h3g_tls_openssl_version(), srv.engine_ops->name);
     rc = h3g_server_run(&srv) == 0 ? 0 : 1;
 out:
     h3g_server_free(&srv);

@@ -333,11 +333,14 @@ static int check_admin(const struct h3g_config *cfg, char *err, size_t errlen)
     return H3G_CONFIG_OK;
 }
 
-int h3g_config_serves(const struct h3g_config *cfg, const struct h3g_listen_addr *la)
+int h3g_config_serves(const struct h3g_config *cfg, const struct h3g_listen_addr *la, int udp)
 {
     for (size_t i = 0; i < cfg->nlisten; i++)
-        if (same_addr(&cfg->listen[i], la))
+        if (same_addr(&cfg->listen[i], la) &&
+            (udp ? cfg->listen[i].quic : cfg->listen[i].tcp && !cfg->no_tcp))
             return 1;
+    if (udp)
+        return 0;
     for (size_t i = 0; i < cfg->nredirect; i++)
         if (same_addr(&cfg->redirect[i], la))
             return 1;

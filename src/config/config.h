@@ -173,8 +173,9 @@ int h3g_config_parse_listen(const char *text, struct h3g_listen_addr *out, char 
                             size_t errlen);
 /* Adds a redirect_http address; H3G_CONFIG_ERROR with err set when it cannot. */
 int h3g_config_add_redirect(struct h3g_config *cfg, const char *text, char *err, size_t errlen);
-/* Whether la is one of cfg's addresses (listen, redirect_http, admin). */
-int h3g_config_serves(const struct h3g_config *cfg, const struct h3g_listen_addr *la);
+/* Whether cfg serves la over UDP (QUIC) or, udp = 0, over TCP (HTTPS,
+ * redirect_http, admin). */
+int h3g_config_serves(const struct h3g_config *cfg, const struct h3g_listen_addr *la, int udp);
 /* Sets the admin address; H3G_CONFIG_ERROR with err set when it cannot. */
 int h3g_config_set_admin(struct h3g_config *cfg, const char *text, char *err, size_t errlen);
 void h3g_config_usage(FILE *f);

@@ -112,7 +112,6 @@ static void log_req(struct h1_req *r)
         .error = r->error,
         .note = r->ex.note[0] ? r->ex.note : NULL,
         .protocol = "h1",
-        .route = r->ex.route,
     };
     if (!r->conn->cfg.unlogged)
         h3g_access_log_request(&e);

@@ -52,7 +52,6 @@ void h2_stream_log(const struct h2_stream *st)
         .error = st->error,
         .note = st->ex.note[0] ? st->ex.note : NULL,
         .protocol = "h2",
-        .route = st->ex.route,
     };
     h3g_access_log_request(&e);
 }

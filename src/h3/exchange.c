@@ -100,7 +100,6 @@ void h3x_log(struct h3_req *hs)
         .note = hs->ex.note[0] ? hs->ex.note : NULL,
         .early = hs->req.early,
         .protocol = "h3",
-        .route = hs->ex.route,
     };
     h3g_access_log_request(&e);
 }

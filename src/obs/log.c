@@ -81,6 +81,7 @@ static char *g_error_path;  /* NULL: stderr as inherited */
 static char *g_line_buf;    /* the line being formatted (g_access is its stream) */
 static size_t g_line_len;
 static uint64_t g_dropped;
+static int g_on; /* lines are wanted (an access log is configured) */
 
 static int open_access(const char *path)
 {
@@ -92,47 +93,56 @@ static int open_access(const char *path)
  * (obs/logwriter.h): the event loop never waits for the disk, and lines of
  * several workers on one file never mix.  The new file opens before the old
  * one closes: a path that fails leaves the log where it was. */
-int h3g_access_log_open(const char *path)
+/* The writer thread starts with the first file and lives until exit; a
+ * reload or a reopen moves it to another file (h3g_logwriter_switch) and
+ * turning the log off only stops new lines: nothing waits for a disk. */
+static int start_writer(int fd)
 {
-    int fd = -1;
-    char *copy = NULL;
-    if (path != NULL) {
-        copy = strcmp(path, "-") == 0 ? NULL : strdup(path);
-        if (copy == NULL && strcmp(path, "-") != 0)
-            return H3G_ENOMEM;
-        fd = open_access(path);
-        if (fd < 0) {
-            free(copy);
-            return H3G_ERR;
-        }
-    }
-    h3g_access_log_close();
-    if (fd < 0)
-        return 0;
-    g_access = open_memstream(&g_line_buf, &g_line_len);
-    if (g_access == NULL || h3g_logwriter_start(fd) != 0) {
-        if (g_access != NULL)
-            fclose(g_access); /* the writer closed fd */
-        else
-            close(fd);
-        g_access = NULL;
-        free(g_line_buf);
-        g_line_buf = NULL;
-        free(copy);
+    if (g_access == NULL)
+        g_access = open_memstream(&g_line_buf, &g_line_len);
+    if (g_access == NULL) {
+        close(fd);
         return H3G_ENOMEM;
     }
+    if (h3g_logwriter_running()) {
+        h3g_logwriter_switch(fd);
+        return 0;
+    }
+    return h3g_logwriter_start(fd) == 0 ? 0 : H3G_ENOMEM;
+}
+
+int h3g_access_log_open(const char *path)
+{
+    char *copy = NULL;
+    if (path == NULL) {
+        g_on = 0;
+        free(g_access_path);
+        g_access_path = NULL;
+        return 0;
+    }
+    copy = strcmp(path, "-") == 0 ? NULL : strdup(path);
+    if (copy == NULL && strcmp(path, "-") != 0)
+        return H3G_ENOMEM;
+    int fd = open_access(path);
+    if (fd < 0 || start_writer(fd) != 0) {
+        free(copy);
+        return H3G_ERR;
+    }
+    free(g_access_path);
     g_access_path = copy;
+    g_on = 1;
     return 0;
 }
 
 void h3g_access_log_close(void)
 {
+    g_on = 0;
+    h3g_logwriter_stop();
     if (g_access != NULL)
         fclose(g_access);
     g_access = NULL;
     free(g_line_buf);
     g_line_buf = NULL;
-    h3g_logwriter_stop();
     free(g_access_path);
     g_access_path = NULL;
 }
@@ -229,7 +239,7 @@ void h3g_access_log_request(const struct h3g_access_entry *e)
 {
     char ts[40];
     h3g_metrics_request(e);
-    if (g_access == NULL)
+    if (!g_on)
         return;
     fmt_time(ts, sizeof(ts));
     fprintf(g_access, "%s request client=%s stream=%lld ", ts, e->client ? e->client : "-",
@@ -262,7 +272,7 @@ void h3g_access_log_close_tcp(const struct h3g_tcp_close_entry *e)
 {
     char ts[40];
     h3g_metrics_tcp_close(e);
-    if (g_access == NULL)
+    if (!g_on)
         return;
     fmt_time(ts, sizeof(ts));
     fprintf(g_access,
@@ -279,7 +289,7 @@ void h3g_access_log_close_conn(const struct h3g_close_entry *e)
 {
     char ts[40];
     h3g_metrics_quic_close(e);
-    if (g_access == NULL)
+    if (!g_on)
         return;
     fmt_time(ts, sizeof(ts));
     fprintf(g_access, "%s close client=%s by=%s ", ts, e->client ? e->client : "-",

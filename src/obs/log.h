@@ -46,7 +46,6 @@ struct h3g_access_entry {
     const char *note;     /* handler's note (upstream and timings), or NULL */
     int early;            /* the request came in 0-RTT early data */
     const char *protocol; /* "h1", "h2", "h3" */
-    unsigned route;       /* the router's index + 1, 0 = none (for /metrics) */
 };
 void h3g_access_log_request(const struct h3g_access_entry *e);
 

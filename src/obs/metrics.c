@@ -96,8 +96,6 @@ void h3g_metrics_request(const struct h3g_access_entry *e)
     if (e->error != NULL)
         m->request_errors[p]++;
     m->response_bytes[p] += e->bytes_sent;
-    if (e->route > 0 && e->route <= H3G_M_ROUTES)
-        m->route_requests[e->route - 1]++;
     h3g_metrics_observe(&m->duration[p], e->duration_us);
 }
 

@@ -26,13 +26,17 @@ static inline void h3g_listen_slot_init(struct h3g_listen_slot *s, const struct 
     s->named = 1;
 }
 
-/* A live listener on sa: a reload that names sa again keeps it (marks it). */
+/* A listener on sa: a reload that names sa keeps it, and one retired by an
+ * earlier reload (its socket still open for its connections) accepts again,
+ * so that its port is not taken twice (a reload that failed and put the old
+ * addresses back, or an address removed and added again). */
 static inline int h3g_listen_slot_keep(struct h3g_listen_slot *s, const struct sockaddr *sa,
                                        socklen_t len)
 {
-    if (s->retired || s->addrlen != len || memcmp(&s->addr, sa, len) != 0)
+    if (s->addrlen != len || memcmp(&s->addr, sa, len) != 0)
         return 0;
     s->named = 1;
+    s->retired = 0;
     return 1;
 }
 

@@ -32,6 +32,7 @@ struct wproc {
     pid_t pid; /* 0: not running */
     uint64_t started_ms;
     int ready;
+    int reloading; /* told of the reload in progress, not done yet */
 };
 
 struct master {
@@ -46,7 +47,8 @@ struct master {
     h3g_io status_io;
     h3g_timer respawn, ready_deadline;
     int announced, stopping, exit_code;
-    unsigned reload_pending, reload_failed;
+    unsigned reload_failed; /* workers that refused the reload in progress */
+    int reload_running;
 };
 
 static unsigned running(const struct master *m)
@@ -66,22 +68,20 @@ static void signal_all(struct master *m, int signo)
 
 /* In the child: the master's loop and signal mask go, the worker builds its
  * own.  A worker whose master dies is told to stop (PR_SET_PDEATHSIG). */
+/* The signals stay blocked as the master had them: one that comes while the
+ * worker starts waits for its loop (their default action would end it). */
 static void become_worker(struct master *m, unsigned i)
 {
-    sigset_t none;
+    struct h3g_worker w = {i, m->n, m->status[1], m->self};
     h3g_loop_free(m->loop);
     close(m->status[0]);
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
-    prctl(PR_SET_PDEATHSIG, SIGTERM);
-    if (getppid() != m->self)
-        _exit(1);              /* the master died before the line above */
     unsetenv("NOTIFY_SOCKET"); /* systemd hears from the master alone */
     h3g_metrics_use_slot(i);
     char tag[24];
     snprintf(tag, sizeof(tag), "worker %u", i);
     h3g_log_set_tag(tag);
-    exit(h3g_worker_main(m->argc, m->argv, i, m->n, m->status[1]));
+    /* the configuration the master checked last (fork copied it) */
+    exit(h3g_worker_main(&m->cfg, m->argc, m->argv, &w));
 }
 
 static int spawn(struct master *m, unsigned i)
@@ -94,7 +94,7 @@ static int spawn(struct master *m, unsigned i)
     }
     if (pid == 0)
         become_worker(m, i);
-    m->w[i] = (struct wproc){pid, h3g_now_ms(), 0};
+    m->w[i] = (struct wproc){pid, h3g_now_ms(), 0, 0};
     return 0;
 }
 
@@ -128,12 +128,41 @@ static void describe_exit(int status, char *buf, size_t len)
         snprintf(buf, len, "exited with status %d", WEXITSTATUS(status));
 }
 
+static void reload_done(struct master *m)
+{
+    if (m->reload_failed > 0)
+        h3g_err("reload: %u worker(s) refused the new configuration (see above) and keep "
+                "theirs",
+                m->reload_failed);
+    else
+        h3g_info("reload: every worker (%u) uses the new configuration", running(m));
+    h3g_sd_notify("READY=1");
+}
+
+/* Worker i is done with the reload (or gone); the last one ends it.  i == n:
+ * nothing new, only whether it is over. */
+static void reload_settle(struct master *m, unsigned i, int ok)
+{
+    if (!m->reload_running)
+        return;
+    if (i < m->n && m->w[i].reloading) {
+        m->w[i].reloading = 0;
+        m->reload_failed += !ok;
+    }
+    for (unsigned k = 0; k < m->n; k++)
+        if (m->w[k].reloading)
+            return;
+    m->reload_running = 0;
+    reload_done(m);
+}
+
 static void worker_died(struct master *m, unsigned i, int status)
 {
     char how[96];
     describe_exit(status, how, sizeof(how));
     int was_ready = m->w[i].ready;
     m->w[i].pid = 0;
+    reload_settle(m, i, 0);
     if (m->stopping) {
         if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0))
             h3g_warn("worker %u %s while stopping", i, how);
@@ -148,8 +177,6 @@ static void worker_died(struct master *m, unsigned i, int status)
         return;
     }
     h3g_err("worker %u %s; its connections are lost, a new worker takes its place", i, how);
-    if (m->reload_pending > 0)
-        m->reload_pending--;
     h3g_timer_start(m->loop, &m->respawn, 0);
 }
 
@@ -183,17 +210,6 @@ static void announce(struct master *m)
         h3g_warn("cannot tell systemd we are ready ($NOTIFY_SOCKET): %s", strerror(errno));
 }
 
-static void reload_done(struct master *m)
-{
-    if (m->reload_failed > 0)
-        h3g_err("reload: %u worker(s) refused the new configuration (see above) and keep "
-                "theirs",
-                m->reload_failed);
-    else
-        h3g_info("reload: every worker (%u) uses the new configuration", running(m));
-    h3g_sd_notify("READY=1");
-}
-
 static void on_status(h3g_io *io, int revents, void *arg)
 {
     struct master *m = arg;
@@ -210,10 +226,8 @@ static void on_status(h3g_io *io, int revents, void *arg)
                 ready += m->w[i].ready;
             if (!m->announced && ready == m->n)
                 announce(m);
-        } else if (msg.kind == H3G_WMSG_RELOADED && m->reload_pending > 0) {
-            m->reload_failed += !msg.ok;
-            if (--m->reload_pending == 0)
-                reload_done(m);
+        } else if (msg.kind == H3G_WMSG_RELOADED) {
+            reload_settle(m, msg.index, msg.ok);
         }
     }
 }
@@ -239,11 +253,13 @@ static int probe_one(const struct port_want *p, const struct h3g_config *running
                      size_t errlen)
 {
     const struct sockaddr *sa = (const struct sockaddr *)&p->la->ss;
-    if (running_cfg != NULL && h3g_config_serves(running_cfg, p->la))
-        return 0; /* ours already */
-    if (p->udp && h3g_udp_probe(sa, p->la->len, p->la->text, err, errlen) != 0)
+    /* a socket the workers have already is ours */
+    if (p->udp && (running_cfg == NULL || !h3g_config_serves(running_cfg, p->la, 1)) &&
+        h3g_udp_probe(sa, p->la->len, p->la->text, err, errlen) != 0)
         return H3G_ERR;
-    return p->tcp ? h3g_tcp_probe(sa, p->la->len, p->https, err, errlen) : 0;
+    if (p->tcp && (running_cfg == NULL || !h3g_config_serves(running_cfg, p->la, 0)))
+        return h3g_tcp_probe(sa, p->la->len, p->https, err, errlen);
+    return 0;
 }
 
 static int probe_ports(const struct h3g_config *cfg, const struct h3g_config *running_cfg,
@@ -315,9 +331,13 @@ static void on_reload(struct master *m)
     snprintf(state, sizeof(state), "RELOADING=1\nMONOTONIC_USEC=%llu",
              (unsigned long long)h3g_now_us());
     h3g_sd_notify(state);
-    m->reload_pending = running(m);
+    /* a worker still starting reads the new file anyway (its SIGHUP waits) */
     m->reload_failed = 0;
+    m->reload_running = 1;
+    for (unsigned i = 0; i < m->n; i++)
+        m->w[i].reloading = m->w[i].pid != 0 && m->w[i].ready;
     signal_all(m, SIGHUP);
+    reload_settle(m, m->n, 1);
 }
 
 static void on_signal(int signo, void *arg)
@@ -422,8 +442,7 @@ int h3g_master_run(struct h3g_config *cfg, int argc, char **argv, unsigned n)
         h3g_loop_run(m.loop);
     if (m.exit_code == 0)
         h3g_info("all workers have exited");
-    if (m.cfg.pid_file != NULL)
-        h3g_privs_pid_file_remove(m.cfg.pid_file);
+    h3g_privs_pid_file_remove();
 out:
     signal_all(&m, SIGKILL); /* only if the loop could not run */
     while (running(&m) > 0 && wait(NULL) > 0)
@@ -437,21 +456,13 @@ out:
     return m.exit_code;
 }
 
-int h3g_worker_main(int argc, char **argv, unsigned index, unsigned count, int status_fd)
+int h3g_worker_main(struct h3g_config *cfg, int argc, char **argv, const struct h3g_worker *w)
 {
     static struct h3g_server srv;
-    struct h3g_config cfg;
-    struct h3g_worker w = {index, count, status_fd};
     char err[1024];
     int rc = 1;
-    h3g_config_defaults(&cfg);
-    if (h3g_config_parse_args(&cfg, argc, argv, err, sizeof(err)) != H3G_CONFIG_OK) {
-        h3g_config_free(&cfg);
-        fprintf(stderr, "h3gate: worker %u: %s\n", index, err);
-        return 1;
-    }
-    if (h3g_server_start(&srv, &cfg, argc, argv, &w, err, sizeof(err)) != 0) {
-        fprintf(stderr, "h3gate: worker %u: %s\n", index, err);
+    if (h3g_server_start(&srv, cfg, argc, argv, w, err, sizeof(err)) != 0) {
+        fprintf(stderr, "h3gate: worker %u: %s\n", w->index, err);
     } else {
         h3g_server_report(&srv, H3G_WMSG_READY, 1);
         rc = h3g_server_run(&srv) == 0 ? 0 : 1;

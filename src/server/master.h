@@ -22,7 +22,9 @@ enum { H3G_WMSG_READY = 1, H3G_WMSG_RELOADED = 2 };
  * Returns the process's exit status. */
 int h3g_master_run(struct h3g_config *cfg, int argc, char **argv, unsigned n);
 
-/* A worker's life (in the child): start, report, serve. */
-int h3g_worker_main(int argc, char **argv, unsigned index, unsigned count, int status_fd);
+struct h3g_worker;
+/* A worker's life (in the child): start from cfg (taken over), report,
+ * serve. */
+int h3g_worker_main(struct h3g_config *cfg, int argc, char **argv, const struct h3g_worker *w);
 
 #endif

@@ -62,10 +62,14 @@ int h3g_privs_drop(const char *user, const char *group, char *err, size_t errlen
     return 0;
 }
 
+static char *g_pid_file;
+
 int h3g_privs_pid_file(const char *path, char *err, size_t errlen)
 {
     if (path == NULL)
         return 0;
+    free(g_pid_file);
+    g_pid_file = strdup(path);
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     char buf[32];
     int n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
@@ -79,12 +83,15 @@ int h3g_privs_pid_file(const char *path, char *err, size_t errlen)
     return 0;
 }
 
-void h3g_privs_pid_file_remove(const char *path)
+void h3g_privs_pid_file_remove(void)
 {
     char buf[32];
-    if (h3g_read_text(path, buf, sizeof(buf)) < 0)
+    const char *path = g_pid_file;
+    if (path == NULL || h3g_read_text(path, buf, sizeof(buf)) < 0)
         return;
     /* a newer process (an upgrade) may have written its own */
     if (strtol(buf, NULL, 10) == (long)getpid() && unlink(path) != 0)
         h3g_debug("cannot remove pid file %s: %s", path, strerror(errno));
+    free(g_pid_file);
+    g_pid_file = NULL;
 }

@@ -9,7 +9,8 @@
 int h3g_privs_drop(const char *user, const char *group, char *err, size_t errlen);
 /* Writes the process id to path (NULL: nothing); 0 or H3G_ERR with err set. */
 int h3g_privs_pid_file(const char *path, char *err, size_t errlen);
-/* Removes the pid file at exit if it still holds this process's id. */
-void h3g_privs_pid_file_remove(const char *path);
+/* Removes the pid file written (a reload may name another: the one written
+ * goes) if it still holds this process's id. */
+void h3g_privs_pid_file_remove(void);
 
 #endif

@@ -1,7 +1,9 @@
 /* SIGHUP: the configuration read and checked again, then swapped in for new
  * connections and requests.  Nothing is committed until everything that can
  * fail (parsing, roots, upstreams, certificates, new sockets) has worked. */
+#include <errno.h>
 #include <stdio.h>
+#include <unistd.h>
 #include <string.h>
 
 #include "common.h"
@@ -13,7 +15,8 @@
 
 /* Settings bound to what exists for the process's life: a change is
  * reported and the running value kept, so the next reload compares alike. */
-static void keep_fixed(const struct h3g_config *old, struct h3g_config *cfg, int ossl)
+static void keep_fixed(const struct h3g_config *old, struct h3g_config *cfg, int ossl,
+                       const char *host_key)
 {
     const char *what = NULL;
     if (strcmp(old->engine, cfg->engine) != 0) {
@@ -28,11 +31,10 @@ static void keep_fixed(const struct h3g_config *old, struct h3g_config *cfg, int
         what = "address_validation (OpenSSL engine)";
         cfg->address_validation = old->address_validation;
     }
-    if ((old->host_key_file == NULL) != (cfg->host_key_file == NULL) ||
-        (old->host_key_file != NULL && strcmp(old->host_key_file, cfg->host_key_file) != 0)) {
+    /* compared with the server's own copy: the old site's strings go with it */
+    if ((host_key == NULL) != (cfg->host_key_file == NULL) ||
+        (host_key != NULL && strcmp(host_key, cfg->host_key_file) != 0))
         what = "quic_host_key";
-        cfg->host_key_file = old->host_key_file;
-    }
     if ((old->user == NULL) != (cfg->user == NULL) ||
         (old->user != NULL && strcmp(old->user, cfg->user) != 0))
         what = "user";
@@ -68,11 +70,13 @@ static void apply_logs(const struct h3g_config *old, const struct h3g_config *cf
         h3g_err("reload: cannot open error log %s; it stays where it was", cfg->error_log);
 }
 
-static void commit(struct h3g_server *srv, struct h3g_site *site)
+static void commit(struct h3g_server *srv, struct h3g_site *site, h3g_tls *fresh,
+                   const struct h3g_tls_config *tcfg)
 {
     struct h3g_engine_config ecfg;
     struct h3g_tcp_config tcp[H3G_TCP_SERVERS];
     struct h3g_site *old = srv->site;
+    h3g_tls_adopt(srv->tls, fresh, tcfg);
     apply_logs(&old->cfg, &site->cfg);
     h3g_server_settings(srv, &site->cfg, &ecfg, tcp);
     h3g_server_debug_outputs(srv, &site->cfg);
@@ -89,52 +93,68 @@ static void commit(struct h3g_server *srv, struct h3g_site *site)
     h3g_site_unref(old); /* freed once the requests routed by it are done */
 }
 
+/* Parsed, built and checked, in that order; the listeners come last, as the
+ * only step with side effects, and are put back as they were if it fails. */
+static int prepare(struct h3g_server *srv, struct h3g_config *cfg, struct h3g_site **site,
+                   h3g_tls **fresh, struct h3g_tls_config *tcfg, struct h3g_tls_cert_config *certs,
+                   char *err, size_t errlen)
+{
+    char terr[512];
+    if (parse(srv, cfg, err, errlen) != 0)
+        return H3G_ERR;
+    keep_fixed(&srv->site->cfg, cfg, strcmp(srv->engine_ops->name, "openssl") == 0,
+               srv->host_key_path);
+    if (cfg->qlog_dir != NULL && access(cfg->qlog_dir, W_OK | X_OK) != 0) {
+        snprintf(err, errlen, "qlog_dir %s: %s", cfg->qlog_dir, strerror(errno));
+        h3g_config_free(cfg);
+        return H3G_ERR;
+    }
+    *site = h3g_site_new(cfg, srv->loop, err, errlen);
+    if (*site == NULL)
+        return H3G_ERR;
+    h3g_server_tls_config(&(*site)->cfg, tcfg, certs);
+    *fresh = h3g_tls_new(tcfg, terr, sizeof(terr));
+    if (*fresh == NULL) {
+        h3g_server_tls_error(&(*site)->cfg, terr, err, errlen);
+        return H3G_ERR;
+    }
+    if (h3g_server_listen(srv, &(*site)->cfg, err, errlen) != 0) {
+        char ignored[256];
+        /* back to the running set: sockets just opened close again */
+        if (h3g_server_listen(srv, &srv->site->cfg, ignored, sizeof(ignored)) != 0)
+            h3g_err("reload: cannot restore the listeners: %s", ignored);
+        return H3G_ERR;
+    }
+    return 0;
+}
+
 int h3g_server_reload(struct h3g_server *srv)
 {
     struct h3g_config cfg;
     struct h3g_tls_cert_config certs[H3G_MAX_CERTS];
     struct h3g_tls_config tcfg;
     struct h3g_site *site = NULL;
-    char err[1024], terr[512];
+    h3g_tls *fresh = NULL;
+    char err[1024], state[64];
     const char *name = srv->site->cfg.config_file ? srv->site->cfg.config_file : "command line";
 
-    char state[64];
     snprintf(state, sizeof(state), "RELOADING=1\nMONOTONIC_USEC=%llu",
              (unsigned long long)h3g_now_us());
     h3g_sd_notify(state);
     h3g_info("SIGHUP: reloading the configuration (%s)", name);
-    if (parse(srv, &cfg, err, sizeof(err)) != 0)
-        goto fail;
-    keep_fixed(&srv->site->cfg, &cfg, strcmp(srv->engine_ops->name, "openssl") == 0);
-    site = h3g_site_new(&cfg, srv->loop, err, sizeof(err));
-    if (site == NULL)
-        goto fail;
-    if (h3g_server_listen(srv, &site->cfg, err, sizeof(err)) != 0) {
-        char ignored[256];
-        /* back to the running set: sockets just opened close again */
-        if (h3g_server_listen(srv, &srv->site->cfg, ignored, sizeof(ignored)) != 0)
-            h3g_err("reload: cannot restore the listeners: %s", ignored);
-        goto fail;
+    if (prepare(srv, &cfg, &site, &fresh, &tcfg, certs, err, sizeof(err)) != 0) {
+        h3g_tls_free(fresh);
+        h3g_site_unref(site);
+        h3g_metrics_self->reload_failures++;
+        h3g_err("reload failed, still serving configuration %u: %s", srv->generation, err);
+        h3g_sd_notify("READY=1");
+        h3g_server_report(srv, H3G_WMSG_RELOADED, 0);
+        return H3G_ERR;
     }
-    h3g_server_tls_config(&site->cfg, &tcfg, certs);
-    if (h3g_tls_reload(srv->tls, &tcfg, terr, sizeof(terr)) != 0) {
-        char ignored[256];
-        h3g_server_tls_error(&site->cfg, terr, err, sizeof(err));
-        if (h3g_server_listen(srv, &srv->site->cfg, ignored, sizeof(ignored)) != 0)
-            h3g_err("reload: cannot restore the listeners: %s", ignored);
-        goto fail;
-    }
-    commit(srv, site);
+    commit(srv, site, fresh, &tcfg);
     h3g_info("reload: configuration %u in use; running connections and requests continue",
              srv->generation);
     h3g_sd_notify("READY=1");
     h3g_server_report(srv, H3G_WMSG_RELOADED, 1);
     return 0;
-fail:
-    h3g_metrics_self->reload_failures++;
-    h3g_site_unref(site);
-    h3g_err("reload failed, still serving configuration %u: %s", srv->generation, err);
-    h3g_sd_notify("READY=1");
-    h3g_server_report(srv, H3G_WMSG_RELOADED, 0);
-    return H3G_ERR;
 }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -360,6 +361,11 @@ static int build(struct h3g_server *srv, struct h3g_config *cfg, char *err, size
             return H3G_ERR;
         }
         srv->have_host_key = 1;
+        srv->host_key_path = strdup(cfg->host_key_file);
+        if (srv->host_key_path == NULL) {
+            snprintf(err, errlen, "out of memory");
+            return H3G_ENOMEM;
+        }
     }
     if (cfg->qlog_dir != NULL && access(cfg->qlog_dir, W_OK | X_OK) != 0) {
         snprintf(err, errlen, "qlog_dir %s: %s", cfg->qlog_dir, strerror(errno));
@@ -388,7 +394,7 @@ void h3g_server_debug_outputs(struct h3g_server *srv, const struct h3g_config *c
         unsetenv("QLOGDIR");
     }
     if (h3g_tls_keylog(srv->tls, cfg->keylog, err, sizeof(err)) != 0)
-        h3g_err("%s; TLS secrets are not logged", err);
+        h3g_err("%s; the key log stays as it was", err);
     else if (cfg->keylog != NULL && srv->worker.index == 0)
         h3g_warn("keylog %s: the TLS secrets of every connection go there; whoever reads it can "
                  "decrypt the traffic (for debugging only)",
@@ -455,11 +461,25 @@ int h3g_server_check(struct h3g_config *cfg, char *err, size_t errlen)
     return rc;
 }
 
+/* A worker ends (gracefully) when its master dies.  Set here, after the
+ * user changed: a change of uid clears it. */
+static int watch_master(const struct h3g_server *srv, char *err, size_t errlen)
+{
+    if (srv->worker.master == 0)
+        return 0;
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != srv->worker.master) {
+        snprintf(err, errlen, "the master is gone");
+        return H3G_ERR;
+    }
+    return 0;
+}
+
 int h3g_server_start(struct h3g_server *srv, struct h3g_config *cfg, int argc, char **argv,
                      const struct h3g_worker *worker, char *err, size_t errlen)
 {
     memset(srv, 0, sizeof(*srv));
-    srv->worker = worker != NULL ? *worker : (struct h3g_worker){0, 1, -1};
+    srv->worker = worker != NULL ? *worker : (struct h3g_worker){0, 1, -1, 0};
     srv->argc = argc;
     srv->argv = argv;
     srv->loop = h3g_loop_new();
@@ -485,7 +505,8 @@ int h3g_server_start(struct h3g_server *srv, struct h3g_config *cfg, int argc, c
     const char *pid_file = srv->worker.count == 1 ? cfg->pid_file : NULL;
     if (open_logs(cfg, err, errlen) != 0 || start_io(srv, err, errlen) != 0 ||
         h3g_privs_pid_file(pid_file, err, errlen) != 0 ||
-        h3g_privs_drop(cfg->user, cfg->group, err, errlen) != 0)
+        h3g_privs_drop(cfg->user, cfg->group, err, errlen) != 0 ||
+        watch_master(srv, err, errlen) != 0)
         return H3G_ERR;
     if (srv->worker.count > 1) {
         h3g_timer_init(&srv->gauges, refresh_tick, srv);
@@ -509,9 +530,8 @@ int h3g_server_run(struct h3g_server *srv)
 
 void h3g_server_free(struct h3g_server *srv)
 {
-    if (srv->site != NULL && srv->site->cfg.pid_file != NULL && !srv->site->cfg.test_only &&
-        srv->worker.count == 1)
-        h3g_privs_pid_file_remove(srv->site->cfg.pid_file);
+    if (srv->worker.count == 1)
+        h3g_privs_pid_file_remove();
     /* connections first: their exchanges hold sites */
     h3g_tcp_server_free(srv->tcp);
     h3g_tcp_server_free(srv->redirect_tcp);
@@ -523,4 +543,6 @@ void h3g_server_free(struct h3g_server *srv)
     h3g_tls_free(srv->tls);
     h3g_access_log_close();
     OPENSSL_cleanse(srv->host_key, sizeof(srv->host_key));
+    free(srv->host_key_path);
+    srv->host_key_path = NULL;
 }

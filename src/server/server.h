@@ -4,6 +4,7 @@
 #define H3G_SERVER_SERVER_H
 
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "admin/admin.h"
 #include "config/config.h"
@@ -18,6 +19,7 @@
 struct h3g_worker {
     unsigned index, count;
     int status_fd; /* to the master (struct h3g_worker_msg), or -1 */
+    pid_t master;  /* 0 alone */
 };
 
 struct h3g_server {
@@ -31,6 +33,7 @@ struct h3g_server {
                      the certificates on them */
     uint8_t host_key[32];
     int have_host_key;
+    char *host_key_path; /* what quic_host_key named at start (a reload compares) */
     const struct h3g_engine_ops *engine_ops;
     h3g_engine *engine;
     h3g_tcp_server *tcp, *redirect_tcp;

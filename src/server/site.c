@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "common.h"
+#include "obs/metrics.h"
 
 static int handle_static(void *ctx, const struct h3g_request *req, struct h3g_response *resp,
                          h3g_exchange *ex)
@@ -62,6 +63,13 @@ static void name_route(struct h3g_site *site, const struct h3g_route_conf *rc)
     else
         snprintf(name, len, "%s%s%s", rc->nhosts > 0 ? rc->hosts[0] : "*",
                  rc->nhosts > 1 ? ",..." : "", rc->path_prefix);
+    /* a label value names one route: a second of the same name gets its line */
+    for (size_t i = 0; rc != NULL && i + 1 < site->nroute_names; i++)
+        if (strcmp(site->route_names[i], name) == 0) {
+            size_t n = strlen(name);
+            snprintf(name + n, len - n, " (line %d)", rc->line);
+            break;
+        }
 }
 
 static int add_route(struct h3g_site *site, const struct h3g_route_conf *rc, h3g_handler_fn fn,
@@ -219,7 +227,11 @@ int h3g_site_handle(struct h3g_site *site, const struct h3g_request *req, struct
 {
     h3g_site_ref(site);
     h3g_exchange_hold(ex, unhold, site);
-    return h3g_router_handle(site->router, req, resp, ex);
+    int rc = h3g_router_handle(site->router, req, resp, ex);
+    /* counted here, by the site whose names /metrics shows */
+    if (ex->route > 0 && ex->route <= H3G_M_ROUTES)
+        h3g_metrics_self->route_requests[ex->route - 1]++;
+    return rc;
 }
 
 int h3g_site_redirect(struct h3g_site *site, const struct h3g_request *req,

@@ -641,11 +641,8 @@ void h3g_tls_free(h3g_tls *tls)
         (b) = swap_tmp_;                                                                           \
     } while (0)
 
-int h3g_tls_reload(h3g_tls *tls, const struct h3g_tls_config *cfg, char *err, size_t errlen)
+void h3g_tls_adopt(h3g_tls *tls, h3g_tls *fresh, const struct h3g_tls_config *cfg)
 {
-    h3g_tls *fresh = h3g_tls_new(cfg, err, errlen);
-    if (fresh == NULL)
-        return H3G_ERR;
     /* A generated certificate stays (clients may have pinned it) while
      * still none is configured. */
     if (cfg->ncerts > 0 || tls->ncerts > 0) {
@@ -676,7 +673,6 @@ int h3g_tls_reload(h3g_tls *tls, const struct h3g_tls_config *cfg, char *err, si
     SSL_CTX_set_min_proto_version(tls->tcp_ctx,
                                   cfg->tcp_tls_min_13 ? TLS1_3_VERSION : TLS1_2_VERSION);
     h3g_tls_free(fresh);
-    return 0;
 }
 
 static int g_keylog_fd = -1;

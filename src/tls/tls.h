@@ -37,10 +37,12 @@ int h3g_tls_check_version(unsigned long v, const char *debian, const char *text,
                           size_t errlen);
 h3g_tls *h3g_tls_new(const struct h3g_tls_config *cfg, char *err, size_t errlen);
 void h3g_tls_free(h3g_tls *tls);
-/* A reload: the next handshakes use cfg's certificates, ticket keys and
- * limits, on the same contexts (listeners keep them); running connections
- * keep what they have.  On error (err says why) nothing changed. */
-int h3g_tls_reload(h3g_tls *tls, const struct h3g_tls_config *cfg, char *err, size_t errlen);
+/* A reload, in two steps: everything that can fail happens first, in fresh
+ * (made by h3g_tls_new from the new configuration); h3g_tls_adopt then moves
+ * its certificates, ticket keys and limits onto tls's contexts (listeners
+ * keep those) for the next handshakes, and frees fresh.  Running
+ * connections keep what they have. */
+void h3g_tls_adopt(h3g_tls *tls, h3g_tls *fresh, const struct h3g_tls_config *cfg);
 SSL_CTX *h3g_tls_ctx(h3g_tls *tls);
 /* The same certificates, SNI selection and ALPN on a TLS_server_method context
  * limited to TLS 1.3, for QUIC stacks that use OpenSSL's QUIC TLS API. */

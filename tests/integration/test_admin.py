@@ -40,8 +40,9 @@ def parse(text):
 
 
 def value(metrics, name, **labels):
+    """The series' value; None when /metrics does not have it."""
     labels.setdefault("worker", "total")
-    return metrics.get((name, frozenset(labels.items())), 0.0)
+    return metrics.get((name, frozenset(labels.items())))
 
 
 @pytest.fixture
