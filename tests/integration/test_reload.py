@@ -242,14 +242,26 @@ def quic_cert_subject(port):
     binary = os.path.join(ossl, "bin", "openssl")
     if not os.access(binary, os.X_OK):
         pytest.skip("no OpenSSL build with s_client -quic in the cache")
-    p = subprocess.run([binary, "s_client", "-quic", "-alpn", "h3", "-connect",
-                        "127.0.0.1:%d" % port, "-servername", "localhost"],
-                       input=b"", capture_output=True, timeout=30,
-                       env=dict(os.environ, LD_LIBRARY_PATH=os.path.join(ossl, "lib")))
-    for line in p.stdout.decode(errors="replace").splitlines():
+    # "Q" once the handshake is done: s_client then closes the connection
+    # (at EOF it would just leave, mid-handshake for the server)
+    p = subprocess.Popen([binary, "s_client", "-quic", "-alpn", "h3", "-connect",
+                          "127.0.0.1:%d" % port, "-servername", "localhost"],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                         env=dict(os.environ, LD_LIBRARY_PATH=os.path.join(ossl, "lib")))
+    subject, seen = None, []
+    for raw in p.stdout:
+        line = raw.decode(errors="replace").rstrip("\n")
+        seen.append(line)
         if line.startswith("subject="):
-            return line[len("subject="):]
-    raise AssertionError(p.stdout.decode(errors="replace") + p.stderr.decode(errors="replace"))
+            subject = line[len("subject="):]
+        if "handshake has read" in line:
+            break
+    p.stdin.write(b"Q\n")
+    p.stdin.close()
+    p.stdout.read()
+    p.wait(30)
+    assert subject is not None, "\n".join(seen)
+    return subject
 
 
 def test_reload_picks_up_a_renewed_certificate(reloadable, certs, tmp_path):
