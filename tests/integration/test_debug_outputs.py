@@ -23,33 +23,54 @@ except ImportError:  # pragma: no cover
 
 class Capture:
     """tshark on the loopback interface, for one port (TCP and UDP).  A
-    datagram to a sentinel port proves the capture runs before the test
-    talks (tshark says "Capturing on" a little before it does)."""
+    datagram to a sentinel port, seen in tshark's summary lines, proves the
+    capture runs before the test talks (tshark says "Capturing on" a little
+    before it does), and another one at the end proves every packet before
+    it reached tshark before it is stopped (no sleep to guess that)."""
 
-    def __init__(self, port, path):
-        self.path = path
+    def __init__(self, port, path, tmp):
+        self.path, self.seen, self.cond = path, 0, threading.Condition()
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
             s.bind(("127.0.0.1", 0))
-            sentinel = s.getsockname()[1]
+            self.sentinel = s.getsockname()[1]
+        self.errpath = os.path.join(tmp, "tshark.err")
         self.proc = subprocess.Popen(
             ["tshark", "-l", "-P", "-i", "lo", "-f",
-             "udp port %d or tcp port %d or udp port %d" % (port, port, sentinel), "-w", path],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+             "udp port %d or tcp port %d or udp port %d" % (port, port, self.sentinel), "-w",
+             path], stdout=subprocess.PIPE, stderr=open(self.errpath, "w"), text=True)
+        # the summary lines are read as they come, so they never fill the pipe
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+        self._mark()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            if " %d " % self.sentinel in line + " ":
+                with self.cond:
+                    self.seen += 1
+                    self.cond.notify_all()
+
+    def _mark(self):
+        """Send sentinels until tshark reports one more of them (a cold
+        start of tshark on a fresh machine can take many seconds)."""
+        with self.cond:
+            want = self.seen + 1
+        deadline = time.monotonic() + 90
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-            for _ in range(100):
-                probe.sendto(b"sentinel", ("127.0.0.1", sentinel))
-                if select.select([self.proc.stdout], [], [], 0.2)[0]:
-                    break
-            else:
-                raise AssertionError("tshark captured nothing")
-        # the summary lines must not fill the pipe
-        self.drain = threading.Thread(target=self.proc.stdout.read, daemon=True)
-        self.drain.start()
+            while time.monotonic() < deadline and self.proc.poll() is None:
+                probe.sendto(b"sentinel", ("127.0.0.1", self.sentinel))
+                with self.cond:
+                    if self.cond.wait_for(lambda: self.seen >= want, 0.2):
+                        return
+        raise AssertionError("tshark reported no sentinel datagram: " +
+                             open(self.errpath).read()[-2000:])
 
     def stop(self):
-        time.sleep(0.5)  # the last packets reach the file
-        self.proc.terminate()
-        self.proc.wait(20)
+        try:
+            self._mark()
+        finally:
+            self.proc.terminate()
+            self.proc.wait(20)
 
 
 def tshark_fields(pcap, port, keylog, display, field):
@@ -59,6 +80,14 @@ def tshark_fields(pcap, port, keylog, display, field):
         args[3:3] = ["-o", "tls.keylog_file:" + keylog]
     out = subprocess.run(args, capture_output=True, text=True, timeout=60).stdout
     return [line for line in out.splitlines() if line]
+
+
+def summary(pcap, port, keylog):
+    """What tshark makes of the capture, for a failure message."""
+    args = ["tshark", "-r", pcap, "-d", "tcp.port==%d,tls" % port, "-o",
+            "tls.keylog_file:" + keylog]
+    p = subprocess.run(args, capture_output=True, text=True, timeout=60)
+    return p.stdout[-4000:] + p.stderr[-1000:]
 
 
 def qpack_paths(payload_hex):
@@ -85,7 +114,7 @@ def test_keylog_lets_tshark_decrypt_http3_and_http2(start_server, site, certs, t
     srv = start_server(["--keylog", keylog], root=site[0])
     assert "keylog %s: the TLS secrets" % keylog in srv.log()
     pcap = str(tmp_path / "capture.pcapng")
-    cap = Capture(srv.port, pcap)
+    cap = Capture(srv.port, pcap, str(tmp_path))
     try:
         assert Client(certs["ca"], "h3").get(srv.url("/hello.txt?over-h3")).status == 200
         assert Client(certs["ca"], "h2").get(srv.url("/hello.txt?over-h2")).status == 200
@@ -95,11 +124,12 @@ def test_keylog_lets_tshark_decrypt_http3_and_http2(start_server, site, certs, t
     lines = open(keylog).read().splitlines()
     assert any(l.startswith("CLIENT_TRAFFIC_SECRET_0 ") for l in lines), lines
     # HTTP/2: tshark shows the path once it has the keys
-    assert "/hello.txt?over-h2" in tshark_fields(pcap, srv.port, keylog, "http2.type == 1",
-                                                 "http2.headers.path")
+    paths = tshark_fields(pcap, srv.port, keylog, "http2.type == 1", "http2.headers.path")
+    assert "/hello.txt?over-h2" in paths, (paths, summary(pcap, srv.port, keylog))
     # HTTP/3: tshark decrypts the HEADERS frame; QPACK is decoded here
     heads = tshark_fields(pcap, srv.port, keylog, "http3.frame_type == 1", "http3.frame_payload")
-    assert "/hello.txt?over-h3" in [p for h in heads for p in qpack_paths(h)], heads
+    assert "/hello.txt?over-h3" in [p for h in heads for p in qpack_paths(h)], (
+        heads, summary(pcap, srv.port, keylog))
     # and without the key log, nothing of it
     assert tshark_fields(pcap, srv.port, None, "http3 || http2", "frame.number") == []
 
