@@ -12,6 +12,7 @@
 #include "server/master.h"
 #include "server/server.h"
 #include "tls/cve.h"
+#include "tls/mem.h"
 #include "tls/tls.h"
 
 static void print_version(void)
@@ -37,6 +38,8 @@ int main(int argc, char **argv)
     enum h3g_log_level lvl = H3G_LOG_INFO;
     int rc = 1;
 
+    /* before anything calls into OpenSSL, or its heap cannot be counted */
+    int mem_hooked = h3g_tls_mem_init() == 0;
     h3g_config_defaults(&cfg);
     if (h3g_config_parse_args(&cfg, argc, argv, err, sizeof(err)) != H3G_CONFIG_OK) {
         fprintf(stderr, "h3gate: %s\n", err);
@@ -53,6 +56,8 @@ int main(int argc, char **argv)
     }
     h3g_log_level_parse(cfg.log_level, &lvl);
     h3g_log_set_level(lvl);
+    if (!mem_hooked)
+        h3g_warn("cannot count OpenSSL's memory: limits { openssl_memory } is not enforced");
     signal(SIGPIPE, SIG_IGN);
     /* Until the loop reads them, these wait instead of ending the process
      * (a reload or a log rotation that comes during start-up). */

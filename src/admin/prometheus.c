@@ -180,7 +180,7 @@ static void connections(struct ctx *c)
     simple(c, "h3gate_tcp_connections_accepted_total", "counter", "TCP connections accepted",
            OFF(tcp_accepted));
     simple(c, "h3gate_tcp_connections_refused_total", "counter",
-           "TCP connections refused at a limit (tcp_connections, tls_handshakes)",
+           "TCP connections refused at a limit (tcp_connections, tls_handshakes, openssl_memory)",
            OFF(tcp_refused));
     simple(c, "h3gate_tls_handshake_failures_total", "counter", "TLS over TCP handshakes failed",
            OFF(tls_handshake_failures));
@@ -198,7 +198,11 @@ static void quic(struct ctx *c)
     for (size_t w = 0; w < c->n; w++)
         full &= c->slots[w].quic_full != 0;
     simple(c, "h3gate_quic_connections_refused_total", "counter",
-           "New QUIC connections refused (connection limit, shutting down)", OFF(quic_refused));
+           "New QUIC connections refused (connections, openssl_memory, shutting down)", OFF(quic_refused));
+    simple(c, "h3gate_quic_handshakes_refused_total", "counter",
+           "Clients refused at the handshake limit", OFF(quic_refused_handshakes));
+    simple(c, "h3gate_quic_handshakes_total", "counter", "QUIC handshakes completed",
+           OFF(quic_handshakes));
     if (!full)
         return; /* the OpenSSL engine does not see its packets */
     static const struct {
@@ -220,11 +224,8 @@ static void quic(struct ctx *c)
          OFF(quic_version_negotiations)},
         {"h3gate_quic_stateless_resets_sent_total", "Stateless resets sent",
          OFF(quic_stateless_resets)},
-        {"h3gate_quic_handshakes_refused_total", "Clients refused at the handshake limit",
-         OFF(quic_refused_handshakes)},
         {"h3gate_quic_bad_tokens_total", "Retry or NEW_TOKEN tokens that did not validate",
          OFF(quic_bad_tokens)},
-        {"h3gate_quic_handshakes_total", "QUIC handshakes completed", OFF(quic_handshakes)},
         {"h3gate_quic_migrations_total", "Connections that moved to a new client address",
          OFF(quic_migrations)},
         {"h3gate_quic_early_streams_total", "Request streams received in 0-RTT",
@@ -289,6 +290,10 @@ static void process(struct ctx *c, const struct h3g_proc_stats *procs)
     simple(c, "h3gate_config_generation", "gauge", "Configuration in use (1 at start)",
            OFF(generation));
     simple(c, "h3gate_draining", "gauge", "1 while shutting down", OFF(draining));
+    simple(c, "h3gate_openssl_memory_bytes", "gauge",
+           "Heap OpenSSL holds (TLS, and the OpenSSL engine's QUIC stack); new clients are "
+           "refused at limits { openssl_memory }",
+           OFF(openssl_memory));
     simple(c, "h3gate_access_log_dropped_lines_total", "counter",
            "Access log lines dropped because the disk did not keep up", OFF(access_log_dropped));
 }

@@ -86,6 +86,7 @@ struct h3g_config {
     size_t send_budget_conn;      /* response bytes in flight per connection */
     size_t send_budget_worker;    /* ... for all connections of a worker */
     size_t max_handshakes;        /* handshakes in progress */
+    size_t max_openssl_memory;    /* OpenSSL's heap beyond which new clients are refused */
     size_t retry_threshold;       /* address_validation auto: Retry above this many */
     size_t max_connections;
     size_t max_field_section_size;

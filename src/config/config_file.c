@@ -300,6 +300,10 @@ static int limits_more(struct ctx *c, const struct h3g_conf_node *n)
         if (number(c, n, 0, 1, 1000000, &v) != 0)
             return H3G_CONFIG_ERROR;
         cfg->max_handshakes = (size_t)v;
+    } else if (strcmp(n->name, "openssl_memory") == 0) {
+        if (number(c, n, 1, 0, 1ull << 40, &v) != 0)
+            return H3G_CONFIG_ERROR;
+        cfg->max_openssl_memory = (size_t)v;
     } else if (strcmp(n->name, "retry_threshold") == 0) {
         if (number(c, n, 0, 0, 1000000, &v) != 0)
             return H3G_CONFIG_ERROR;
@@ -317,8 +321,8 @@ static int limits_more(struct ctx *c, const struct h3g_conf_node *n)
                    "unknown limit (request_header_size, request_header_fields, "
                    "request_body_size, streams_per_connection, requests_per_connection, "
                    "connections, qpack_blocked_streams, send_buffer_per_connection, "
-                   "send_buffer_per_worker, handshakes, retry_threshold, tcp_connections, "
-                   "tls_handshakes)");
+                   "send_buffer_per_worker, handshakes, openssl_memory, retry_threshold, "
+                   "tcp_connections, tls_handshakes)");
     }
     return H3G_CONFIG_OK;
 }

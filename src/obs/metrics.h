@@ -70,6 +70,7 @@ struct h3g_metrics {
     uint64_t route_requests[H3G_M_ROUTES]; /* by the router's index (reset by a reload) */
     uint64_t draining;
     uint64_t access_log_dropped;
+    uint64_t openssl_memory; /* bytes OpenSSL holds (tls/mem.h) */
 };
 
 /* This process's slot. */

@@ -19,6 +19,7 @@
 #include "server/master.h"
 #include "server/privs.h"
 #include "server/steer.h"
+#include "tls/mem.h"
 
 static int handle(void *arg, const struct h3g_request *req, struct h3g_response *resp,
                   h3g_exchange *ex)
@@ -102,6 +103,7 @@ void h3g_server_settings(struct h3g_server *srv, const struct h3g_config *cfg,
         .handler = handle,
         .handler_ctx = srv,
     };
+    h3g_tls_mem_set_budget(cfg->max_openssl_memory); /* process-wide: one worker's */
     *ecfg = (struct h3g_engine_config){.idle_timeout_ms = cfg->idle_timeout_ms,
                                        .address_validation = cfg->address_validation,
                                        .retry_threshold = cfg->retry_threshold,
@@ -196,6 +198,7 @@ void h3g_server_refresh_metrics(void *arg)
     m->generation = srv->generation;
     m->draining = (uint64_t)srv->stopping;
     m->access_log_dropped = h3g_access_log_dropped();
+    m->openssl_memory = h3g_tls_mem_used();
 }
 
 /* The Alt-Svc value of a TCP listener: HTTP/3 on the same port while QUIC

@@ -11,6 +11,7 @@
 #include "common.h"
 #include "obs/log.h"
 #include "tcp/tcp_internal.h"
+#include "tls/mem.h"
 
 /* Connections accepted per readiness event, so one busy listener cannot
  * starve the loop. */
@@ -56,6 +57,10 @@ static void on_accept(h3g_io *io, int revents, void *arg)
         h3g_sockaddr_format((struct sockaddr *)&ss, peer, sizeof(peer));
         if (srv->cfg.max_connections > 0 && srv->nconns >= srv->cfg.max_connections) {
             refuse(srv, fd, peer, "tcp_connections limit reached");
+            continue;
+        }
+        if (srv->cfg.tls != NULL && h3g_tls_mem_over()) {
+            refuse(srv, fd, peer, "OpenSSL's memory at the openssl_memory limit");
             continue;
         }
         if (srv->cfg.max_handshakes > 0 && srv->nhandshakes >= srv->cfg.max_handshakes) {

@@ -10,6 +10,7 @@ import subprocess
 import threading
 import time
 
+import pycurl
 import pytest
 
 from conftest import free_udp_port
@@ -193,3 +194,36 @@ def test_requests_by_route(h3gate_bin, engine, tmp_path, certs):
         assert value(m, "h3gate_route_requests_total", route="*/b/") == 1
     finally:
         assert s.stop() == 0
+
+
+def test_openssl_memory_budget_refuses_new_clients(h3gate_bin, engine, certs, site, tmp_path):
+    """Past `limits { openssl_memory }` new clients are refused over QUIC
+    (a CONNECTION_CLOSE; curl tries again until its connect timeout, and on
+    the OpenSSL engine after a Retry it cannot read the close and just times
+    out) and TLS (reset at accept), the admin port still answers and shows
+    what OpenSSL holds, and a reload that raises the budget lets clients in
+    again."""
+    from test_reload import Reloadable, site_conf
+    admin = free_udp_port()
+    extra = "admin 127.0.0.1:%d;\nlimits { openssl_memory %s; }\n"
+    s = Reloadable(h3gate_bin, engine, tmp_path, site_conf(certs, site[0], extra % (admin, "1")))
+    try:
+        s.wait_log(" serving ")
+        for proto in ("h3", "h2"):
+            c, _ = Client(certs["ca"], proto).handle(s.url("/hello.txt"), keep_body=False)
+            c.setopt(pycurl.CONNECTTIMEOUT, 2)
+            with pytest.raises(pycurl.error):
+                c.perform()
+            c.close()
+        m = parse(admin_get(admin, "/metrics")[2].decode())
+        assert value(m, "h3gate_quic_connections_refused_total") >= 1
+        assert value(m, "h3gate_tcp_connections_refused_total") >= 1
+        held = value(m, "h3gate_openssl_memory_bytes")
+        assert held is not None and held > 100 * 1024, held  # certificates, contexts
+        log = s.log()
+        assert "(limit openssl_memory)" in log and "at the openssl_memory limit" in log, log
+        s.reload(site_conf(certs, site[0], extra % (admin, "1g")))
+        for proto in ("h3", "h2"):
+            assert Client(certs["ca"], proto).get(s.url("/hello.txt")).status == 200
+    finally:
+        s.stop_clean()

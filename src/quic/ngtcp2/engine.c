@@ -16,6 +16,7 @@
 #include "common.h"
 #include "obs/log.h"
 #include "quic/ngtcp2/ng.h"
+#include "tls/mem.h"
 #include "tls/tls.h"
 
 /* Datagrams read from one socket per pass before the others get a turn. */
@@ -210,6 +211,14 @@ static void accept_conn(struct nglistener *l, const struct h3g_udp_dgram *d, con
     }
     if (!validate(l, d, &hd, len, &odcid, &have_odcid, &token_type))
         return;
+    if (h3g_tls_mem_over()) {
+        /* What OpenSSL holds for the connections there are is the budget. */
+        if (eng->n.refused++ % 1000 == 0)
+            h3g_warn("refusing new clients: OpenSSL holds %zu bytes (limit openssl_memory)",
+                     h3g_tls_mem_used());
+        send_refusal(l, d, &hd, NGTCP2_CONNECTION_REFUSED, "out of memory budget");
+        return;
+    }
     if (eng->cfg.max_handshakes > 0 && eng->nhandshakes >= eng->cfg.max_handshakes) {
         /* Handshakes in progress are what a flood from real addresses costs
          * (memory, CPU): capped, and the excess told at once. */

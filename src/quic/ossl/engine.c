@@ -25,9 +25,23 @@
 #include "quic/ossl/ossl.h"
 #include "quic/ossl/peer_bio.h"
 #include "quic/udp.h"
+#include "tls/mem.h"
 #include "tls/tls.h"
 
 /* ---- connection lifecycle ---- */
+
+/* Every state change goes through here: handshakes in progress are counted
+ * for the `handshakes` cap.  One being closed no longer counts (conn_close). */
+static void conn_set_state(struct oengine *eng, struct oconn *qc, enum qc_state state)
+{
+    int before = qc->state == QC_HANDSHAKE && !qc->close_requested;
+    int after = state == QC_HANDSHAKE && !qc->close_requested;
+    if (before && !after)
+        eng->nhandshakes--;
+    else if (!before && after)
+        eng->nhandshakes++;
+    qc->state = state;
+}
 
 static void conn_free(struct oengine *eng, struct oconn *qc)
 {
@@ -49,6 +63,7 @@ static void conn_free(struct oengine *eng, struct oconn *qc)
         eng->conns = qc->next;
     if (qc->next != NULL)
         qc->next->prev = qc->prev;
+    conn_set_state(eng, qc, QC_CLOSING);
     eng->nconns--;
     qc->l->slot.nconns--;
     SSL_free(qc->ssl);
@@ -68,7 +83,7 @@ static void conn_terminating(struct oengine *eng, struct oconn *qc, const SSL_CO
         ci.reason_len = H3G_MIN(info->reason_len, sizeof(ci.reason) - 1);
         memcpy(ci.reason, info->reason, ci.reason_len);
     }
-    qc->state = QC_CLOSING;
+    conn_set_state(eng, qc, QC_CLOSING);
     eng->cbs.conn_closed(&qc->base, &ci, qc->uarg);
     qc->uarg = NULL;
     /* Streams of a closing connection carry nothing more; release them now. */
@@ -80,6 +95,8 @@ static void conn_close(struct oconn *qc, uint64_t app_code, const char *reason)
 {
     if (qc->state == QC_CLOSING || qc->close_requested)
         return;
+    if (qc->state == QC_HANDSHAKE)
+        qc->eng->nhandshakes--;
     qc->close_requested = 1;
     qc->close_code = app_code;
     snprintf(qc->close_reason, sizeof(qc->close_reason), "%s", reason ? reason : "");
@@ -231,7 +248,8 @@ static void conn_process(struct oengine *eng, struct oconn *qc)
     if (qc->state == QC_HANDSHAKE) {
         if (!SSL_is_init_finished(qc->ssl))
             return;
-        qc->state = QC_READY;
+        conn_set_state(eng, qc, QC_READY);
+        eng->handshakes++;
         qc->last_activity_ms = h3g_now_ms();
         if (!eng->accepting) {
             conn_close(qc, H3G_H3_NO_ERROR, "shutting down");
@@ -298,6 +316,37 @@ static void conn_process(struct oengine *eng, struct oconn *qc)
 
 /* ---- new connections ---- */
 
+/* Why a new connection (counted in nconns and nhandshakes already) must be
+ * refused, or NULL, with the code to close it with; counted and logged. */
+static const char *refusal(struct oengine *eng, const struct oconn *qc, uint64_t *code)
+{
+    *code = H3G_H3_EXCESSIVE_LOAD;
+    if (!eng->accepting || qc->l->slot.retired) {
+        h3g_debug("refusing connection from %s: shutting down", qc->peer);
+        *code = H3G_H3_NO_ERROR;
+        return "shutting down";
+    }
+    if (eng->cfg.max_connections > 0 && eng->nconns > eng->cfg.max_connections) {
+        if (eng->refused++ % 1000 == 0)
+            h3g_warn("refusing connection from %s: %zu connections open (limit %zu)", qc->peer,
+                     eng->nconns - 1, eng->cfg.max_connections);
+        return "too many connections";
+    }
+    if (h3g_tls_mem_over()) {
+        if (eng->refused++ % 1000 == 0)
+            h3g_warn("refusing connection from %s: OpenSSL holds %zu bytes (limit openssl_memory)",
+                     qc->peer, h3g_tls_mem_used());
+        return "out of memory budget";
+    }
+    if (eng->cfg.max_handshakes > 0 && eng->nhandshakes > eng->cfg.max_handshakes) {
+        if (eng->refused_handshakes++ % 1000 == 0)
+            h3g_warn("refusing new clients: %zu handshakes in progress (limit %zu)",
+                     eng->nhandshakes - 1, eng->cfg.max_handshakes);
+        return "too many handshakes";
+    }
+    return NULL;
+}
+
 #if H3G_HAVE_SSL_GET_PEER_ADDR
 /* OpenSSL 4.0 keeps the address with the connection. */
 static void conn_peer(struct oengine *eng, SSL *c, char *buf, size_t len)
@@ -338,7 +387,8 @@ static int on_new_pending_conn(SSL_CTX *ctx, SSL *ssl, void *arg)
     if (eng->ticking != NULL)
         h3g_bio_addr_format(h3g_peer_bio_last_initial(eng->ticking->bio), peer, sizeof(peer));
     /* Never return 0: OpenSSL 3.5.7 then frees the half-built channel twice
-     * (SSL_free of the connection frees it, then port_make_channel does).
+     * (SSL_free of the connection frees it, then port_make_channel does), and
+     * 4.0.2 deadlocks (it frees it under the engine lock it holds).
      * Refusals happen after accept, with an explicit CONNECTION_CLOSE
      * (listener_accept); without memory the address is just not known. */
     dup = strdup(peer);
@@ -395,6 +445,8 @@ static void listener_accept(struct oengine *eng, struct listener *l)
     while (SSL_get_accept_connection_queue_len(l->ssl) > 0 &&
            (c = SSL_accept_connection(l->ssl, SSL_ACCEPT_CONNECTION_NO_BLOCK)) != NULL) {
         struct oconn *qc = calloc(1, sizeof(*qc));
+        const char *why;
+        uint64_t code;
         if (qc == NULL) {
             SSL_free(c);
             continue;
@@ -404,7 +456,8 @@ static void listener_accept(struct oengine *eng, struct listener *l)
         qc->l = l;
         l->slot.nconns++;
         qc->ssl = c;
-        qc->state = QC_HANDSHAKE;
+        qc->state = QC_READY; /* counted as a handshake by the line below */
+        conn_set_state(eng, qc, QC_HANDSHAKE);
         qc->last_activity_ms = h3g_now_ms();
         conn_peer(eng, c, qc->peer, sizeof(qc->peer));
         /* HTTP/3 uses no default stream, takes every peer stream, and never lets
@@ -421,15 +474,16 @@ static void listener_accept(struct oengine *eng, struct listener *l)
             eng->conns->prev = qc;
         eng->conns = qc;
         eng->nconns++;
-        if (!eng->accepting || l->slot.retired) {
-            h3g_debug("refusing connection from %s: shutting down", qc->peer);
-            conn_close(qc, H3G_H3_NO_ERROR, "shutting down");
-        } else if (eng->cfg.max_connections > 0 && eng->nconns > eng->cfg.max_connections) {
-            if (eng->refused++ % 1000 == 0)
-                h3g_warn("refusing connection from %s: %zu connections open (limit %zu)", qc->peer,
-                         eng->nconns - 1, eng->cfg.max_connections);
-            conn_close(qc, H3G_H3_EXCESSIVE_LOAD, "too many connections");
-        }
+        /* Refused after OpenSSL ran the first step of the handshake: it can
+         * neither refuse before (a 0 from the pending-connection callback
+         * double-frees in 3.5.7 and deadlocks in 4.0.2) nor send the close
+         * of a fatal alert from the servername callback (4.0.2 only ACKs).
+         * The close goes out in Initial packets; a client that already has
+         * Handshake keys (after a Retry, typically) drops it and waits for
+         * its own timeout. */
+        why = refusal(eng, qc, &code);
+        if (why != NULL)
+            conn_close(qc, code, why);
     }
     eng->ticking = NULL;
     ERR_clear_error();
@@ -753,14 +807,18 @@ static void ossl_abort(h3g_qconn *hq, uint64_t app_code, const char *reason)
 static void ossl_stats(const h3g_engine *he, char *buf, size_t len)
 {
     const struct oengine *eng = (const struct oengine *)he;
-    snprintf(buf, len, "connections=%zu refused=%llu", eng->nconns,
-             (unsigned long long)eng->refused);
+    snprintf(buf, len, "connections=%zu refused=%llu handshakes=%llu refused_handshakes=%llu",
+             eng->nconns, (unsigned long long)eng->refused, (unsigned long long)eng->handshakes,
+             (unsigned long long)eng->refused_handshakes);
 }
 
 static void ossl_counters(const h3g_engine *he, struct h3g_engine_counters *out)
 {
+    const struct oengine *eng = (const struct oengine *)he;
     memset(out, 0, sizeof(*out));
-    out->refused = ((const struct oengine *)he)->refused;
+    out->refused = eng->refused;
+    out->handshakes = eng->handshakes;
+    out->refused_handshakes = eng->refused_handshakes;
 }
 
 const struct h3g_engine_ops h3g_engine_ossl = {

@@ -103,7 +103,8 @@ struct oengine {
     int more;               /* every listener's connections need a pass */
     uint64_t next_sweep_ms; /* a pass over everything (our own idle timers) */
     int exidx;
-    uint64_t refused;
+    size_t nhandshakes; /* connections in QC_HANDSHAKE (conn_set_state) */
+    uint64_t refused, refused_handshakes, handshakes;
 };
 
 /* stream.c */
