@@ -255,6 +255,30 @@ def test_refused_at_the_connection_limit_gets_an_answer(start_server, client, si
     assert engine_stats(srv)["refused"] >= 1
 
 
+def test_refusals_to_one_client_are_paced(start_server, client, site, engine):
+    """curl answers CONNECTION_REFUSED by trying again at once, for its whole
+    connect timeout (30,000 refusals in 12 s before): one client address gets
+    at most one refusal a second, the tries in between are dropped (and
+    counted), so it retries at its probe timeout instead."""
+    ngtcp2_only(engine, "the OpenSSL engine's refusals are OpenSSL's closes")
+    srv = start_server(["--max-connections", "1", "--address-validation", "off"], root=site[0])
+    c, _ = client.handle(srv.url("/hello.txt"), keep_body=False)
+    c.perform()  # holds the one connection
+    d, _ = client.handle(srv.url("/hello.txt"), keep_body=False)
+    d.setopt(pycurl.CONNECTTIMEOUT, 3)
+    start = time.monotonic()
+    with pytest.raises(pycurl.error):
+        d.perform()
+    seconds = time.monotonic() - start
+    d.close()
+    c.close()
+    assert srv.stop() == 0
+    st = engine_stats(srv)
+    answered = st["refused"] - st["refusals_unanswered"]
+    assert 1 <= answered <= seconds + 2, st  # a bound on a count, not a timing
+    assert st["refusals_unanswered"] >= 1, st
+
+
 def test_zero_rtt_with_ticket_keys_shared_across_servers(start_server, certs, site, engine, tmp_path):
     """A session from one server resumes on another with the same --ticket-key
     (here: the next server on the same port, as after a restart or behind a

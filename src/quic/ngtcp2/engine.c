@@ -88,10 +88,35 @@ static void send_retry(struct nglistener *l, const struct h3g_udp_dgram *d, cons
                                        &hd->scid, &scid, &hd->dcid, token, (size_t)tl));
 }
 
+/* Whether a refusal to this client address is due: one a second.  A client
+ * told CONNECTION_REFUSED may try again at once (curl does, for its whole
+ * connect timeout: 30,000 refusals in 12 s); the tries in between are
+ * dropped, so it waits for its probe timeout and the loop costs little. */
+static int refusal_due(struct ngengine *eng, const struct sockaddr_storage *ss)
+{
+    const uint8_t *ip = ss->ss_family == AF_INET6
+                            ? ((const struct sockaddr_in6 *)ss)->sin6_addr.s6_addr
+                            : (const uint8_t *)&((const struct sockaddr_in *)ss)->sin_addr;
+    size_t n = ss->ss_family == AF_INET6 ? 16 : 4;
+    uint64_t key = 1469598103934665603ull, now = h3g_now_ms();
+    for (size_t i = 0; i < n; i++)
+        key = (key ^ ip[i]) * 1099511628211ull; /* FNV-1a */
+    struct ng_refusal *r = &eng->refusals[key % H3G_ARRAY_LEN(eng->refusals)];
+    if (r->key == key && now - r->at_ms < 1000) {
+        eng->n.refusals_unanswered++;
+        return 0;
+    }
+    r->key = key;
+    r->at_ms = now;
+    return 1;
+}
+
 static void send_refusal(struct nglistener *l, const struct h3g_udp_dgram *d,
                          const ngtcp2_pkt_hd *hd, uint64_t code, const char *why)
 {
     uint8_t buf[1200];
+    if (!refusal_due(l->eng, &d->remote))
+        return;
     send_raw(l, d, buf,
              ngtcp2_crypto_write_connection_close(buf, sizeof(buf), hd->version, &hd->scid,
                                                   &hd->dcid, code, (const uint8_t *)why,
@@ -388,7 +413,7 @@ static void ng_stats(const h3g_engine *he, char *buf, size_t len)
              "datagrams_in=%llu recv_calls=%llu send_blocked=%llu handshakes=%llu retries=%llu "
              "version_negotiations=%llu stateless_resets=%llu refused=%llu refused_handshakes=%llu "
              "bad_tokens=%llu "
-             "migrations=%llu early_streams=%llu",
+             "migrations=%llu early_streams=%llu refusals_unanswered=%llu",
              (unsigned long long)n->packets_out, (unsigned long long)n->send_calls,
              n->send_calls ? (double)n->packets_out / (double)n->send_calls : 0.0,
              (unsigned long long)n->packets_in, (unsigned long long)n->dgrams_in,
@@ -397,7 +422,7 @@ static void ng_stats(const h3g_engine *he, char *buf, size_t len)
              (unsigned long long)n->version_negotiations, (unsigned long long)n->stateless_resets,
              (unsigned long long)n->refused, (unsigned long long)n->refused_handshakes,
              (unsigned long long)n->bad_tokens, (unsigned long long)n->migrations,
-             (unsigned long long)n->early_streams);
+             (unsigned long long)n->early_streams, (unsigned long long)n->refusals_unanswered);
 }
 
 static void ng_counters(const h3g_engine *he, struct h3g_engine_counters *out)

@@ -105,7 +105,13 @@ struct ng_counters {
     uint64_t retries, version_negotiations, stateless_resets, refused, refused_handshakes,
         bad_tokens;
     uint64_t handshakes, migrations, early_streams;
-    uint64_t lost_closed; /* packets lost on connections already gone */
+    uint64_t lost_closed;         /* packets lost on connections already gone */
+    uint64_t refusals_unanswered; /* refusals not sent (refusal_due) */
+};
+
+/* The last refusal sent to a client address (engine.c, refusal_due). */
+struct ng_refusal {
+    uint64_t key, at_ms;
 };
 
 struct ngengine {
@@ -130,6 +136,7 @@ struct ngengine {
     uint64_t resets_tokens; /* stateless reset token bucket */
     uint64_t resets_refill_us;
     struct ng_counters n;
+    struct ng_refusal refusals[1024];
 };
 
 /* Monotonic nanoseconds (ngtcp2's clock) and wall-clock nanoseconds (tokens,
