@@ -10,6 +10,7 @@
 
 #include "common.h"
 #include "obs/log.h"
+#include "config/limits.h"
 
 void h3g_config_defaults(struct h3g_config *cfg)
 {
@@ -19,26 +20,9 @@ void h3g_config_defaults(struct h3g_config *cfg)
     cfg->log_level = "info";
     cfg->address_validation = H3G_CONFIG_AV_AUTO;
     cfg->header_timeout_ms = 10000; /* nginx's client_header_timeout is 60 s; QUIC needs less */
-    cfg->qpack_blocked_streams = 16;
-    cfg->send_budget_conn = 4u << 20;
-    cfg->send_budget_worker = 256u << 20;
-    cfg->max_handshakes = 1000; /* ~85 KiB each while in progress (issue 12 note) */
-    /* ~22 KiB per idle connection on the ngtcp2 engine: 10,000 connections fit */
-    cfg->max_openssl_memory = 1ull << 30;
-    cfg->retry_threshold = 100; /* HAProxy's tune.quic.retry-threshold */
-    cfg->max_connections = 10000;
-    cfg->max_field_section_size = 65536;
-    cfg->max_header_fields = 128;
-    cfg->max_request_body = 0;
-    cfg->max_streams = 100; /* OpenSSL 3.5 grants clients 100 streams */
-    /* OpenSSL 3.5 keeps ~300 bytes per finished request stream until the
-     * connection ends (docs/architecture.md), so connections are recycled, as
-     * nginx's keepalive_requests does by default. */
-    cfg->max_requests = 1000;
+    h3g_limits_defaults(cfg);
     cfg->listen_sockets = 4; /* docs/architecture.md: why 4 */
     cfg->keepalive_timeout_ms = 60000;
-    cfg->max_tcp_connections = 10000;
-    cfg->max_tls_handshakes = 1000;
     /* The faster engine with more of QUIC (migration, 0-RTT, GSO); issue 9's
      * closing note has the measurements behind the choice. */
     cfg->engine = "ngtcp2";
@@ -281,6 +265,19 @@ static int parse_size(const char *opt, const char *v, size_t min, size_t max, si
         return H3G_CONFIG_ERROR;
     }
     *out = (size_t)n;
+    return H3G_CONFIG_OK;
+}
+
+/* --OPTION VALUE for a limit of the table (limits.c). */
+static int cli_limit(struct h3g_config *cfg, const char *option, const char *v, char *err,
+                     size_t errlen)
+{
+    char what[128];
+    const struct h3g_limit *l = h3g_limit_by_option(option);
+    if (l == NULL || h3g_limit_set(l, cfg, v, what, sizeof(what)) != 0) {
+        snprintf(err, errlen, "--%s '%s': expected %s", option, v, l ? what : "?");
+        return H3G_CONFIG_ERROR;
+    }
     return H3G_CONFIG_OK;
 }
 
@@ -541,14 +538,8 @@ int h3g_config_parse_args(struct h3g_config *cfg, int argc, char **argv, char *e
                 return H3G_CONFIG_ERROR;
             }
             break;
-        case O_MAXCONN:
-            rc = parse_size("--max-connections", optarg, 1, 1000000, &cfg->max_connections, err,
-                            errlen);
-            break;
-        case O_MAXHDR:
-            rc = parse_size("--max-header-size", optarg, 1024, 1 << 20,
-                            &cfg->max_field_section_size, err, errlen);
-            break;
+        case O_MAXCONN: rc = cli_limit(cfg, "max-connections", optarg, err, errlen); break;
+        case O_MAXHDR: rc = cli_limit(cfg, "max-header-size", optarg, err, errlen); break;
         case O_ENGINE:
             if (h3g_config_engine_name(optarg, &cfg->engine) != 0) {
                 snprintf(err, errlen, "--engine '%s': expected openssl or ngtcp2", optarg);
@@ -600,12 +591,7 @@ int h3g_config_parse_args(struct h3g_config *cfg, int argc, char **argv, char *e
         case O_LSOCK:
             rc = parse_size("--listen-sockets", optarg, 1, 64, &cfg->listen_sockets, err, errlen);
             break;
-        case O_MAXREQ: {
-            size_t v = 0;
-            rc = parse_size("--max-requests", optarg, 0, 1000000000, &v, err, errlen);
-            cfg->max_requests = v;
-            break;
-        }
+        case O_MAXREQ: rc = cli_limit(cfg, "max-requests", optarg, err, errlen); break;
         case 'h':
         case O_HELP: cfg->show_help = 1; break;
         case 'V':

@@ -7,6 +7,7 @@
 
 #include "common.h"
 #include "config/conf_parse.h"
+#include "config/limits.h"
 #include "config/config.h"
 #include "obs/log.h"
 
@@ -278,89 +279,26 @@ static int upstream(struct ctx *c, const struct h3g_conf_node *b)
     return H3G_CONFIG_OK;
 }
 
-/* The limits on abuse (issue 12): blocked QPACK streams, send budgets,
- * handshakes in progress. */
-static int limits_more(struct ctx *c, const struct h3g_conf_node *n)
-{
-    uint64_t v;
-    struct h3g_config *cfg = c->cfg;
-    if (strcmp(n->name, "qpack_blocked_streams") == 0) {
-        if (number(c, n, 0, 0, 64, &v) != 0)
-            return H3G_CONFIG_ERROR;
-        cfg->qpack_blocked_streams = (size_t)v;
-    } else if (strcmp(n->name, "send_buffer_per_connection") == 0) {
-        if (number(c, n, 1, 64 << 10, 1ull << 30, &v) != 0)
-            return H3G_CONFIG_ERROR;
-        cfg->send_budget_conn = (size_t)v;
-    } else if (strcmp(n->name, "send_buffer_per_worker") == 0) {
-        if (number(c, n, 1, 1 << 20, 64ull << 30, &v) != 0)
-            return H3G_CONFIG_ERROR;
-        cfg->send_budget_worker = (size_t)v;
-    } else if (strcmp(n->name, "handshakes") == 0) {
-        if (number(c, n, 0, 1, 1000000, &v) != 0)
-            return H3G_CONFIG_ERROR;
-        cfg->max_handshakes = (size_t)v;
-    } else if (strcmp(n->name, "openssl_memory") == 0) {
-        if (number(c, n, 1, 0, 1ull << 40, &v) != 0)
-            return H3G_CONFIG_ERROR;
-        cfg->max_openssl_memory = (size_t)v;
-    } else if (strcmp(n->name, "retry_threshold") == 0) {
-        if (number(c, n, 0, 0, 1000000, &v) != 0)
-            return H3G_CONFIG_ERROR;
-        cfg->retry_threshold = (size_t)v;
-    } else if (strcmp(n->name, "tcp_connections") == 0) {
-        if (number(c, n, 0, 1, 1000000, &v) != 0)
-            return H3G_CONFIG_ERROR;
-        cfg->max_tcp_connections = (size_t)v;
-    } else if (strcmp(n->name, "tls_handshakes") == 0) {
-        if (number(c, n, 0, 1, 1000000, &v) != 0)
-            return H3G_CONFIG_ERROR;
-        cfg->max_tls_handshakes = (size_t)v;
-    } else {
-        return bad(c, n,
-                   "unknown limit (request_header_size, request_header_fields, "
-                   "request_body_size, streams_per_connection, requests_per_connection, "
-                   "connections, qpack_blocked_streams, send_buffer_per_connection, "
-                   "send_buffer_per_worker, handshakes, openssl_memory, retry_threshold, "
-                   "tcp_connections, tls_handshakes)");
-    }
-    return H3G_CONFIG_OK;
-}
-
+/* limits { NAME VALUE; ... }: every name is in the limits table (limits.c). */
 static int limits(struct ctx *c, const struct h3g_conf_node *b)
 {
-    uint64_t v;
+    char err[128], names[768];
     if (want_block(c, b) != 0)
         return H3G_CONFIG_ERROR;
     for (size_t i = 0; i < b->nchildren; i++) {
         const struct h3g_conf_node *n = &b->children[i];
-        if (strcmp(n->name, "request_header_size") == 0) {
-            if (number(c, n, 1, 1024, 1 << 20, &v) != 0)
-                return H3G_CONFIG_ERROR;
-            c->cfg->max_field_section_size = (size_t)v;
-        } else if (strcmp(n->name, "request_header_fields") == 0) {
-            if (number(c, n, 0, 8, 10000, &v) != 0)
-                return H3G_CONFIG_ERROR;
-            c->cfg->max_header_fields = (size_t)v;
-        } else if (strcmp(n->name, "connections") == 0) {
-            if (number(c, n, 0, 1, 1000000, &v) != 0)
-                return H3G_CONFIG_ERROR;
-            c->cfg->max_connections = (size_t)v;
-        } else if (strcmp(n->name, "request_body_size") == 0) {
-            if (number(c, n, 1, 0, UINT64_MAX / 2, &v) != 0)
-                return H3G_CONFIG_ERROR;
-            c->cfg->max_request_body = v;
-        } else if (strcmp(n->name, "streams_per_connection") == 0) {
-            if (number(c, n, 0, 1, 100, &v) != 0)
-                return H3G_CONFIG_ERROR;
-            c->cfg->max_streams = (size_t)v;
-        } else if (strcmp(n->name, "requests_per_connection") == 0) {
-            if (number(c, n, 0, 0, 1000000000, &v) != 0)
-                return H3G_CONFIG_ERROR;
-            c->cfg->max_requests = v;
-        } else if (limits_more(c, n) != 0) {
-            return H3G_CONFIG_ERROR;
+        const struct h3g_limit *l = h3g_limit_by_name(n->name);
+        if (l == NULL) {
+            size_t off = 0;
+            for (size_t k = 0; k < h3g_nlimits && off < sizeof(names); k++)
+                off += (size_t)snprintf(names + off, sizeof(names) - off, "%s%s", k ? ", " : "",
+                                        h3g_limits[k].name);
+            return bad(c, n, "unknown limit (%s)", names);
         }
+        if (want_args(c, n, 1, 1) != 0)
+            return H3G_CONFIG_ERROR;
+        if (h3g_limit_set(l, c->cfg, n->args[0], err, sizeof(err)) != 0)
+            return bad(c, n, "'%s' is not %s", n->args[0], err);
     }
     return H3G_CONFIG_OK;
 }

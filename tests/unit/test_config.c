@@ -2,6 +2,7 @@
 
 #include "common.h"
 #include "config/config.h"
+#include "config/limits.h"
 #include "testutil.h"
 
 static int parse(struct h3g_config *c, char *err, const char *a1, const char *a2, const char *a3,
@@ -16,8 +17,36 @@ static int parse(struct h3g_config *c, char *err, const char *a1, const char *a2
     return h3g_config_parse_args(c, argc, argv, err, 256);
 }
 
+/* The limits table: unique names, defaults inside their ranges, and what
+ * the defaults put in a fresh configuration. */
+static void check_limits_table(void)
+{
+    struct h3g_config c;
+    char err[128];
+    for (size_t i = 0; i < h3g_nlimits; i++) {
+        const struct h3g_limit *l = &h3g_limits[i];
+        CHECK(l->min <= l->def && l->def <= l->max);
+        CHECK(h3g_limit_by_name(l->name) == l);
+        CHECK(l->option == NULL || h3g_limit_by_option(l->option) == l);
+        CHECK(l->width == sizeof(size_t) || l->width == sizeof(uint64_t));
+    }
+    h3g_config_defaults(&c);
+    CHECK(c.max_connections == 10000 && c.max_requests == 1000 && c.max_handshakes == 1000);
+    CHECK(c.max_openssl_memory == (size_t)1 << 30 && c.max_field_section_size == 65536);
+    const struct h3g_limit *hdr = h3g_limit_by_option("max-header-size");
+    CHECK(hdr != NULL && h3g_limit_set(hdr, &c, "32k", err, sizeof(err)) == 0);
+    CHECK(c.max_field_section_size == 32768);
+    CHECK(h3g_limit_set(hdr, &c, "2m", err, sizeof(err)) != 0);
+    CHECK_STR(err, "a size (like 64k, 10m) from 1024 to 1048576");
+    const struct h3g_limit *hs = h3g_limit_by_name("handshakes");
+    CHECK(hs != NULL && h3g_limit_set(hs, &c, "1k", err, sizeof(err)) != 0); /* a count */
+    CHECK(h3g_limit_by_name("frobnicate") == NULL);
+    h3g_config_free(&c);
+}
+
 int main(void)
 {
+    check_limits_table();
     struct h3g_config c;
     char err[256];
     CHECK(parse(&c, err, "--root", "/srv", NULL, NULL, NULL) == H3G_CONFIG_OK);
