@@ -10,19 +10,14 @@
 
 #include "common.h"
 #include "obs/log.h"
-#include "config/limits.h"
+#include "config/settings.h"
 
 void h3g_config_defaults(struct h3g_config *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));
-    cfg->idle_timeout_ms = 30000;
-    cfg->drain_timeout_ms = 10000;
     cfg->log_level = "info";
     cfg->address_validation = H3G_CONFIG_AV_AUTO;
-    cfg->header_timeout_ms = 10000; /* nginx's client_header_timeout is 60 s; QUIC needs less */
-    h3g_limits_defaults(cfg);
-    cfg->listen_sockets = 4; /* docs/architecture.md: why 4 */
-    cfg->keepalive_timeout_ms = 60000;
+    h3g_settings_defaults(cfg);
     /* The faster engine with more of QUIC (migration, 0-RTT, GSO); issue 9's
      * closing note has the measurements behind the choice. */
     cfg->engine = "ngtcp2";
@@ -239,43 +234,14 @@ int h3g_config_parse_listen(const char *text, struct h3g_listen_addr *out, char 
     return H3G_CONFIG_OK;
 }
 
-static int parse_seconds(const char *opt, const char *v, uint64_t max_s, uint64_t *out_ms,
-                         char *err, size_t errlen)
-{
-    char *end;
-    errno = 0;
-    double d = strtod(v, &end);
-    if (errno != 0 || *v == '\0' || *end != '\0' || d < 0 || d > (double)max_s) {
-        snprintf(err, errlen, "%s '%s': expected a number of seconds from 0 to %llu", opt, v,
-                 (unsigned long long)max_s);
-        return H3G_CONFIG_ERROR;
-    }
-    *out_ms = (uint64_t)(d * 1000.0);
-    return H3G_CONFIG_OK;
-}
-
-static int parse_size(const char *opt, const char *v, size_t min, size_t max, size_t *out,
-                      char *err, size_t errlen)
-{
-    char *end;
-    errno = 0;
-    unsigned long long n = strtoull(v, &end, 10);
-    if (errno != 0 || *v == '\0' || *v == '-' || *end != '\0' || n < min || n > max) {
-        snprintf(err, errlen, "%s '%s': expected a whole number from %zu to %zu", opt, v, min, max);
-        return H3G_CONFIG_ERROR;
-    }
-    *out = (size_t)n;
-    return H3G_CONFIG_OK;
-}
-
-/* --OPTION VALUE for a limit of the table (limits.c). */
-static int cli_limit(struct h3g_config *cfg, const char *option, const char *v, char *err,
-                     size_t errlen)
+/* --OPTION VALUE for a setting of the table (settings.c). */
+static int cli_setting(struct h3g_config *cfg, const char *option, const char *v, char *err,
+                       size_t errlen)
 {
     char what[128];
-    const struct h3g_limit *l = h3g_limit_by_option(option);
-    if (l == NULL || h3g_limit_set(l, cfg, v, what, sizeof(what)) != 0) {
-        snprintf(err, errlen, "--%s '%s': expected %s", option, v, l ? what : "?");
+    const struct h3g_setting *st = h3g_setting_by_option(option);
+    if (st == NULL || h3g_setting_set(st, cfg, v, what, sizeof(what)) != 0) {
+        snprintf(err, errlen, "--%s '%s': expected %s", option, v, st ? what : "?");
         return H3G_CONFIG_ERROR;
     }
     return H3G_CONFIG_OK;
@@ -501,16 +467,10 @@ int h3g_config_parse_args(struct h3g_config *cfg, int argc, char **argv, char *e
             break;
         case O_CERT: cfg->cert_file = optarg; break;
         case O_KEY: cfg->key_file = optarg; break;
-        case O_IDLE:
-            rc = parse_seconds("--idle-timeout", optarg, 30, &cfg->idle_timeout_ms, err, errlen);
-            break;
-        case O_DRAIN:
-            rc =
-                parse_seconds("--drain-timeout", optarg, 3600, &cfg->drain_timeout_ms, err, errlen);
-            break;
+        case O_IDLE: rc = cli_setting(cfg, "idle-timeout", optarg, err, errlen); break;
+        case O_DRAIN: rc = cli_setting(cfg, "drain-timeout", optarg, err, errlen); break;
         case O_HDRTIMEOUT:
-            rc = parse_seconds("--request-header-timeout", optarg, 3600, &cfg->header_timeout_ms,
-                               err, errlen);
+            rc = cli_setting(cfg, "request-header-timeout", optarg, err, errlen);
             break;
         case O_ALOG: cfg->access_log = optarg; break;
         case O_ELOG: cfg->error_log = strcmp(optarg, "stderr") == 0 ? NULL : optarg; break;
@@ -538,8 +498,8 @@ int h3g_config_parse_args(struct h3g_config *cfg, int argc, char **argv, char *e
                 return H3G_CONFIG_ERROR;
             }
             break;
-        case O_MAXCONN: rc = cli_limit(cfg, "max-connections", optarg, err, errlen); break;
-        case O_MAXHDR: rc = cli_limit(cfg, "max-header-size", optarg, err, errlen); break;
+        case O_MAXCONN: rc = cli_setting(cfg, "max-connections", optarg, err, errlen); break;
+        case O_MAXHDR: rc = cli_setting(cfg, "max-header-size", optarg, err, errlen); break;
         case O_ENGINE:
             if (h3g_config_engine_name(optarg, &cfg->engine) != 0) {
                 snprintf(err, errlen, "--engine '%s': expected openssl or ngtcp2", optarg);
@@ -571,10 +531,7 @@ int h3g_config_parse_args(struct h3g_config *cfg, int argc, char **argv, char *e
         case O_NOTCP: cfg->no_tcp = 1; break;
         case O_REDIRECT: rc = h3g_config_add_redirect(cfg, optarg, err, errlen); break;
         case O_ADMIN: rc = h3g_config_set_admin(cfg, optarg, err, errlen); break;
-        case O_KEEPALIVE:
-            rc = parse_seconds("--keepalive-timeout", optarg, 3600, &cfg->keepalive_timeout_ms, err,
-                               errlen);
-            break;
+        case O_KEEPALIVE: rc = cli_setting(cfg, "keepalive-timeout", optarg, err, errlen); break;
         case O_TLSMIN:
             if (h3g_config_tls_min_parse(optarg, &cfg->tls_min_13) != 0) {
                 snprintf(err, errlen, "--tls-min '%s': expected 1.2 or 1.3", optarg);
@@ -588,10 +545,8 @@ int h3g_config_parse_args(struct h3g_config *cfg, int argc, char **argv, char *e
                 return H3G_CONFIG_ERROR;
             }
             break;
-        case O_LSOCK:
-            rc = parse_size("--listen-sockets", optarg, 1, 64, &cfg->listen_sockets, err, errlen);
-            break;
-        case O_MAXREQ: rc = cli_limit(cfg, "max-requests", optarg, err, errlen); break;
+        case O_LSOCK: rc = cli_setting(cfg, "listen-sockets", optarg, err, errlen); break;
+        case O_MAXREQ: rc = cli_setting(cfg, "max-requests", optarg, err, errlen); break;
         case 'h':
         case O_HELP: cfg->show_help = 1; break;
         case 'V':

@@ -7,7 +7,7 @@
 
 #include "common.h"
 #include "config/conf_parse.h"
-#include "config/limits.h"
+#include "config/settings.h"
 #include "config/config.h"
 #include "obs/log.h"
 
@@ -279,26 +279,32 @@ static int upstream(struct ctx *c, const struct h3g_conf_node *b)
     return H3G_CONFIG_OK;
 }
 
-/* limits { NAME VALUE; ... }: every name is in the limits table (limits.c). */
+/* NAME VALUE; for a setting of the table (settings.c). */
+static int setting(struct ctx *c, const struct h3g_conf_node *n, const struct h3g_setting *st)
+{
+    char err[128];
+    if (want_args(c, n, 1, 1) != 0)
+        return H3G_CONFIG_ERROR;
+    if (h3g_setting_set(st, c->cfg, n->args[0], err, sizeof(err)) != 0)
+        return bad(c, n, "'%s' is not %s", n->args[0], err);
+    return H3G_CONFIG_OK;
+}
+
+/* limits { NAME VALUE; ... }: every name is in the settings table. */
 static int limits(struct ctx *c, const struct h3g_conf_node *b)
 {
-    char err[128], names[768];
+    char names[768];
     if (want_block(c, b) != 0)
         return H3G_CONFIG_ERROR;
     for (size_t i = 0; i < b->nchildren; i++) {
         const struct h3g_conf_node *n = &b->children[i];
-        const struct h3g_limit *l = h3g_limit_by_name(n->name);
-        if (l == NULL) {
-            size_t off = 0;
-            for (size_t k = 0; k < h3g_nlimits && off < sizeof(names); k++)
-                off += (size_t)snprintf(names + off, sizeof(names) - off, "%s%s", k ? ", " : "",
-                                        h3g_limits[k].name);
+        const struct h3g_setting *st = h3g_setting_by_name("limits", n->name);
+        if (st == NULL) {
+            h3g_settings_names("limits", names, sizeof(names));
             return bad(c, n, "unknown limit (%s)", names);
         }
-        if (want_args(c, n, 1, 1) != 0)
+        if (setting(c, n, st) != 0)
             return H3G_CONFIG_ERROR;
-        if (h3g_limit_set(l, c->cfg, n->args[0], err, sizeof(err)) != 0)
-            return bad(c, n, "'%s' is not %s", n->args[0], err);
     }
     return H3G_CONFIG_OK;
 }
@@ -347,6 +353,9 @@ static int top(struct ctx *c, const struct h3g_conf_node *n)
     struct h3g_config *cfg = c->cfg;
     enum h3g_log_level lvl;
     char err[256];
+    const struct h3g_setting *st = h3g_setting_by_name(NULL, n->name);
+    if (st != NULL)
+        return setting(c, n, st);
     if (strcmp(n->name, "listen") == 0) {
         if (want_args(c, n, 1, 3) != 0)
             return H3G_CONFIG_ERROR;
@@ -391,8 +400,6 @@ static int top(struct ctx *c, const struct h3g_conf_node *n)
         cfg->acme_challenge_root = n->args[0];
         return H3G_CONFIG_OK;
     }
-    if (strcmp(n->name, "keepalive_timeout") == 0)
-        return duration(c, n, 3600000, &cfg->keepalive_timeout_ms);
     if (strcmp(n->name, "root") == 0) {
         if (want_args(c, n, 1, 1) != 0)
             return H3G_CONFIG_ERROR;
@@ -418,12 +425,6 @@ static int top(struct ctx *c, const struct h3g_conf_node *n)
             return bad(c, n, "'%s': expected default or reject", n->args[0]);
         return H3G_CONFIG_OK;
     }
-    if (strcmp(n->name, "idle_timeout") == 0)
-        return duration(c, n, 30000, &cfg->idle_timeout_ms);
-    if (strcmp(n->name, "drain_timeout") == 0)
-        return duration(c, n, 3600000, &cfg->drain_timeout_ms);
-    if (strcmp(n->name, "request_header_timeout") == 0)
-        return duration(c, n, 3600000, &cfg->header_timeout_ms);
     if (strcmp(n->name, "access_log") == 0) {
         if (want_args(c, n, 1, 1) != 0)
             return H3G_CONFIG_ERROR;
@@ -477,13 +478,6 @@ static int top(struct ctx *c, const struct h3g_conf_node *n)
         if (h3g_config_workers_parse(n->args[0], &cfg->workers) != 0)
             return bad(c, n, "'%s': expected auto or a number from 1 to %d", n->args[0],
                        H3G_MAX_WORKERS);
-        return H3G_CONFIG_OK;
-    }
-    if (strcmp(n->name, "listen_sockets") == 0) {
-        uint64_t v;
-        if (number(c, n, 0, 1, 64, &v) != 0)
-            return H3G_CONFIG_ERROR;
-        cfg->listen_sockets = (size_t)v;
         return H3G_CONFIG_OK;
     }
     if (strcmp(n->name, "engine") == 0) {

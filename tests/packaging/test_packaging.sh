@@ -178,15 +178,15 @@ fi
 # The limits are the entries of the limits table ({"name", ...).
 mapfile -t directives < <({ tr -s ' \t\n' ' ' <"$src/src/config/config_file.c" |
     grep -o 'strcmp( \?n->name, \?"[a-z_0-9]*")' | sed 's/.*"\(.*\)")/\1/'
-    grep -o '^ *{"[a-z_0-9]*", ' "$src/src/config/limits.c" | sed 's/.*{"\(.*\)", /\1/'; } |
+    grep -o '^ *{"[a-z_0-9]*", ' "$src/src/config/settings.c" | sed 's/.*{"\(.*\)", /\1/'; } |
     sort -u)
-[ ${#directives[@]} -ge 50 ] || fail "only ${#directives[@]} directives found in config_file.c and limits.c: pattern broken?"
+[ ${#directives[@]} -ge 50 ] || fail "only ${#directives[@]} directives found in config_file.c and settings.c: pattern broken?"
 missing=()
 for d in "${directives[@]}"; do
     grep -qE "^\.It Ic $d( |\$)" "$man5" || missing+=("$d")
 done
 if [ ${#missing[@]} -eq 0 ]; then
-    ok "h3gate.conf.5 documents all ${#directives[@]} directives of config_file.c and limits.c"
+    ok "h3gate.conf.5 documents all ${#directives[@]} directives of config_file.c and settings.c"
 else
     fail "h3gate.conf.5 lacks an '.It Ic NAME' entry for: ${missing[*]}"
 fi

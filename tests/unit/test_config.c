@@ -2,7 +2,7 @@
 
 #include "common.h"
 #include "config/config.h"
-#include "config/limits.h"
+#include "config/settings.h"
 #include "testutil.h"
 
 static int parse(struct h3g_config *c, char *err, const char *a1, const char *a2, const char *a3,
@@ -17,36 +17,44 @@ static int parse(struct h3g_config *c, char *err, const char *a1, const char *a2
     return h3g_config_parse_args(c, argc, argv, err, 256);
 }
 
-/* The limits table: unique names, defaults inside their ranges, and what
+/* The settings table: unique names, defaults inside their ranges, and what
  * the defaults put in a fresh configuration. */
-static void check_limits_table(void)
+static void check_settings_table(void)
 {
     struct h3g_config c;
     char err[128];
-    for (size_t i = 0; i < h3g_nlimits; i++) {
-        const struct h3g_limit *l = &h3g_limits[i];
+    for (size_t i = 0; i < h3g_nsettings; i++) {
+        const struct h3g_setting *l = &h3g_settings[i];
         CHECK(l->min <= l->def && l->def <= l->max);
-        CHECK(h3g_limit_by_name(l->name) == l);
-        CHECK(l->option == NULL || h3g_limit_by_option(l->option) == l);
+        CHECK(h3g_setting_by_name(l->block, l->name) == l);
+        CHECK(l->option == NULL || h3g_setting_by_option(l->option) == l);
         CHECK(l->width == sizeof(size_t) || l->width == sizeof(uint64_t));
     }
     h3g_config_defaults(&c);
     CHECK(c.max_connections == 10000 && c.max_requests == 1000 && c.max_handshakes == 1000);
     CHECK(c.max_openssl_memory == (size_t)1 << 30 && c.max_field_section_size == 65536);
-    const struct h3g_limit *hdr = h3g_limit_by_option("max-header-size");
-    CHECK(hdr != NULL && h3g_limit_set(hdr, &c, "32k", err, sizeof(err)) == 0);
+    CHECK(c.idle_timeout_ms == 30000 && c.keepalive_timeout_ms == 60000 && c.listen_sockets == 4);
+    const struct h3g_setting *hdr = h3g_setting_by_option("max-header-size");
+    CHECK(hdr != NULL && h3g_setting_set(hdr, &c, "32k", err, sizeof(err)) == 0);
     CHECK(c.max_field_section_size == 32768);
-    CHECK(h3g_limit_set(hdr, &c, "2m", err, sizeof(err)) != 0);
+    CHECK(h3g_setting_set(hdr, &c, "2m", err, sizeof(err)) != 0);
     CHECK_STR(err, "a size (like 64k, 10m) from 1024 to 1048576");
-    const struct h3g_limit *hs = h3g_limit_by_name("handshakes");
-    CHECK(hs != NULL && h3g_limit_set(hs, &c, "1k", err, sizeof(err)) != 0); /* a count */
-    CHECK(h3g_limit_by_name("frobnicate") == NULL);
+    const struct h3g_setting *hs = h3g_setting_by_name("limits", "handshakes");
+    CHECK(hs != NULL && h3g_setting_set(hs, &c, "1k", err, sizeof(err)) != 0); /* a count */
+    CHECK(h3g_setting_by_name("limits", "frobnicate") == NULL);
+    CHECK(h3g_setting_by_name(NULL, "handshakes") == NULL); /* only in limits { } */
+    const struct h3g_setting *idle = h3g_setting_by_option("idle-timeout");
+    CHECK(idle != NULL && h3g_setting_set(idle, &c, "500ms", err, sizeof(err)) == 0);
+    CHECK(c.idle_timeout_ms == 500);
+    CHECK(h3g_setting_set(idle, &c, "2.5", err, sizeof(err)) == 0 && c.idle_timeout_ms == 2500);
+    CHECK(h3g_setting_set(idle, &c, "31s", err, sizeof(err)) != 0);
+    CHECK_STR(err, "a duration up to 30s (like 30s, 500ms, 2m)");
     h3g_config_free(&c);
 }
 
 int main(void)
 {
-    check_limits_table();
+    check_settings_table();
     struct h3g_config c;
     char err[256];
     CHECK(parse(&c, err, "--root", "/srv", NULL, NULL, NULL) == H3G_CONFIG_OK);

@@ -1,0 +1,44 @@
+/* The scalar settings as one table: name, where it may appear (top level or
+ * `limits { }`), command-line option, kind, range, default and the field it
+ * sets.  The file, the command line, the defaults and the packaging test's
+ * check of the man page all read it, so each bound is written once. */
+#ifndef H3G_CONFIG_SETTINGS_H
+#define H3G_CONFIG_SETTINGS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config/config.h"
+
+enum h3g_setting_kind {
+    H3G_SET_COUNT,    /* a whole number */
+    H3G_SET_SIZE,     /* bytes: a number with an optional k, m or g */
+    H3G_SET_DURATION, /* milliseconds: 30s, 500ms, 2m, 1h; a bare number is seconds */
+};
+
+struct h3g_setting {
+    const char *name;   /* the directive */
+    const char *block;  /* the block it belongs in ("limits"), or NULL: top level */
+    const char *option; /* the command line's (without --), or NULL */
+    enum h3g_setting_kind kind;
+    uint64_t min, max, def; /* durations in milliseconds */
+    size_t offset, width;   /* the field of struct h3g_config it sets */
+};
+
+extern const struct h3g_setting h3g_settings[];
+extern const size_t h3g_nsettings;
+
+/* The setting of that name in that block (NULL: top level), or with that
+ * command-line option; NULL if none. */
+const struct h3g_setting *h3g_setting_by_name(const char *block, const char *name);
+const struct h3g_setting *h3g_setting_by_option(const char *option);
+/* Parses text as the setting's value and stores it in cfg: 0, or -1 with what
+ * was expected in err ("a whole number from 1 to 100"). */
+int h3g_setting_set(const struct h3g_setting *s, struct h3g_config *cfg, const char *text,
+                    char *err, size_t errlen);
+/* The names of a block's settings, ", "-separated, for an error message. */
+void h3g_settings_names(const char *block, char *buf, size_t len);
+/* Every setting at its default. */
+void h3g_settings_defaults(struct h3g_config *cfg);
+
+#endif
