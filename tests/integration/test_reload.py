@@ -264,7 +264,7 @@ def quic_cert_subject(port):
     return subject
 
 
-def test_reload_picks_up_a_renewed_certificate(reloadable, certs, tmp_path, engine):
+def test_reload_picks_up_a_renewed_certificate(reloadable, certs, tmp_path):
     root_a, _, _ = two_roots(tmp_path)
     old_crt, old_key = make_cert(certs, tmp_path, "old", ["old.test", "localhost"])
     new_crt, new_key = make_cert(certs, tmp_path, "new", ["new.test", "localhost"])
@@ -274,20 +274,14 @@ def test_reload_picks_up_a_renewed_certificate(reloadable, certs, tmp_path, engi
     body = ("listen 127.0.0.1:@PORT@;\ncertificate { cert %s; key %s; }\n"
             "route { path /; root %s; }\n" % (live_crt, live_key, root_a))
     s = reloadable(body)
-    # OpenSSL's s_client can leave a QUIC connection mid-handshake, which the
-    # OpenSSL engine's forced close at the drain leaks 8 bytes of (issue 12):
-    # with that engine, libcurl's view of the certificate only
-    ossl_client = engine == "ngtcp2"
     assert tcp_peer_cert_cn(s.port, certs["ca"]) == "old.test"
-    if ossl_client:
-        assert quic_cert_subject(s.port) == "CN=old.test"
+    assert quic_cert_subject(s.port) == "CN=old.test"
     # certbot-style renewal: new files at the same paths, then SIGHUP
     live_crt.write_bytes(open(new_crt, "rb").read())
     live_key.write_bytes(open(new_key, "rb").read())
     s.reload()
     assert tcp_peer_cert_cn(s.port, certs["ca"]) == "new.test"
-    if ossl_client:
-        assert quic_cert_subject(s.port) == "CN=new.test"
+    assert quic_cert_subject(s.port) == "CN=new.test"
     status, _, subject = h3("https://localhost:%d/which.txt" % s.port, "localhost", s.port,
                             certs["ca"])
     assert status == 200 and ("new.test" in subject or subject == "")

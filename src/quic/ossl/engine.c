@@ -129,8 +129,13 @@ static void conn_abort(struct oconn *qc, uint64_t app_code, const char *reason)
 
 static void conn_drive_close(struct oconn *qc)
 {
+    /* No reason phrase with a clean close: OpenSSL 4.0.2 leaks its copy of
+     * the phrase of a flushed close when the connection is freed before the
+     * close completes (at the drain timeout); "shutdown" tells a peer nothing
+     * NO_ERROR does not. */
     SSL_SHUTDOWN_EX_ARGS args = {.quic_error_code = qc->close_code,
-                                 .quic_reason = qc->close_reason};
+                                 .quic_reason =
+                                     qc->close_code != H3G_H3_NO_ERROR ? qc->close_reason : NULL};
     /* A clean close lets queued response data reach the peer first; an error
      * close does not wait for it. */
     uint64_t flags = SSL_SHUTDOWN_FLAG_NO_BLOCK;
