@@ -79,9 +79,12 @@ static void conn_terminating(struct oengine *eng, struct oconn *qc, const SSL_CO
     ci.transport = (info->flags & SSL_CONN_CLOSE_FLAG_TRANSPORT) != 0;
     ci.local = (info->flags & SSL_CONN_CLOSE_FLAG_LOCAL) != 0;
     ci.idle = info->error_code == OSSL_QUIC_LOCAL_ERR_IDLE_TIMEOUT || qc->idle_close;
-    if (info->reason != NULL) {
+    if (info->reason != NULL && info->reason_len > 0) {
         ci.reason_len = H3G_MIN(info->reason_len, sizeof(ci.reason) - 1);
         memcpy(ci.reason, info->reason, ci.reason_len);
+    } else if (ci.local && qc->close_requested) { /* a clean close sends none */
+        ci.reason_len = H3G_MIN(strlen(qc->close_reason), sizeof(ci.reason) - 1);
+        memcpy(ci.reason, qc->close_reason, ci.reason_len);
     }
     conn_set_state(eng, qc, QC_CLOSING);
     eng->cbs.conn_closed(&qc->base, &ci, qc->uarg);
