@@ -101,6 +101,7 @@ static void conn_close(struct oconn *qc, uint64_t app_code, const char *reason)
     if (qc->state == QC_HANDSHAKE)
         qc->eng->nhandshakes--;
     qc->close_requested = 1;
+    qc->close_ms = h3g_now_ms();
     qc->close_code = app_code;
     snprintf(qc->close_reason, sizeof(qc->close_reason), "%s", reason ? reason : "");
     qc->l->dirty = 1;
@@ -142,7 +143,11 @@ static void conn_drive_close(struct oconn *qc)
     /* A clean close lets queued response data reach the peer first; an error
      * close does not wait for it. */
     uint64_t flags = SSL_SHUTDOWN_FLAG_NO_BLOCK;
-    if (qc->close_code != H3G_H3_NO_ERROR || qc->close_now || qc->state == QC_CLOSING)
+    /* ... for a while: an idle client may never acknowledge the last bytes
+     * (a GOAWAY sent after its last response), and the flush would then wait
+     * for the idle timeout. */
+    if (qc->close_code != H3G_H3_NO_ERROR || qc->close_now || qc->state == QC_CLOSING ||
+        h3g_now_ms() - qc->close_ms >= CLOSE_FLUSH_MS)
         flags |= SSL_SHUTDOWN_FLAG_NO_STREAM_FLUSH;
     if (SSL_shutdown_ex(qc->ssl, flags, &args, sizeof(args)) < 0)
         ERR_clear_error();

@@ -24,6 +24,8 @@
 #define DISCARD_MAX (16u << 20)
 /* Rounds of "report copied bytes, let the layer above write more" per pass. */
 #define ACK_ROUNDS 64
+/* How long a clean close waits for the peer to acknowledge what was sent. */
+#define CLOSE_FLUSH_MS 3000
 
 struct qstream {
     int64_t id;
@@ -69,7 +71,8 @@ struct oconn {
     int wake;
     int acks_due; /* some stream has copied bytes to report */
     int close_requested;
-    int close_now; /* skip the stream flush */
+    uint64_t close_ms; /* when the close was requested */
+    int close_now;     /* skip the stream flush */
     int idle_close;
     uint64_t close_code;
     char close_reason[64];
