@@ -198,7 +198,8 @@ static void quic(struct ctx *c)
     for (size_t w = 0; w < c->n; w++)
         full &= c->slots[w].quic_full != 0;
     simple(c, "h3gate_quic_connections_refused_total", "counter",
-           "New QUIC connections refused (connections, openssl_memory, shutting down)", OFF(quic_refused));
+           "New QUIC connections refused (connections, openssl_memory, shutting down)",
+           OFF(quic_refused));
     simple(c, "h3gate_quic_handshakes_refused_total", "counter",
            "Clients refused at the handshake limit", OFF(quic_refused_handshakes));
     simple(c, "h3gate_quic_handshakes_total", "counter", "QUIC handshakes completed",
