@@ -56,32 +56,21 @@ static int want_block(struct ctx *c, const struct h3g_conf_node *n)
     return H3G_CONFIG_OK;
 }
 
-static int duration(struct ctx *c, const struct h3g_conf_node *n, uint64_t max_ms, uint64_t *out)
+/* One value of a kind the settings table knows, for directives outside it. */
+static int value(struct ctx *c, const struct h3g_conf_node *n, enum h3g_setting_kind kind,
+                 uint64_t min, uint64_t max, uint64_t *out)
 {
-    uint64_t v;
+    char err[128];
     if (want_args(c, n, 1, 1) != 0)
         return H3G_CONFIG_ERROR;
-    if (h3g_conf_duration_ms(n->args[0], &v) != 0 || v > max_ms)
-        return bad(c, n, "'%s' is not a duration up to %llus (like 30s, 500ms, 2m)", n->args[0],
-                   (unsigned long long)(max_ms / 1000));
-    *out = v;
+    if (h3g_setting_parse(kind, min, max, n->args[0], out, err, sizeof(err)) != 0)
+        return bad(c, n, "'%s' is not %s", n->args[0], err);
     return H3G_CONFIG_OK;
 }
 
-static int number(struct ctx *c, const struct h3g_conf_node *n, int sizes, uint64_t min,
-                  uint64_t max, uint64_t *out)
+static int duration(struct ctx *c, const struct h3g_conf_node *n, uint64_t max_ms, uint64_t *out)
 {
-    uint64_t v;
-    if (want_args(c, n, 1, 1) != 0)
-        return H3G_CONFIG_ERROR;
-    /* plain numbers are sizes without a unit */
-    if (h3g_conf_size(n->args[0], &v) != 0 ||
-        (!sizes && strspn(n->args[0], "0123456789") != strlen(n->args[0])) || v < min || v > max)
-        return bad(c, n, "'%s' is not a %s from %llu to %llu", n->args[0],
-                   sizes ? "size (like 64k, 10m)" : "whole number", (unsigned long long)min,
-                   (unsigned long long)max);
-    *out = v;
-    return H3G_CONFIG_OK;
+    return value(c, n, H3G_SET_DURATION, 0, max_ms, out);
 }
 
 static int host_pattern_ok(const char *h)
@@ -256,14 +245,14 @@ static int upstream(struct ctx *c, const struct h3g_conf_node *b)
             if (duration(c, n, 3600000, &u->fail_timeout_ms) != 0)
                 return H3G_CONFIG_ERROR;
         } else if (strcmp(n->name, "keepalive") == 0) {
-            if (number(c, n, 0, 0, 64, &v) != 0)
+            if (value(c, n, H3G_SET_COUNT, 0, 64, &v) != 0)
                 return H3G_CONFIG_ERROR;
             u->max_idle = (size_t)v;
         } else if (strcmp(n->name, "request_timeout") == 0) {
             if (duration(c, n, 86400000, &u->request_timeout_ms) != 0)
                 return H3G_CONFIG_ERROR;
         } else if (strcmp(n->name, "max_connections") == 0) {
-            if (number(c, n, 0, 0, 100000, &v) != 0)
+            if (value(c, n, H3G_SET_COUNT, 0, 100000, &v) != 0)
                 return H3G_CONFIG_ERROR;
             u->max_connections = (size_t)v;
         } else {

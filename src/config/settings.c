@@ -118,26 +118,36 @@ static int parse_duration(const char *text, uint64_t *ms)
     return 0;
 }
 
+int h3g_setting_parse(enum h3g_setting_kind kind, uint64_t min, uint64_t max, const char *text,
+                      uint64_t *out, char *err, size_t errlen)
+{
+    uint64_t v;
+    int bad;
+    if (kind == H3G_SET_DURATION)
+        bad = parse_duration(text, &v) != 0;
+    else /* plain numbers are sizes without a unit */
+        bad = h3g_conf_size(text, &v) != 0 ||
+              (kind == H3G_SET_COUNT && strspn(text, "0123456789") != strlen(text));
+    if (bad || v < min || v > max) {
+        if (kind == H3G_SET_DURATION)
+            snprintf(err, errlen, "a duration up to %llus (like 30s, 500ms, 2m)",
+                     (unsigned long long)(max / 1000));
+        else
+            snprintf(err, errlen, "%s from %llu to %llu",
+                     kind == H3G_SET_SIZE ? "a size (like 64k, 10m)" : "a whole number",
+                     (unsigned long long)min, (unsigned long long)max);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
 int h3g_setting_set(const struct h3g_setting *s, struct h3g_config *cfg, const char *text,
                     char *err, size_t errlen)
 {
     uint64_t v;
-    int bad;
-    if (s->kind == H3G_SET_DURATION)
-        bad = parse_duration(text, &v) != 0;
-    else /* plain numbers are sizes without a unit */
-        bad = h3g_conf_size(text, &v) != 0 ||
-              (s->kind == H3G_SET_COUNT && strspn(text, "0123456789") != strlen(text));
-    if (bad || v < s->min || v > s->max) {
-        if (s->kind == H3G_SET_DURATION)
-            snprintf(err, errlen, "a duration up to %llus (like 30s, 500ms, 2m)",
-                     (unsigned long long)(s->max / 1000));
-        else
-            snprintf(err, errlen, "%s from %llu to %llu",
-                     s->kind == H3G_SET_SIZE ? "a size (like 64k, 10m)" : "a whole number",
-                     (unsigned long long)s->min, (unsigned long long)s->max);
+    if (h3g_setting_parse(s->kind, s->min, s->max, text, &v, err, errlen) != 0)
         return -1;
-    }
     store(s, cfg, v);
     return 0;
 }

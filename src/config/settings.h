@@ -32,8 +32,13 @@ extern const size_t h3g_nsettings;
  * command-line option; NULL if none. */
 const struct h3g_setting *h3g_setting_by_name(const char *block, const char *name);
 const struct h3g_setting *h3g_setting_by_option(const char *option);
+/* Parses text as a value of that kind within [min, max] (durations in
+ * milliseconds): 0, or -1 with what was expected in err ("a whole number
+ * from 1 to 100").  Also for the settings outside the table (upstream). */
+int h3g_setting_parse(enum h3g_setting_kind kind, uint64_t min, uint64_t max, const char *text,
+                      uint64_t *out, char *err, size_t errlen);
 /* Parses text as the setting's value and stores it in cfg: 0, or -1 with what
- * was expected in err ("a whole number from 1 to 100"). */
+ * was expected in err. */
 int h3g_setting_set(const struct h3g_setting *s, struct h3g_config *cfg, const char *text,
                     char *err, size_t errlen);
 /* The names of a block's settings, ", "-separated, for an error message. */
