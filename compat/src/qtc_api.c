@@ -163,6 +163,12 @@ QTC_API int SSL_process_quic_post_handshake(SSL *ssl)
     return 1;
 }
 
+/* OpenSSL 3.5 speaks only the RFC codepoint 0x39.  A client asking for the
+ * draft one 0xffa5 still sends 0x39: consumers ask for it with a version meant
+ * to be refused (quiche greases the first Initial to force version negotiation),
+ * where no server reads it, and a real draft-version server would refuse the
+ * handshake for missing parameters anyway.  A server cannot answer a draft
+ * client correctly, so there it fails the handshake (qtc_tls.c). */
 QTC_API void SSL_set_quic_use_legacy_codepoint(SSL *ssl, int use_legacy)
 {
     struct qtc_state *st = qtc_get(ssl, 1);

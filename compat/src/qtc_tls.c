@@ -124,9 +124,6 @@ static int cb_crypto_send(SSL *ssl, const unsigned char *buf, size_t len, size_t
     *consumed = 0;
     if (st == NULL || st->method == NULL)
         return 0;
-    if (st->legacy_codepoint && !is_server(ssl))
-        return fail(st, 80, SSL_R_MISSING_QUIC_TRANSPORT_PARAMETERS_EXTENSION,
-                    "legacy transport parameter codepoint 0xffa5 is not supported");
     level = st->ossl_write == ssl_encryption_early_data ? ssl_encryption_initial : st->ossl_write;
     /* QUIC has its own key update (RFC 9001 §6): a TLS KeyUpdate must never
      * leave, as with quictls (OpenSSL 3.5 would send one after SSL_key_update). */

@@ -204,6 +204,8 @@ static void quic(struct ctx *c)
            "Clients refused at the handshake limit", OFF(quic_refused_handshakes));
     simple(c, "h3gate_quic_handshakes_total", "counter", "QUIC handshakes completed",
            OFF(quic_handshakes));
+    simple(c, "h3gate_quic_handshakes_resumed_total", "counter",
+           "QUIC handshakes that resumed a TLS session (of handshakes_total)", OFF(quic_resumed));
     if (!full)
         return; /* the OpenSSL engine does not see its packets */
     static const struct {

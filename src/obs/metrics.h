@@ -65,7 +65,7 @@ struct h3g_metrics {
     uint64_t quic_refused, quic_full; /* quic_full: the fields below are known */
     uint64_t quic_packets_in, quic_datagrams_in, quic_recv_calls, quic_packets_out, quic_send_calls,
         quic_send_blocked, quic_retries, quic_version_negotiations, quic_stateless_resets,
-        quic_refused_handshakes, quic_bad_tokens, quic_handshakes, quic_migrations,
+        quic_refused_handshakes, quic_bad_tokens, quic_handshakes, quic_resumed, quic_migrations,
         quic_packets_lost, quic_early_streams;
     uint64_t route_requests[H3G_M_ROUTES]; /* by the router's index (reset by a reload) */
     uint64_t draining;

@@ -127,7 +127,8 @@ struct h3g_engine_counters {
     uint64_t refused;
     uint64_t dgrams_in, packets_in, recv_calls, packets_out, send_calls, send_blocked;
     uint64_t retries, version_negotiations, stateless_resets, refused_handshakes, bad_tokens;
-    uint64_t handshakes, migrations, early_streams;
+    /* resumed: those of the handshakes that resumed a TLS session */
+    uint64_t handshakes, resumed, migrations, early_streams;
     uint64_t packets_lost; /* declared lost by loss detection */
 };
 

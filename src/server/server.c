@@ -191,6 +191,7 @@ void h3g_server_refresh_metrics(void *arg)
     m->quic_refused_handshakes = ec.refused_handshakes;
     m->quic_bad_tokens = ec.bad_tokens;
     m->quic_handshakes = ec.handshakes;
+    m->quic_resumed = ec.resumed;
     m->quic_migrations = ec.migrations;
     m->quic_early_streams = ec.early_streams;
     m->quic_packets_lost = ec.packets_lost;

@@ -3,7 +3,9 @@
 ngtcp2 (Debian's source package) is built twice by scripts/build-interop.sh:
 with its quictls crypto backend compiled against libqtlscompat ("qtlscompat"),
 and with its own OpenSSL 3.5 backend ("ossl", a stack that never saw the shim).
-OpenSSL's native QUIC client is tests/tools/h3raw."""
+OpenSSL's native QUIC client is tests/tools/h3raw.  curl (Debian's source
+package) on ngtcp2's quictls backend on libqtlscompat is the curl command line
+scripts/build-curl.sh builds (H3G_CURL_BIN, BUILD_DIR/tools/curl)."""
 import hashlib
 import os
 import re
@@ -16,6 +18,7 @@ from conftest import free_udp_port
 
 DIR = os.environ.get("H3G_INTEROP_DIR", "")
 H3RAW = os.environ.get("H3RAW_BIN")
+CURL = os.environ.get("H3G_CURL_BIN", "")
 
 
 def prog(name):
@@ -95,6 +98,72 @@ def test_openssl_native_client_against_ngtcp2_server(certs, server_variant):
         assert lines[-1] == "connection=open"
     finally:
         srv.stop()
+
+
+def curl_bin():
+    if not CURL:
+        pytest.skip("H3G_CURL_BIN is not set (run through ctest)")
+    if not os.path.exists(CURL):
+        if os.environ.get("H3G_REQUIRE_INTEROP"):
+            pytest.fail("%s is missing: scripts/build-curl.sh did not build it" % CURL)
+        pytest.skip("curl on the shim not built (scripts/build-curl.sh)")
+    return CURL
+
+
+def curl(port, path, ca, tmp_path, *args, host="localhost"):
+    """curl --http3-only; returns (HTTP version, status, body sha256, stderr).
+    The certificate is verified (--cacert), through the shim."""
+    out = tmp_path / "curl.out"
+    p = subprocess.run([curl_bin(), "--http3-only", "-sS", "--cacert", ca,
+                        "--resolve", "%s:%d:127.0.0.1" % (host, port), "-o", str(out),
+                        "-w", "%{http_version} %{http_code}"] + list(args)
+                       + ["https://%s:%d%s" % (host, port, path)],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    version, status = p.stdout.split()
+    return version, int(status), hashlib.sha256(out.read_bytes()).hexdigest(), p.stderr
+
+
+def test_curl_on_the_shim_gets_from_h3gate(server, site, certs, tmp_path):
+    """curl's HTTP/3 on ngtcp2's quictls path on libqtlscompat, against each engine."""
+    version, status, sha, _ = curl(server.port, "/random.bin", certs["ca"], tmp_path)
+    assert (version, status) == ("3", 200)
+    assert sha == hashlib.sha256(site[1]["random.bin"]).hexdigest()
+    server.stop()
+    assert re.search(r'path="/random.bin" status=200 bytes=%d .*proto=h3'
+                     % len(site[1]["random.bin"]), server.access())
+
+
+@pytest.mark.parametrize("server_variant", ["qtlscompat", "ossl"])
+def test_curl_on_the_shim_against_ngtcp2_server(certs, tmp_path, server_variant):
+    """A GET and a POST echoed by ngtcp2 (on the shim, and on its own backend)."""
+    srv = NgServer(server_variant, certs)
+    try:
+        assert curl(srv.port, "/300000", certs["ca"], tmp_path)[:3] == ("3", 200, pattern_sha(300000))
+        body = tmp_path / "post.bin"
+        body.write_bytes(os.urandom(200000))
+        version, status, sha, _ = curl(srv.port, "/", certs["ca"], tmp_path,
+                                       "--data-binary", "@" + str(body))
+        assert (version, status, sha) == ("3", 200, hashlib.sha256(body.read_bytes()).hexdigest())
+    finally:
+        srv.stop()
+
+
+def test_curl_on_the_shim_resumes(start_server, site, certs, tmp_path, engine):
+    """A second curl resumes the first one's TLS session (its ticket kept with
+    --ssl-sessions), on each engine.  No 0-RTT: curl's quictls path never calls
+    SSL_set_quic_early_data_enabled, which a quictls client needs to offer it."""
+    from test_engine import engine_stats
+    srv = start_server([], root=site[0])
+    sessions = str(tmp_path / "sessions")
+    for _ in range(2):
+        version, status, _, err = curl(srv.port, "/hello.txt", certs["ca"], tmp_path, "-v",
+                                       "--ssl-sessions", sessions)
+        assert (version, status) == ("3", 200)
+    assert "SSL reusing session" in err, err
+    assert srv.stop() == 0
+    st = engine_stats(srv)
+    assert (st["handshakes"], st["resumed"]) == (2, 1), st
 
 
 def test_library_exports_only_the_api():

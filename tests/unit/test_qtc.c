@@ -4,8 +4,8 @@
  * Mirrors quictls's test_quic_api / test_quic_early_data and BoringSSL's
  * QUICMethodTest where they apply.  Not mirrored, and why:
  *  - quictls draft-codepoint rows (0xffa5) and BoringSSL QuicLegacyCodepoint*:
- *    OpenSSL 3.5 only speaks 0x39; asking for 0xffa5 fails the handshake
- *    (test_legacy_codepoint_refused).
+ *    OpenSSL 3.5 only speaks 0x39; a client asking for 0xffa5 sends 0x39, a
+ *    server asking for it fails the handshake (test_legacy_codepoint).
  *  - BoringSSL ZeroRTT* with early-data contexts and SSL_reset_early_data_reject:
  *    no such API in quictls; rewritten as quictls-style 0-RTT tests below.
  *  - BoringSSL Async/NoZeroRTTKeysBeforeReverify (async certificate callbacks),
@@ -436,7 +436,7 @@ static void test_application_keys_timing(void)
     SSL_CTX_free(sctx);
 }
 
-static void test_legacy_codepoint_refused(void)
+static void test_legacy_codepoint(void)
 {
     SSL_CTX *cctx = client_ctx(), *sctx = server_ctx();
     struct side c, s;
@@ -446,9 +446,18 @@ static void test_legacy_codepoint_refused(void)
     CHECK(handshake(&c, &s, 0));
     pair_free(&c, &s);
 
+    /* A client asking for 0xffa5 (quiche, on a greased first Initial) sends 0x39. */
     pair_init(&c, &s, cctx, sctx);
     set_tps(&c, &s);
     SSL_set_quic_use_legacy_codepoint(c.ssl, 1);
+    CHECK(handshake(&c, &s, 0));
+    CHECK(SSL_get_peer_quic_transport_version(s.ssl) == TLSEXT_TYPE_quic_transport_parameters);
+    pair_free(&c, &s);
+
+    /* A server cannot answer in 0xffa5: the handshake fails, with an error. */
+    pair_init(&c, &s, cctx, sctx);
+    set_tps(&c, &s);
+    SSL_set_quic_use_legacy_codepoint(s.ssl, 1);
     CHECK(!handshake(&c, &s, 0));
     CHECK(ERR_peek_error() != 0);
     ERR_clear_error();
@@ -504,7 +513,7 @@ int main(void)
     test_free_mid_handshake();
     test_early_data(1);
     test_early_data(0);
-    test_legacy_codepoint_refused();
+    test_legacy_codepoint();
     test_no_legacy_session_id();
     test_application_keys_timing();
     test_api_misc();

@@ -426,6 +426,7 @@ static int handshake_completed(ngtcp2_conn *conn, void *ud)
     ngtcp2_ssize n;
     c->state = NC_READY;
     c->eng->n.handshakes++;
+    c->eng->n.resumed += SSL_session_reused(c->ssl) == 1;
     if (c->in_handshake) {
         c->in_handshake = 0;
         c->eng->nhandshakes--;

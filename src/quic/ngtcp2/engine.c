@@ -410,7 +410,8 @@ static void ng_stats(const h3g_engine *he, char *buf, size_t len)
     const struct ng_counters *n = &eng->n;
     snprintf(buf, len,
              "packets_out=%llu send_calls=%llu packets_per_send=%.2f packets_in=%llu "
-             "datagrams_in=%llu recv_calls=%llu send_blocked=%llu handshakes=%llu retries=%llu "
+             "datagrams_in=%llu recv_calls=%llu send_blocked=%llu handshakes=%llu resumed=%llu "
+             "retries=%llu "
              "version_negotiations=%llu stateless_resets=%llu refused=%llu refused_handshakes=%llu "
              "bad_tokens=%llu "
              "migrations=%llu early_streams=%llu refusals_unanswered=%llu",
@@ -418,11 +419,12 @@ static void ng_stats(const h3g_engine *he, char *buf, size_t len)
              n->send_calls ? (double)n->packets_out / (double)n->send_calls : 0.0,
              (unsigned long long)n->packets_in, (unsigned long long)n->dgrams_in,
              (unsigned long long)n->recv_calls, (unsigned long long)n->send_blocked,
-             (unsigned long long)n->handshakes, (unsigned long long)n->retries,
-             (unsigned long long)n->version_negotiations, (unsigned long long)n->stateless_resets,
-             (unsigned long long)n->refused, (unsigned long long)n->refused_handshakes,
-             (unsigned long long)n->bad_tokens, (unsigned long long)n->migrations,
-             (unsigned long long)n->early_streams, (unsigned long long)n->refusals_unanswered);
+             (unsigned long long)n->handshakes, (unsigned long long)n->resumed,
+             (unsigned long long)n->retries, (unsigned long long)n->version_negotiations,
+             (unsigned long long)n->stateless_resets, (unsigned long long)n->refused,
+             (unsigned long long)n->refused_handshakes, (unsigned long long)n->bad_tokens,
+             (unsigned long long)n->migrations, (unsigned long long)n->early_streams,
+             (unsigned long long)n->refusals_unanswered);
 }
 
 static void ng_counters(const h3g_engine *he, struct h3g_engine_counters *out)
@@ -453,6 +455,7 @@ static void ng_counters(const h3g_engine *he, struct h3g_engine_counters *out)
         .refused_handshakes = n->refused_handshakes,
         .bad_tokens = n->bad_tokens,
         .handshakes = n->handshakes,
+        .resumed = n->resumed,
         .migrations = n->migrations,
         .early_streams = n->early_streams,
     };

@@ -104,7 +104,7 @@ struct ng_counters {
     uint64_t packets_out, send_calls, send_blocked;
     uint64_t retries, version_negotiations, stateless_resets, refused, refused_handshakes,
         bad_tokens;
-    uint64_t handshakes, migrations, early_streams;
+    uint64_t handshakes, resumed, migrations, early_streams;
     uint64_t lost_closed;         /* packets lost on connections already gone */
     uint64_t refusals_unanswered; /* refusals not sent (refusal_due) */
 };

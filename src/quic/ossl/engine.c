@@ -263,6 +263,7 @@ static void conn_process(struct oengine *eng, struct oconn *qc)
             return;
         conn_set_state(eng, qc, QC_READY);
         eng->handshakes++;
+        eng->resumed += SSL_session_reused(qc->ssl) == 1;
         qc->last_activity_ms = h3g_now_ms();
         if (!eng->accepting) {
             conn_close(qc, H3G_H3_NO_ERROR, "shutting down");
@@ -820,9 +821,10 @@ static void ossl_abort(h3g_qconn *hq, uint64_t app_code, const char *reason)
 static void ossl_stats(const h3g_engine *he, char *buf, size_t len)
 {
     const struct oengine *eng = (const struct oengine *)he;
-    snprintf(buf, len, "connections=%zu refused=%llu handshakes=%llu refused_handshakes=%llu",
+    snprintf(buf, len,
+             "connections=%zu refused=%llu handshakes=%llu resumed=%llu refused_handshakes=%llu",
              eng->nconns, (unsigned long long)eng->refused, (unsigned long long)eng->handshakes,
-             (unsigned long long)eng->refused_handshakes);
+             (unsigned long long)eng->resumed, (unsigned long long)eng->refused_handshakes);
 }
 
 static void ossl_counters(const h3g_engine *he, struct h3g_engine_counters *out)
@@ -831,6 +833,7 @@ static void ossl_counters(const h3g_engine *he, struct h3g_engine_counters *out)
     memset(out, 0, sizeof(*out));
     out->refused = eng->refused;
     out->handshakes = eng->handshakes;
+    out->resumed = eng->resumed;
     out->refused_handshakes = eng->refused_handshakes;
 }
 

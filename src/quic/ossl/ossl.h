@@ -107,7 +107,7 @@ struct oengine {
     uint64_t next_sweep_ms; /* a pass over everything (our own idle timers) */
     int exidx;
     size_t nhandshakes; /* connections in QC_HANDSHAKE (conn_set_state) */
-    uint64_t refused, refused_handshakes, handshakes;
+    uint64_t refused, refused_handshakes, handshakes, resumed;
 };
 
 /* stream.c */
