@@ -11,6 +11,7 @@
 #include "obs/log.h"
 #include "server/master.h"
 #include "server/server.h"
+#include "server/upgrade.h"
 #include "tls/cve.h"
 #include "tls/mem.h"
 #include "tls/tls.h"
@@ -34,6 +35,7 @@ int main(int argc, char **argv)
 {
     static struct h3g_server srv; /* large: the site's tables */
     struct h3g_config cfg;
+    struct h3g_upgrade_from from;
     char err[1024];
     enum h3g_log_level lvl = H3G_LOG_INFO;
     int rc = 1;
@@ -66,6 +68,7 @@ int main(int argc, char **argv)
     sigaddset(&later, SIGHUP);
     sigaddset(&later, SIGUSR1);
     sigaddset(&later, SIGUSR2);
+    sigaddset(&later, SIGQUIT); /* a worker's, from the master in a binary upgrade */
     sigprocmask(SIG_BLOCK, &later, NULL);
     if (h3g_tls_check_runtime(err, sizeof(err)) != 0) {
         fprintf(stderr, "h3gate: %s\n", err);
@@ -73,8 +76,17 @@ int main(int argc, char **argv)
         return 1;
     }
     unsigned workers = h3g_config_workers(&cfg);
+    if (h3g_upgrade_init(&from, err, sizeof(err)) != 0 ||
+        (from.pid != 0 && (workers < 2 || cfg.test_only) &&
+         snprintf(err, sizeof(err),
+                  "binary upgrade: the new configuration runs one process (workers 1), which "
+                  "cannot share the ports of the old one; keep workers at 2 or more") > 0)) {
+        fprintf(stderr, "h3gate: %s\n", err);
+        h3g_config_free(&cfg);
+        return 1;
+    }
     if (workers > 1 && !cfg.test_only)
-        return h3g_master_run(&cfg, argc, argv, workers);
+        return h3g_master_run(&cfg, argc, argv, workers, &from);
     if (h3g_server_start(&srv, &cfg, argc, argv, NULL, err, sizeof(err)) != 0) {
         fprintf(stderr, "h3gate: %s\n", err);
         goto out;

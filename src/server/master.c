@@ -20,6 +20,7 @@
 #include "server/privs.h"
 #include "server/server.h"
 #include "server/steer.h"
+#include "server/upgrade.h"
 #include "tcp/conn.h"
 #include "tls/tls.h"
 
@@ -49,6 +50,10 @@ struct master {
     int announced, stopping, exit_code;
     unsigned reload_failed; /* workers that refused the reload in progress */
     int reload_running;
+    struct h3g_upgrade_from from; /* the old master, when an upgrade started this one */
+    pid_t next;                   /* the new master of an upgrade in progress, or 0 */
+    int next_fd;                  /* its readiness (h3g_upgrade_result) */
+    h3g_io next_io;
 };
 
 static unsigned running(const struct master *m)
@@ -72,7 +77,7 @@ static void signal_all(struct master *m, int signo)
  * worker starts waits for its loop (their default action would end it). */
 static void become_worker(struct master *m, unsigned i)
 {
-    struct h3g_worker w = {i, m->n, m->status[1], m->self};
+    struct h3g_worker w = {i, m->n, m->status[1], m->self, m->from.gen};
     h3g_loop_free(m->loop);
     close(m->status[0]);
     unsetenv("NOTIFY_SOCKET"); /* systemd hears from the master alone */
@@ -180,14 +185,94 @@ static void worker_died(struct master *m, unsigned i, int status)
     h3g_timer_start(m->loop, &m->respawn, 0);
 }
 
+static void next_gone(struct master *m)
+{
+    h3g_io_stop(m->loop, &m->next_io);
+    close(m->next_fd);
+    m->next_fd = -1;
+}
+
+/* The new master exited before it said it was ready. */
+static void next_died(struct master *m, int status)
+{
+    char how[96];
+    describe_exit(status, how, sizeof(how));
+    if (m->next_fd >= 0)
+        next_gone(m);
+    h3g_err("binary upgrade failed: the new h3gate (pid %ld) %s before it was ready (its "
+            "messages are above); this one goes on serving",
+            (long)m->next, how);
+    m->next = 0;
+}
+
+/* The old workers stop as after SIGTERM, but quietly towards systemd (the
+ * new master is the service now), and they close the admin port too. */
+static void drain_for_upgrade(struct master *m)
+{
+    char state[64];
+    snprintf(state, sizeof(state), "MAINPID=%ld", (long)m->next);
+    h3g_sd_notify(state);
+    h3g_info("binary upgrade: the new h3gate (pid %ld) is serving; draining %u worker(s), then "
+             "exiting",
+             (long)m->next, running(m));
+    m->stopping = 1;
+    m->next = 0; /* it outlives this process: no longer ours to watch */
+    signal_all(m, SIGQUIT);
+    if (running(m) == 0)
+        h3g_loop_stop(m->loop);
+}
+
+static void on_next(h3g_io *io, int revents, void *arg)
+{
+    struct master *m = arg;
+    (void)io;
+    (void)revents;
+    int r = h3g_upgrade_result(m->next_fd);
+    if (r < 0)
+        return;
+    next_gone(m);
+    if (r == 1)
+        drain_for_upgrade(m);
+    /* r == 0: it is gone; next_died says how once it is reaped */
+}
+
+static void on_upgrade(struct master *m)
+{
+    char err[512];
+    if (m->stopping || m->next != 0 || !m->announced) {
+        h3g_warn("SIGUSR2 %s: ignored", m->stopping    ? "while shutting down"
+                                        : m->next != 0 ? "while an upgrade runs"
+                                                       : "before the workers are ready");
+        return;
+    }
+    if (!h3g_steer_active())
+        h3g_warn("binary upgrade: QUIC datagrams are not steered by connection ID here, so some "
+                 "of those of running QUIC connections may reach the new workers, which do not "
+                 "know them (docs/operations.md)");
+    pid_t pid = h3g_upgrade_start(m->argv, m->from.gen ^ 1u, &m->next_fd, err, sizeof(err));
+    if (pid < 0) {
+        h3g_err("binary upgrade failed: %s; this one goes on serving", err);
+        return;
+    }
+    m->next = pid;
+    if (h3g_io_start(m->loop, &m->next_io, m->next_fd, H3G_IO_READ, on_next, m) != 0)
+        h3g_warn("binary upgrade: cannot watch the new h3gate (pid %ld)", (long)pid);
+    h3g_info("SIGUSR2: binary upgrade: started the new h3gate (pid %ld); this one serves until "
+             "it is ready",
+             (long)pid);
+}
+
 static void reap(struct master *m)
 {
     int status;
     pid_t pid;
-    while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        if (pid == m->next)
+            next_died(m, status);
         for (unsigned i = 0; i < m->n; i++)
             if (m->w[i].pid == pid)
                 worker_died(m, i, status);
+    }
     if (m->stopping && running(m) == 0)
         h3g_loop_stop(m->loop);
 }
@@ -206,6 +291,17 @@ static void announce(struct master *m)
     h3g_info("h3gate %s serving %s on %s (%s, QUIC engine %s, %u workers)", H3G_VERSION,
              serving_what(&m->cfg), m->cfg.listen[0].text, h3g_tls_openssl_version(), m->cfg.engine,
              m->n);
+    if (m->from.pid != 0) {
+        /* new clients come here from now on; the old master drains (and tells
+         * systemd that this one is the main process) */
+        if (h3g_steer_active() && h3g_steer_activate(m->from.gen, m->n) != 0)
+            h3g_warn("binary upgrade: new QUIC clients may still reach the old workers: %s",
+                     strerror(errno));
+        h3g_info("binary upgrade: serving; the old master (pid %ld) drains its connections",
+                 (long)m->from.pid);
+        h3g_upgrade_ready(&m->from);
+        return;
+    }
     if (h3g_sd_notify("READY=1") < 0)
         h3g_warn("cannot tell systemd we are ready ($NOTIFY_SOCKET): %s", strerror(errno));
 }
@@ -346,10 +442,7 @@ static void on_signal(int signo, void *arg)
     switch (signo) {
     case SIGCHLD: reap(m); break;
     case SIGHUP: on_reload(m); break;
-    case SIGUSR2:
-        h3g_warn("SIGUSR2: binary upgrade is not implemented; ignored (stop and start the new "
-                 "binary, or reload with SIGHUP)");
-        break;
+    case SIGUSR2: on_upgrade(m); break;
     case SIGUSR1:
         h3g_log_reopen();
         signal_all(m, SIGUSR1);
@@ -387,7 +480,9 @@ static int setup(struct master *m, char *err, size_t errlen)
 {
     static const int sigs[] = {SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2, SIGCHLD};
     m->self = getpid();
-    if (check_config(m, err, errlen) != 0 || probe_ports(&m->cfg, NULL, err, errlen) != 0 ||
+    /* after an upgrade the old workers hold the ports: the groups are ours */
+    if (check_config(m, err, errlen) != 0 ||
+        (m->from.pid == 0 && probe_ports(&m->cfg, NULL, err, errlen) != 0) ||
         check_access_log(&m->cfg, err, errlen) != 0)
         return H3G_ERR;
     if (h3g_error_log_open(m->cfg.error_log) != 0) {
@@ -396,7 +491,7 @@ static int setup(struct master *m, char *err, size_t errlen)
     }
     if (strcmp(m->cfg.engine, "ngtcp2") == 0) {
         char why[256];
-        if (h3g_steer_setup(&m->cfg, m->n, why, sizeof(why)) != 0)
+        if (h3g_steer_setup(&m->cfg, m->from.gen, m->n, why, sizeof(why)) != 0)
             h3g_warn("QUIC datagrams cannot be steered to their worker by connection ID (%s): "
                      "a client that changes address, or a worker started again, may lose its "
                      "connection",
@@ -420,11 +515,18 @@ static int setup(struct master *m, char *err, size_t errlen)
     return 0;
 }
 
-int h3g_master_run(struct h3g_config *cfg, int argc, char **argv, unsigned n)
+int h3g_master_run(struct h3g_config *cfg, int argc, char **argv, unsigned n,
+                   const struct h3g_upgrade_from *from)
 {
     static struct master m;
     char err[1024];
-    m = (struct master){.argc = argc, .argv = argv, .cfg = *cfg, .n = n, .status = {-1, -1}};
+    m = (struct master){.argc = argc,
+                        .argv = argv,
+                        .cfg = *cfg,
+                        .n = n,
+                        .status = {-1, -1},
+                        .from = *from,
+                        .next_fd = -1};
     memset(cfg, 0, sizeof(*cfg));
     if (setup(&m, err, sizeof(err)) != 0) {
         fprintf(stderr, "h3gate: %s\n", err);

@@ -18,9 +18,12 @@ struct h3g_worker_msg {
 };
 enum { H3G_WMSG_READY = 1, H3G_WMSG_RELOADED = 2 };
 
-/* Runs the master for n workers; cfg (the master's own copy) is taken over.
- * Returns the process's exit status. */
-int h3g_master_run(struct h3g_config *cfg, int argc, char **argv, unsigned n);
+struct h3g_upgrade_from;
+/* Runs the master for n workers; cfg (the master's own copy) is taken over;
+ * from: what started it (src/server/upgrade.h).  Returns the process's exit
+ * status. */
+int h3g_master_run(struct h3g_config *cfg, int argc, char **argv, unsigned n,
+                   const struct h3g_upgrade_from *from);
 
 struct h3g_worker;
 /* A worker's life (in the child): start from cfg (taken over), report,

@@ -79,7 +79,8 @@ static void steer_socket(void *arg, const struct sockaddr *sa, socklen_t salen, 
 {
     struct h3g_server *srv = arg;
     char err[256], where[80];
-    if (h3g_steer_add(sa, salen, srv->worker.index, fd, err, sizeof(err)) != 0) {
+    if (h3g_steer_add(sa, salen, h3g_steer_key(srv->worker.gen, srv->worker.index), fd, err,
+                      sizeof(err)) != 0) {
         h3g_sockaddr_format(sa, where, sizeof(where));
         h3g_warn("%s: %s; its datagrams go by the kernel's hash", where, err);
     }
@@ -118,7 +119,7 @@ void h3g_server_settings(struct h3g_server *srv, const struct h3g_config *cfg,
         ecfg->host_key_len = sizeof(srv->host_key);
     }
     snprintf(ecfg->qlog_dir, sizeof(ecfg->qlog_dir), "%s", cfg->qlog_dir ? cfg->qlog_dir : "");
-    ecfg->worker_id = (uint8_t)srv->worker.index;
+    ecfg->worker_id = (uint8_t)h3g_steer_key(srv->worker.gen, srv->worker.index);
     ecfg->shared_port = srv->worker.count > 1;
     if (srv->worker.count > 1 && h3g_steer_active()) {
         ecfg->socket_bound = steer_socket;
@@ -151,7 +152,8 @@ void h3g_server_settings(struct h3g_server *srv, const struct h3g_config *cfg,
     tcp[H3G_TCP_ADMIN].handler_ctx = &srv->admin;
     tcp[H3G_TCP_ADMIN].max_connections = 64; /* scrapers, not clients */
     tcp[H3G_TCP_ADMIN].unlogged = 1;
-    tcp[H3G_TCP_ADMIN].shared_port = 0; /* the first worker alone serves it */
+    /* the first worker alone serves it, in a group all the same: a binary
+     * upgrade's new first worker joins it before the old one leaves */
 }
 
 static const char *route_name(void *arg, size_t i)
@@ -295,7 +297,7 @@ static void stop_tick(h3g_timer *t, void *arg)
 static void on_stop_signal(int signo, void *arg)
 {
     struct h3g_server *srv = arg;
-    const char *name = signo == SIGINT ? "SIGINT" : "SIGTERM";
+    const char *name = signo == SIGINT ? "SIGINT" : signo == SIGQUIT ? "SIGQUIT" : "SIGTERM";
     if (srv->stopping) {
         h3g_warn("second %s: exiting now", name);
         h3g_loop_stop(srv->loop);
@@ -309,6 +311,9 @@ static void on_stop_signal(int signo, void *arg)
     h3g_engine_foreach_conn(srv->engine, h3g_h3_begin_shutdown, NULL);
     h3g_tcp_shutdown(srv->tcp);
     h3g_tcp_shutdown(srv->redirect_tcp);
+    /* SIGQUIT: a binary upgrade's old worker; the new one answers /healthz */
+    if (signo == SIGQUIT)
+        h3g_tcp_shutdown(srv->admin_tcp);
     srv->stop_deadline_ms = h3g_now_ms() + srv->site->cfg.drain_timeout_ms;
     h3g_timer_init(&srv->stop_timer, stop_tick, srv);
     h3g_timer_start(srv->loop, &srv->stop_timer, 0);
@@ -336,8 +341,8 @@ static void on_reopen_signal(int signo, void *arg)
     (void)arg;
     if (signo == SIGUSR2) {
         /* its default action would end the server */
-        h3g_warn("SIGUSR2: binary upgrade is not implemented; ignored (stop and start the new "
-                 "binary, or reload with SIGHUP)");
+        h3g_warn("SIGUSR2: a binary upgrade needs the master process (workers 2 or more); "
+                 "ignored (stop and start the new binary, or reload with SIGHUP)");
         return;
     }
     if (h3g_log_reopen() == 0)
@@ -440,6 +445,7 @@ static int start_io(struct h3g_server *srv, char *err, size_t errlen)
         return H3G_ERR;
     if (h3g_loop_on_signal(srv->loop, SIGTERM, on_stop_signal, srv) != 0 ||
         h3g_loop_on_signal(srv->loop, SIGINT, on_stop_signal, srv) != 0 ||
+        h3g_loop_on_signal(srv->loop, SIGQUIT, on_stop_signal, srv) != 0 ||
         h3g_loop_on_signal(srv->loop, SIGHUP, on_reload_signal, srv) != 0 ||
         h3g_loop_on_signal(srv->loop, SIGUSR1, on_reopen_signal, srv) != 0 ||
         h3g_loop_on_signal(srv->loop, SIGUSR2, on_reopen_signal, srv) != 0) {
@@ -483,7 +489,7 @@ int h3g_server_start(struct h3g_server *srv, struct h3g_config *cfg, int argc, c
                      const struct h3g_worker *worker, char *err, size_t errlen)
 {
     memset(srv, 0, sizeof(*srv));
-    srv->worker = worker != NULL ? *worker : (struct h3g_worker){0, 1, -1, 0};
+    srv->worker = worker != NULL ? *worker : (struct h3g_worker){0, 1, -1, 0, 0};
     srv->argc = argc;
     srv->argv = argv;
     srv->loop = h3g_loop_new();

@@ -20,6 +20,7 @@ struct h3g_worker {
     unsigned index, count;
     int status_fd; /* to the master (struct h3g_worker_msg), or -1 */
     pid_t master;  /* 0 alone */
+    unsigned gen;  /* the steering generation (h3g_steer_key): flips with each binary upgrade */
 };
 
 struct h3g_server {
