@@ -245,6 +245,13 @@ static void on_upgrade(struct master *m)
                                                        : "before the workers are ready");
         return;
     }
+    /* its workers still hold the other generation's keys */
+    if (m->from.pid != 0 && kill(m->from.pid, 0) == 0) {
+        h3g_warn("SIGUSR2: the master this one replaced (pid %ld) still drains its connections; "
+                 "ignored (send it again once that one has exited)",
+                 (long)m->from.pid);
+        return;
+    }
     if (!h3g_steer_active())
         h3g_warn("binary upgrade: QUIC datagrams are not steered by connection ID here, so some "
                  "of those of running QUIC connections may reach the new workers, which do not "
@@ -455,6 +462,8 @@ static void on_signal(int signo, void *arg)
                  m->stopping ? " at once" : " gracefully");
         m->stopping = 1;
         signal_all(m, SIGTERM);
+        if (m->next != 0) /* an upgrade not done yet stops too */
+            kill(m->next, SIGTERM);
         if (running(m) == 0)
             h3g_loop_stop(m->loop);
     }

@@ -8,13 +8,14 @@ binary that fails leaves the old one serving."""
 import os
 import shutil
 import signal
+import subprocess
 import time
 
 import pytest
 
 from conftest import ENGINES, free_udp_port
 from h3client import Client
-from test_admin import admin_get
+from test_admin import admin_get, parse, value
 from test_reload import BIG, Conn, Reloadable, site_conf, two_roots
 
 SANITIZERS = ("AddressSanitizer", "runtime error:", "LeakSanitizer")
@@ -41,6 +42,21 @@ def gone(pid):
         return True
 
 
+def wait_text(s, needle, count=1, timeout=30):
+    """Like Reloadable.wait_log, for when the process it started has gone."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if s.log().count(needle) >= count:
+            return
+        time.sleep(0.05)
+    raise AssertionError("no %r in the log:\n%s" % (needle, s.log()))
+
+
+def tcp_connections(admin):
+    m = parse(admin_get(admin, "/metrics")[2].decode())
+    return value(m, "h3gate_connections", transport="tcp") or 0
+
+
 class Upgradable:
     def __init__(self, h3gate_bin, engine, tmp_path, certs):
         self.h3gate_bin = h3gate_bin
@@ -55,6 +71,7 @@ class Upgradable:
                             ["--workers", "2"])
         self.s.wait_log(" serving ")
         self.master = self.s.proc.pid
+        self.masters = 1  # how many have run
         assert read_pid(self.pid_file) == self.master
 
     def upgrade(self, new_bin=None):
@@ -70,6 +87,7 @@ class Upgradable:
         # it runs the installed file (the old master ran the one now deleted)
         assert os.readlink("/proc/%d/exe" % pid) == self.bin
         self.master = pid
+        self.masters += 1
         return pid
 
     def stop(self):
@@ -84,7 +102,7 @@ class Upgradable:
         assert gone(pid), "the new master did not stop"
         self.s.stderr.close()
         log = self.s.log()
-        assert log.count("all workers have exited") == 2, log
+        assert log.count("all workers have exited") == self.masters, log
         for bad in SANITIZERS:
             assert bad not in log, log
 
@@ -160,4 +178,44 @@ def test_a_failed_upgrade_keeps_the_old_binary_serving(upgradable, certs, engine
     # and the next upgrade, to a binary that works, goes through
     u.upgrade()
     u.new_master()
+    assert Client(certs["ca"], "h3").get(s.url("/which.txt")).body == b"A\n"
+
+
+def test_no_second_upgrade_while_the_first_old_master_drains(upgradable, certs, engine):
+    """The generation bit has two values: while the master an upgrade replaced
+    still drains (here: a slow download keeps it), the next SIGUSR2 is refused
+    with the reason; once it has exited, the next one goes through."""
+    if engine != ENGINES[-1]:
+        pytest.skip("does not depend on the QUIC engine")
+    u = upgradable()
+    s = u.s
+    slow = subprocess.Popen(["curl", "-s", "--http1.1", "--cacert", certs["ca"],
+                             "--limit-rate", "1M", "-o", os.devnull, s.url("/big.bin")])
+    try:
+        deadline = time.time() + 20  # until the download is under way
+        while time.time() < deadline and not tcp_connections(u.admin):
+            time.sleep(0.1)
+        assert tcp_connections(u.admin) >= 1
+        first = u.master
+        install(u.h3gate_bin, u.bin)
+        s.proc.send_signal(signal.SIGUSR2)
+        s.wait_log("binary upgrade: the new h3gate (pid ")
+        second = read_pid(u.pid_file)
+        assert second != first and s.proc.poll() is None  # the old one drains
+        os.kill(second, signal.SIGUSR2)
+        s.wait_log("SIGUSR2: the master this one replaced (pid %d) still drains" % first)
+    finally:
+        slow.kill()
+        slow.wait()
+    u.new_master()  # the old one exits once its download is gone
+    os.kill(u.master, signal.SIGUSR2)
+    wait_text(s, "binary upgrade: the new h3gate (pid ", count=2)
+    deadline = time.time() + 30
+    while not gone(second) and time.time() < deadline:
+        time.sleep(0.05)
+    assert gone(second)
+    third = read_pid(u.pid_file)
+    assert third not in (first, second) and not gone(third)
+    u.master = third
+    u.masters += 1
     assert Client(certs["ca"], "h3").get(s.url("/which.txt")).body == b"A\n"
