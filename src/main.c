@@ -8,6 +8,7 @@
 
 #include "common.h"
 #include "config/config.h"
+#include "config/settings.h"
 #include "obs/log.h"
 #include "server/master.h"
 #include "server/server.h"
@@ -48,9 +49,11 @@ int main(int argc, char **argv)
         h3g_config_free(&cfg);
         return 2;
     }
-    if (cfg.show_help || cfg.show_version) {
+    if (cfg.show_help || cfg.show_version || cfg.show_settings) {
         if (cfg.show_help)
             h3g_config_usage(stdout);
+        else if (cfg.show_settings)
+            h3g_settings_print(stdout);
         else
             print_version();
         h3g_config_free(&cfg);

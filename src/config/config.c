@@ -17,7 +17,7 @@ void h3g_config_defaults(struct h3g_config *cfg)
     memset(cfg, 0, sizeof(*cfg));
     cfg->log_level = "info";
     cfg->address_validation = H3G_CONFIG_AV_AUTO;
-    h3g_settings_defaults(cfg);
+    h3g_settings_defaults(NULL, cfg);
     /* The faster engine with more of QUIC (migration, 0-RTT, GSO); issue 9's
      * closing note has the measurements behind the choice. */
     cfg->engine = "ngtcp2";
@@ -67,11 +67,7 @@ int h3g_config_cc_parse(const char *text, int *cc)
 void h3g_upstream_conf_defaults(struct h3g_upstream_conf *u)
 {
     memset(u, 0, sizeof(*u));
-    u->connect_timeout_ms = 5000;
-    u->header_timeout_ms = 60000;
-    u->idle_timeout_ms = 60000;
-    u->fail_timeout_ms = 10000;
-    u->max_idle = 32;
+    h3g_settings_defaults("upstream", u);
 }
 
 int h3g_config_find_upstream(const struct h3g_config *cfg, const char *name)
@@ -103,13 +99,8 @@ void h3g_config_usage(FILE *f)
           "                          loopback (default: off)\n"
           "  --redirect-http ADDR:PORT\n"
           "                          plain HTTP there answers 308 to the https URL (repeatable)\n"
-          "  --keepalive-timeout SECONDS\n"
-          "                          HTTP/1.1 and HTTP/2: close connections idle between\n"
-          "                          requests this long (default 60)\n"
           "  --cert FILE --key FILE  PEM certificate chain and private key\n"
           "                          (default: a generated self-signed certificate)\n"
-          "  --idle-timeout SECONDS  close connections idle this long (default 30, max 30)\n"
-          "  --drain-timeout SECONDS on SIGTERM, let requests finish this long (default 10)\n"
           "  --access-log FILE|-     request and connection log (default: off)\n"
           "  --error-log FILE|stderr server messages (default: stderr); SIGUSR1 reopens\n"
           "                          both logs\n"
@@ -123,16 +114,8 @@ void h3g_config_usage(FILE *f)
           "                          QUIC Retry for unvalidated clients: auto = while more\n"
           "                          than 100 handshakes are in progress (default auto);\n"
           "                          off is unsafe on a reachable listener\n"
-          "  --request-header-timeout SECONDS\n"
-          "                          a request's header must arrive within (default 10, 0 = "
-          "none)\n"
-          "  --max-connections N     refuse handshakes beyond N connections (default 10000)\n"
-          "  --max-requests N        requests per connection, then GOAWAY (default 1000; 0 = no "
-          "limit)\n"
           "  --workers N|auto        worker processes, each with its own sockets on every\n"
           "                          port (default auto: one per CPU h3gate may use)\n"
-          "  --listen-sockets N      UDP sockets (QUIC listeners) per listen address and\n"
-          "                          worker (default 4)\n"
           "  --engine ngtcp2|openssl QUIC stack: ngtcp2 on OpenSSL's QUIC TLS API (default)\n"
           "                          or OpenSSL's native QUIC server (docs/usage.md)\n"
           "  --cc cubic|bbr|reno     congestion control (ngtcp2 engine; default cubic)\n"
@@ -140,13 +123,17 @@ void h3g_config_usage(FILE *f)
           "                          (ngtcp2 engine; default: derived from the certificate key)\n"
           "  --ticket-key FILE       TLS session ticket key (80 bytes, as nginx's\n"
           "                          ssl_session_ticket_key); repeatable, the first encrypts,\n"
-          "                          all decrypt (rotation, several servers)\n"
-          "  --max-header-size BYTES largest request field section (default 65536)\n"
+          "                          all decrypt (rotation, several servers)\n",
+          f);
+    h3g_settings_usage(f); /* the table's, with their defaults and bounds */
+    fputs("  --settings              list every setting of the file and the command line\n"
+          "                          with its context, range and default, and exit\n"
           "  --help, --version\n"
           "\nSignals: TERM or INT stop gracefully (GOAWAY, then up to the drain timeout;\n"
           "a second one exits at once); HUP re-reads the configuration (an invalid one is\n"
           "logged and the running one kept; no connection is dropped); USR1 reopens the\n"
-          "access and error logs.\n",
+          "access and error logs; USR2 (to the master) upgrades to the binary now\n"
+          "installed at the same path without dropping connections.\n",
           f);
 }
 
@@ -235,13 +222,12 @@ int h3g_config_parse_listen(const char *text, struct h3g_listen_addr *out, char 
 }
 
 /* --OPTION VALUE for a setting of the table (settings.c). */
-static int cli_setting(struct h3g_config *cfg, const char *option, const char *v, char *err,
-                       size_t errlen)
+static int cli_setting(struct h3g_config *cfg, const struct h3g_setting *st, const char *v,
+                       char *err, size_t errlen)
 {
     char what[128];
-    const struct h3g_setting *st = h3g_setting_by_option(option);
-    if (st == NULL || h3g_setting_set(st, cfg, v, what, sizeof(what)) != 0) {
-        snprintf(err, errlen, "--%s '%s': expected %s", option, v, st ? what : "?");
+    if (h3g_setting_set(st, cfg, v, what, sizeof(what)) != 0) {
+        snprintf(err, errlen, "--%s '%s': expected %s", st->option, v, what);
         return H3G_CONFIG_ERROR;
     }
     return H3G_CONFIG_OK;
@@ -345,9 +331,6 @@ int h3g_config_parse_args(struct h3g_config *cfg, int argc, char **argv, char *e
         O_LISTEN,
         O_CERT,
         O_KEY,
-        O_IDLE,
-        O_DRAIN,
-        O_HDRTIMEOUT,
         O_ALOG,
         O_ELOG,
         O_PIDFILE,
@@ -355,24 +338,21 @@ int h3g_config_parse_args(struct h3g_config *cfg, int argc, char **argv, char *e
         O_QLOG,
         O_LEVEL,
         O_AV,
-        O_MAXCONN,
-        O_MAXHDR,
-        O_MAXREQ,
-        O_LSOCK,
         O_WORKERS,
         O_ENGINE,
         O_CC,
         O_HOSTKEY,
         O_TICKETKEY,
         O_NOTCP,
-        O_KEEPALIVE,
         O_TLSMIN,
         O_REDIRECT,
         O_ADMIN,
         O_HELP,
-        O_VERSION
+        O_VERSION,
+        O_SETTINGS,
+        O_SETTING = 1000 /* + the index of a setting of the table */
     };
-    static const struct option opts[] = {
+    static const struct option fixed[] = {
         {"config", required_argument, NULL, O_CONFIG},
         {"test", no_argument, NULL, O_TEST},
         {"root", required_argument, NULL, O_ROOT},
@@ -380,9 +360,6 @@ int h3g_config_parse_args(struct h3g_config *cfg, int argc, char **argv, char *e
         {"listen", required_argument, NULL, O_LISTEN},
         {"cert", required_argument, NULL, O_CERT},
         {"key", required_argument, NULL, O_KEY},
-        {"idle-timeout", required_argument, NULL, O_IDLE},
-        {"drain-timeout", required_argument, NULL, O_DRAIN},
-        {"request-header-timeout", required_argument, NULL, O_HDRTIMEOUT},
         {"access-log", required_argument, NULL, O_ALOG},
         {"error-log", required_argument, NULL, O_ELOG},
         {"pid-file", required_argument, NULL, O_PIDFILE},
@@ -390,24 +367,29 @@ int h3g_config_parse_args(struct h3g_config *cfg, int argc, char **argv, char *e
         {"qlog-dir", required_argument, NULL, O_QLOG},
         {"log-level", required_argument, NULL, O_LEVEL},
         {"address-validation", required_argument, NULL, O_AV},
-        {"max-connections", required_argument, NULL, O_MAXCONN},
-        {"max-header-size", required_argument, NULL, O_MAXHDR},
-        {"max-requests", required_argument, NULL, O_MAXREQ},
-        {"listen-sockets", required_argument, NULL, O_LSOCK},
         {"workers", required_argument, NULL, O_WORKERS},
         {"engine", required_argument, NULL, O_ENGINE},
         {"cc", required_argument, NULL, O_CC},
         {"host-key", required_argument, NULL, O_HOSTKEY},
         {"ticket-key", required_argument, NULL, O_TICKETKEY},
         {"no-tcp", no_argument, NULL, O_NOTCP},
-        {"keepalive-timeout", required_argument, NULL, O_KEEPALIVE},
         {"tls-min", required_argument, NULL, O_TLSMIN},
         {"redirect-http", required_argument, NULL, O_REDIRECT},
         {"admin", required_argument, NULL, O_ADMIN},
         {"help", no_argument, NULL, O_HELP},
         {"version", no_argument, NULL, O_VERSION},
-        {NULL, 0, NULL, 0},
+        {"settings", no_argument, NULL, O_SETTINGS},
     };
+    /* then the table's options (settings.c), and the end */
+    struct option opts[H3G_ARRAY_LEN(fixed) + 64 + 1];
+    size_t nopts = 0;
+    memcpy(opts, fixed, sizeof(fixed));
+    nopts = H3G_ARRAY_LEN(fixed);
+    for (size_t i = 0; i < h3g_nsettings && nopts + 1 < H3G_ARRAY_LEN(opts); i++)
+        if (h3g_settings[i].option != NULL)
+            opts[nopts++] = (struct option){h3g_settings[i].option, required_argument, NULL,
+                                            O_SETTING + (int)i};
+    opts[nopts] = (struct option){NULL, 0, NULL, 0};
     int c, rc = H3G_CONFIG_OK, cli_listen = 0, cli_tickets = 0;
     enum h3g_log_level lvl;
 
@@ -467,11 +449,6 @@ int h3g_config_parse_args(struct h3g_config *cfg, int argc, char **argv, char *e
             break;
         case O_CERT: cfg->cert_file = optarg; break;
         case O_KEY: cfg->key_file = optarg; break;
-        case O_IDLE: rc = cli_setting(cfg, "idle-timeout", optarg, err, errlen); break;
-        case O_DRAIN: rc = cli_setting(cfg, "drain-timeout", optarg, err, errlen); break;
-        case O_HDRTIMEOUT:
-            rc = cli_setting(cfg, "request-header-timeout", optarg, err, errlen);
-            break;
         case O_ALOG: cfg->access_log = optarg; break;
         case O_ELOG: cfg->error_log = strcmp(optarg, "stderr") == 0 ? NULL : optarg; break;
         case O_PIDFILE: cfg->pid_file = optarg; break;
@@ -498,8 +475,6 @@ int h3g_config_parse_args(struct h3g_config *cfg, int argc, char **argv, char *e
                 return H3G_CONFIG_ERROR;
             }
             break;
-        case O_MAXCONN: rc = cli_setting(cfg, "max-connections", optarg, err, errlen); break;
-        case O_MAXHDR: rc = cli_setting(cfg, "max-header-size", optarg, err, errlen); break;
         case O_ENGINE:
             if (h3g_config_engine_name(optarg, &cfg->engine) != 0) {
                 snprintf(err, errlen, "--engine '%s': expected openssl or ngtcp2", optarg);
@@ -531,7 +506,6 @@ int h3g_config_parse_args(struct h3g_config *cfg, int argc, char **argv, char *e
         case O_NOTCP: cfg->no_tcp = 1; break;
         case O_REDIRECT: rc = h3g_config_add_redirect(cfg, optarg, err, errlen); break;
         case O_ADMIN: rc = h3g_config_set_admin(cfg, optarg, err, errlen); break;
-        case O_KEEPALIVE: rc = cli_setting(cfg, "keepalive-timeout", optarg, err, errlen); break;
         case O_TLSMIN:
             if (h3g_config_tls_min_parse(optarg, &cfg->tls_min_13) != 0) {
                 snprintf(err, errlen, "--tls-min '%s': expected 1.2 or 1.3", optarg);
@@ -545,16 +519,19 @@ int h3g_config_parse_args(struct h3g_config *cfg, int argc, char **argv, char *e
                 return H3G_CONFIG_ERROR;
             }
             break;
-        case O_LSOCK: rc = cli_setting(cfg, "listen-sockets", optarg, err, errlen); break;
-        case O_MAXREQ: rc = cli_setting(cfg, "max-requests", optarg, err, errlen); break;
         case 'h':
         case O_HELP: cfg->show_help = 1; break;
         case 'V':
         case O_VERSION: cfg->show_version = 1; break;
+        case O_SETTINGS: cfg->show_settings = 1; break;
         case ':':
             snprintf(err, errlen, "%s needs a value", argv[optind - 1]);
             return H3G_CONFIG_ERROR;
         default:
+            if (c >= O_SETTING && (size_t)(c - O_SETTING) < h3g_nsettings) {
+                rc = cli_setting(cfg, &h3g_settings[c - O_SETTING], optarg, err, errlen);
+                break;
+            }
             snprintf(err, errlen, "unknown option '%s' (see --help)", argv[optind - 1]);
             return H3G_CONFIG_ERROR;
         }
@@ -565,7 +542,7 @@ int h3g_config_parse_args(struct h3g_config *cfg, int argc, char **argv, char *e
         snprintf(err, errlen, "unexpected argument '%s' (see --help)", argv[optind]);
         return H3G_CONFIG_ERROR;
     }
-    if (cfg->show_help || cfg->show_version)
+    if (cfg->show_help || cfg->show_version || cfg->show_settings)
         return H3G_CONFIG_OK;
     if (cfg->root == NULL && cfg->nroutes == 0 && cfg->cli_upstream_server[0] == '\0') {
         snprintf(err, errlen,

@@ -125,7 +125,7 @@ struct h3g_config {
     char cli_upstream_server[300]; /* --upstream http://HOST:PORT */
     const char *config_file;
     int test_only; /* -t: check the configuration and exit */
-    int show_help, show_version;
+    int show_help, show_version, show_settings;
     struct h3g_conf_node *tree; /* owns the config file's strings */
 };
 

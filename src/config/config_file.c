@@ -57,22 +57,6 @@ static int want_block(struct ctx *c, const struct h3g_conf_node *n)
 }
 
 /* One value of a kind the settings table knows, for directives outside it. */
-static int value(struct ctx *c, const struct h3g_conf_node *n, enum h3g_setting_kind kind,
-                 uint64_t min, uint64_t max, uint64_t *out)
-{
-    char err[128];
-    if (want_args(c, n, 1, 1) != 0)
-        return H3G_CONFIG_ERROR;
-    if (h3g_setting_parse(kind, min, max, n->args[0], out, err, sizeof(err)) != 0)
-        return bad(c, n, "'%s' is not %s", n->args[0], err);
-    return H3G_CONFIG_OK;
-}
-
-static int duration(struct ctx *c, const struct h3g_conf_node *n, uint64_t max_ms, uint64_t *out)
-{
-    return value(c, n, H3G_SET_DURATION, 0, max_ms, out);
-}
-
 static int host_pattern_ok(const char *h)
 {
     if (h[0] == '*')
@@ -208,10 +192,14 @@ static int route(struct ctx *c, const struct h3g_conf_node *b)
     return H3G_CONFIG_OK;
 }
 
+static int setting(struct ctx *c, const struct h3g_conf_node *n, const struct h3g_setting *st,
+                   void *base);
+
 static int upstream(struct ctx *c, const struct h3g_conf_node *b)
 {
     struct h3g_upstream_conf *u;
-    uint64_t v;
+    const struct h3g_setting *st;
+    char names[256];
     if (!b->block || b->nargs != 1)
         return bad(c, b, "expects a name and a { ... } block");
     if (c->cfg->nupstreams == H3G_MAX_UPSTREAMS)
@@ -232,34 +220,12 @@ static int upstream(struct ctx *c, const struct h3g_conf_node *b)
             if (strncmp(n->args[0], "unix:/", 6) != 0 && strrchr(n->args[0], ':') == NULL)
                 return bad(c, n, "'%s': expected HOST:PORT or unix:/path", n->args[0]);
             u->servers[u->nservers++] = n->args[0];
-        } else if (strcmp(n->name, "connect_timeout") == 0) {
-            if (duration(c, n, 3600000, &u->connect_timeout_ms) != 0)
+        } else if ((st = h3g_setting_by_name("upstream", n->name)) != NULL) {
+            if (setting(c, n, st, u) != 0)
                 return H3G_CONFIG_ERROR;
-        } else if (strcmp(n->name, "header_timeout") == 0) {
-            if (duration(c, n, 3600000, &u->header_timeout_ms) != 0)
-                return H3G_CONFIG_ERROR;
-        } else if (strcmp(n->name, "idle_timeout") == 0) {
-            if (duration(c, n, 3600000, &u->idle_timeout_ms) != 0)
-                return H3G_CONFIG_ERROR;
-        } else if (strcmp(n->name, "fail_timeout") == 0) {
-            if (duration(c, n, 3600000, &u->fail_timeout_ms) != 0)
-                return H3G_CONFIG_ERROR;
-        } else if (strcmp(n->name, "keepalive") == 0) {
-            if (value(c, n, H3G_SET_COUNT, 0, 64, &v) != 0)
-                return H3G_CONFIG_ERROR;
-            u->max_idle = (size_t)v;
-        } else if (strcmp(n->name, "request_timeout") == 0) {
-            if (duration(c, n, 86400000, &u->request_timeout_ms) != 0)
-                return H3G_CONFIG_ERROR;
-        } else if (strcmp(n->name, "max_connections") == 0) {
-            if (value(c, n, H3G_SET_COUNT, 0, 100000, &v) != 0)
-                return H3G_CONFIG_ERROR;
-            u->max_connections = (size_t)v;
         } else {
-            return bad(c, n,
-                       "unknown directive in an upstream block (server, connect_timeout, "
-                       "header_timeout, idle_timeout, request_timeout, fail_timeout, "
-                       "keepalive, max_connections)");
+            h3g_settings_names("upstream", names, sizeof(names));
+            return bad(c, n, "unknown directive in an upstream block (server, %s)", names);
         }
     }
     if (u->nservers == 0)
@@ -268,13 +234,15 @@ static int upstream(struct ctx *c, const struct h3g_conf_node *b)
     return H3G_CONFIG_OK;
 }
 
-/* NAME VALUE; for a setting of the table (settings.c). */
-static int setting(struct ctx *c, const struct h3g_conf_node *n, const struct h3g_setting *st)
+/* NAME VALUE; for a setting of the table (settings.c), into base: the
+ * configuration, or the upstream group being read. */
+static int setting(struct ctx *c, const struct h3g_conf_node *n, const struct h3g_setting *st,
+                   void *base)
 {
     char err[128];
     if (want_args(c, n, 1, 1) != 0)
         return H3G_CONFIG_ERROR;
-    if (h3g_setting_set(st, c->cfg, n->args[0], err, sizeof(err)) != 0)
+    if (h3g_setting_set(st, base, n->args[0], err, sizeof(err)) != 0)
         return bad(c, n, "'%s' is not %s", n->args[0], err);
     return H3G_CONFIG_OK;
 }
@@ -292,7 +260,7 @@ static int limits(struct ctx *c, const struct h3g_conf_node *b)
             h3g_settings_names("limits", names, sizeof(names));
             return bad(c, n, "unknown limit (%s)", names);
         }
-        if (setting(c, n, st) != 0)
+        if (setting(c, n, st, c->cfg) != 0)
             return H3G_CONFIG_ERROR;
     }
     return H3G_CONFIG_OK;
@@ -344,7 +312,7 @@ static int top(struct ctx *c, const struct h3g_conf_node *n)
     char err[256];
     const struct h3g_setting *st = h3g_setting_by_name(NULL, n->name);
     if (st != NULL)
-        return setting(c, n, st);
+        return setting(c, n, st, cfg);
     if (strcmp(n->name, "listen") == 0) {
         if (want_args(c, n, 1, 3) != 0)
             return H3G_CONFIG_ERROR;

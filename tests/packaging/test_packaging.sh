@@ -190,6 +190,40 @@ if [ ${#missing[@]} -eq 0 ]; then
 else
     fail "h3gate.conf.5 lacks an '.It Ic NAME' entry for: ${missing[*]}"
 fi
+# Each number, size and duration setting's default and upper bound, as
+# `h3gate --settings` prints them from the parser's own table, are what the
+# man page's entry for it (in its context) says.
+settings=$("$bin" --settings) || fail "h3gate --settings failed"
+entry_of() { # name context -> the entry's text, joined, without mdoc macros
+    awk -v n="$1" '
+        $0 ~ "^\\.It Ic " n "( |$)" { if (t != "") print t; t = " "; next }
+        /^\.(It|El)( |$)/ { if (t != "") print t; t = ""; next }
+        t != "" { t = t " " $0 }
+        END { if (t != "") print t }' "$man5" |
+        sed -e 's/\.\(Li\|Ic\|Cm\|Ar\|br\) \?//g' -e 's/  */ /g' |
+        case $2 in
+            top) grep "Context: top level" ;;
+            *) grep "Context: \(.* \)\?$2" ;;
+        esac
+}
+nsettings=0
+while read -r name context kind range def; do
+    case $name in '#'*) continue ;; esac
+    nsettings=$((nsettings + 1))
+    max=${range#*..}
+    text=$(entry_of "$name" "$context")
+    if [ -z "$text" ]; then
+        fail "h3gate.conf.5 has no entry for $name in context $context"
+        continue
+    fi
+    grep -qE "Default: $def([ .,;)]|\$)" <<<"$text" ||
+        fail "h3gate.conf.5: $name ($context) does not say 'Default: $def': $text"
+    [ "$max" = - ] || grep -qw -- "$max" <<<"$text" ||
+        fail "h3gate.conf.5: $name ($context) does not give its bound $max: $text"
+done <<<"$settings"
+[ $nsettings -ge 20 ] || fail "only $nsettings settings in h3gate --settings: output broken?"
+ok "h3gate.conf.5 gives the default and bound of all $nsettings settings of --settings"
+
 # Every option `h3gate --help` prints, long and short.
 help=$("$bin" --help) || fail "h3gate --help failed"
 mapfile -t longopts < <(grep -oE -- '--[a-z][a-z0-9-]*' <<<"$help" | sed 's/^--//' | sort -u)

@@ -50,6 +50,36 @@ static void check_settings_table(void)
     CHECK(h3g_setting_set(idle, &c, "31s", err, sizeof(err)) != 0);
     CHECK_STR(err, "a duration up to 30s (like 30s, 500ms, 2m)");
     h3g_config_free(&c);
+
+    /* an upstream group's settings land in its own struct, with its defaults */
+    struct h3g_upstream_conf u;
+    h3g_upstream_conf_defaults(&u);
+    CHECK(u.connect_timeout_ms == 5000 && u.header_timeout_ms == 60000 && u.max_idle == 32);
+    CHECK(u.request_timeout_ms == 0 && u.max_connections == 0);
+    const struct h3g_setting *ct = h3g_setting_by_name("upstream", "connect_timeout");
+    CHECK(ct != NULL && h3g_setting_set(ct, &u, "250ms", err, sizeof(err)) == 0);
+    CHECK(u.connect_timeout_ms == 250);
+    CHECK(h3g_setting_set(ct, &u, "2h", err, sizeof(err)) != 0);
+    CHECK_STR(err, "a duration up to 1h (like 30s, 500ms, 2m)");
+    CHECK(h3g_setting_by_name("upstream", "idle_timeout") !=
+          h3g_setting_by_name(NULL, "idle_timeout"));
+
+    /* values as the file writes them */
+    char v[32];
+    h3g_setting_format(H3G_SET_SIZE, 65536, v, sizeof(v));
+    CHECK_STR(v, "64k");
+    h3g_setting_format(H3G_SET_SIZE, (uint64_t)1 << 40, v, sizeof(v));
+    CHECK_STR(v, "1t");
+    h3g_setting_format(H3G_SET_SIZE, 1500, v, sizeof(v));
+    CHECK_STR(v, "1500");
+    h3g_setting_format(H3G_SET_DURATION, 86400000, v, sizeof(v));
+    CHECK_STR(v, "24h");
+    h3g_setting_format(H3G_SET_DURATION, 60000, v, sizeof(v));
+    CHECK_STR(v, "60s");
+    h3g_setting_format(H3G_SET_DURATION, 2500, v, sizeof(v));
+    CHECK_STR(v, "2500ms");
+    h3g_setting_format(H3G_SET_COUNT, 0, v, sizeof(v));
+    CHECK_STR(v, "0");
 }
 
 int main(void)
