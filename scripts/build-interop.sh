@@ -5,7 +5,10 @@
 #               (the quictls API on stock OpenSSL), no change to ngtcp2;
 #   ossl:       ngtcp2's own OpenSSL 3.5 backend, a stack that never saw the shim;
 # then the test programs tests/interop/ngtcp2_h3get.c and ngtcp2_h3server.c
-# against each.  Needs a built BUILD_DIR/compat/libqtlscompat.a.
+# against each; and HAProxy (Debian's upstream tarball) with USE_QUIC=1 in its
+# quictls mode on libqtlscompat, cached outside the checkout, where the build's
+# OpenSSL is 3.5 (HAProxy 3.0 does not build on OpenSSL 4.0).  Needs a built
+# BUILD_DIR/compat/libqtlscompat.a.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 . "$here/scripts/debsrc.sh"
@@ -85,3 +88,44 @@ for prog in h3get h3server; do
 done
 echo "ngtcp2 $ver" > "$out/VERSION"
 log "built $out/{h3get,h3server}-{qtlscompat,ossl} on ngtcp2 $ver"
+
+# --- HAProxy on the shim -------------------------------------------------------
+# HAProxy's quictls path (not USE_QUIC_OPENSSL_COMPAT, not limited-quic): the
+# server role of a production QUIC stack, calling SSL_set_quic_method,
+# SSL_provide_quic_data, SSL_process_quic_post_handshake, transport parameters
+# and early data.  -D_GNU_SOURCE= (empty, as HAProxy's own #define) because the
+# forced include pulls system headers in before HAProxy's sources define it.
+rm -f "$out/haproxy-qtlscompat" "$out/haproxy-qtlscompat.skip"
+ossl_ver=$(sed -n 's/^#  *define  *OPENSSL_VERSION_STR  *"\(.*\)"/\1/p' \
+    "${openssl_prefix:-/usr}/include/openssl/opensslv.h" 2>/dev/null | head -n1)
+if [ -n "$san" ] || [ -z "$openssl_prefix" ] || [ "${ossl_ver%%.*}" != 3 ]; then
+    why="HAProxy 3.0 on the shim is built on OpenSSL 3.x release builds only (this one: OpenSSL ${ossl_ver:-of the system}${san:+, sanitized}; HAProxy 3.0 does not build on OpenSSL 4.0)"
+    echo "$why" > "$out/haproxy-qtlscompat.skip"
+    log "$why"
+    exit 0
+fi
+hsrc="$cache_dir/src/bench/dl-haproxy"
+hver=$(debsrc_fetch_orig haproxy 3.0.0 "trixie trixie-updates trixie-security" "$hsrc" 3.0.11-1+deb13u4) \
+    || { log "error: no haproxy >= 3.0 source"; exit 1; }
+hkey=$( (cd "$here" && cat scripts/build-interop.sh $(find compat -type f -name '*.[ch]' | sort)
+    echo "$hver $openssl_prefix $ossl_ver") | sha256sum | cut -c1-12)
+hdir="$cache_dir/haproxy-qtlscompat-$hver-$hkey"
+if [ ! -x "$hdir/haproxy" ]; then
+    log "HAProxy $hver with USE_QUIC=1 on libqtlscompat (OpenSSL $ossl_ver), into $hdir"
+    rm -rf "$hdir" "$hdir.tmp"
+    mkdir -p "$hdir.tmp/src"
+    tar -xf "$(ls "$hsrc"/haproxy_"$hver".orig.tar.* | grep -v '\.asc$' | head -n1)" \
+        -C "$hdir.tmp/src" --strip-components=1
+    cp "$compat_libs" "$hdir.tmp/libqtlscompat.a"
+    (cd "$hdir.tmp/src" && make -j"$(nproc)" TARGET=linux-glibc USE_OPENSSL=1 USE_QUIC=1 \
+        SSL_INC="$openssl_prefix/include" SSL_LIB="$openssl_prefix/lib" DEFINE="-D_GNU_SOURCE=" \
+        ADDINC="$compat_cflags" ADDLIB="$hdir.tmp/libqtlscompat.a -Wl,-rpath,$openssl_prefix/lib") \
+        > "$hdir.tmp/build.log" 2>&1 || { log "error: HAProxy build failed; see $hdir.tmp/build.log"; exit 1; }
+    "$hdir.tmp/src/haproxy" -vv | grep -q -- "+QUIC -QUIC_OPENSSL_COMPAT" \
+        || { log "error: HAProxy did not take its quictls path"; exit 1; }
+    mv "$hdir.tmp/src/haproxy" "$hdir.tmp/haproxy"
+    rm -rf "$hdir.tmp/src"
+    mv "$hdir.tmp" "$hdir"
+fi
+ln -sfn "$hdir/haproxy" "$out/haproxy-qtlscompat"
+log "HAProxy $hver on libqtlscompat: $out/haproxy-qtlscompat"

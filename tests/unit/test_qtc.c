@@ -260,22 +260,40 @@ static int sni_switch(SSL *ssl, int *al, void *arg)
     return SSL_TLSEXT_ERR_OK;
 }
 
+/* HAProxy picks the certificate from its client hello callback. */
+static int ch_switch(SSL *ssl, int *al, void *arg)
+{
+    (void)al;
+    SSL_set_SSL_CTX(ssl, arg);
+    return SSL_CLIENT_HELLO_SUCCESS;
+}
+
+/* The switch with the ClientHello whole and in 7-byte pieces (a ClientHello
+ * with an X25519MLKEM768 key share spans two QUIC packets), from the
+ * servername callback and from the client hello callback. */
 static void test_sni_switch_keeps_params(void)
 {
-    SSL_CTX *cctx = client_ctx(), *sctx = server_ctx(), *other = server_ctx();
-    struct side c, s;
-    SSL_CTX_set_tlsext_servername_callback(sctx, sni_switch);
-    SSL_CTX_set_tlsext_servername_arg(sctx, other);
-    pair_init(&c, &s, cctx, sctx);
-    set_tps(&c, &s);
-    CHECK(handshake(&c, &s, 0));
-    CHECK(SSL_get_SSL_CTX(s.ssl) == other);
-    check_peer_tp(c.ssl, SERVER_TP, sizeof(SERVER_TP));
-    check_peer_tp(s.ssl, CLIENT_TP, sizeof(CLIENT_TP));
-    pair_free(&c, &s);
-    SSL_CTX_free(cctx);
-    SSL_CTX_free(sctx);
-    SSL_CTX_free(other);
+    for (int cb = 0; cb < 2; cb++)
+        for (size_t chunk = 0; chunk <= 7; chunk += 7) {
+            SSL_CTX *cctx = client_ctx(), *sctx = server_ctx(), *other = server_ctx();
+            struct side c, s;
+            if (cb == 0) {
+                SSL_CTX_set_tlsext_servername_callback(sctx, sni_switch);
+                SSL_CTX_set_tlsext_servername_arg(sctx, other);
+            } else {
+                SSL_CTX_set_client_hello_cb(sctx, ch_switch, other);
+            }
+            pair_init(&c, &s, cctx, sctx);
+            set_tps(&c, &s);
+            CHECK(handshake(&c, &s, chunk));
+            CHECK(SSL_get_SSL_CTX(s.ssl) == other);
+            check_peer_tp(c.ssl, SERVER_TP, sizeof(SERVER_TP));
+            check_peer_tp(s.ssl, CLIENT_TP, sizeof(CLIENT_TP));
+            pair_free(&c, &s);
+            SSL_CTX_free(cctx);
+            SSL_CTX_free(sctx);
+            SSL_CTX_free(other);
+        }
 }
 
 static void test_alert_level(void)
