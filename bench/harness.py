@@ -254,11 +254,15 @@ http {{
 
 
 class Haproxy(Server):
+    """HAProxy with its OpenSSL compatibility layer (limited-quic), or, shim:
+    built in its quictls mode on libqtlscompat (scripts/build-interop.sh)."""
     key = "haproxy"
 
-    def __init__(self, bench, port, mode):
+    def __init__(self, bench, port, mode, shim=False):
         super().__init__(bench, port)
-        self.name = "HAProxy " + bench.versions["haproxy"]
+        self.name = "HAProxy " + bench.versions["haproxy"] + (" on libqtlscompat" if shim else "")
+        if shim:
+            self.key = "haproxy-shim"
         threads = bench.nworkers or 1
         if bench.nworkers:
             self.name += " × %d threads" % threads
@@ -273,8 +277,7 @@ class Haproxy(Server):
                       % os.path.join(b.www, "1k.bin"))
             backend = ""
         conf = """global
-    limited-quic
-    nbthread {threads}
+{compat}    nbthread {threads}
     maxconn 4000
 defaults
     mode http
@@ -286,11 +289,12 @@ frontend fe
     bind quic4@127.0.0.1:{port} ssl crt {pem} alpn h3
     bind 127.0.0.1:{port} ssl crt {pem} alpn h2,http/1.1
     {action}
-{backend}""".format(port=port, pem=b.pem, action=action, backend=backend, threads=threads)
+{backend}""".format(port=port, pem=b.pem, action=action, backend=backend, threads=threads,
+                   compat="" if shim else "    limited-quic\n")
         path = os.path.join(self.dir, "haproxy.cfg")
         with open(path, "w") as f:
             f.write(conf)
-        self.spawn([b.args.haproxy, "-db", "-f", path])
+        self.spawn([b.args.haproxy_shim if shim else b.args.haproxy, "-db", "-f", path])
 
 
 class Origin:
@@ -448,7 +452,7 @@ class Bench:
             elif k == "nginx":
                 s = Nginx(self, port, mode)
             else:
-                s = Haproxy(self, port, mode)
+                s = Haproxy(self, port, mode, shim=k == "haproxy-shim")
             servers.append(s)
         try:
             for s in servers:
@@ -493,6 +497,18 @@ class Bench:
                 rs = [a[key] / b[key] for a, b in zip(base, rows) if b.get(key)]
                 cells.append(spread(rs, "{:.2f}") if rs else "—")
             self.out("| " + " | ".join(cells) + " |")
+        shim = next((s for s in servers if s.key == "haproxy-shim"), None)
+        compat = next((s for s in servers if s.key == "haproxy"), None)
+        if shim and compat:  # the shim's cost, round by round
+            parts = []
+            for header, key in ratio_keys:
+                rs = [a[key] / b[key] for a, b in zip(results[shim.name], results[compat.name])
+                      if b.get(key)]
+                if rs:
+                    parts.append("%s %s" % (header, spread(rs, "{:.3f}")))
+            self.out("HAProxy on libqtlscompat ÷ HAProxy on its compat layer (limited-quic): "
+                     + "; ".join(parts) + ".")
+            self.out()
         fails = [(s.name, sum(r.get("failed", 0) for r in results[s.name])) for s in servers]
         for name, n in fails:
             if n:
@@ -535,8 +551,14 @@ class Bench:
         finally:
             self.alpn = "h3"
 
+    def shim_peer(self):
+        """HAProxy on libqtlscompat, where it was built: beside HAProxy's own
+        compat layer, the shim's cost."""
+        return ["haproxy-shim"] if self.args.haproxy_shim else []
+
     def small(self, h3gates=H3GATES, title="small"):
-        servers = self.start(h3gates + ["nginx", "haproxy"], "static")
+        servers = self.start(h3gates + ["nginx", "haproxy"] + (self.shim_peer() if title == "small" else []),
+                             "static")
         try:
             for streams in self.args.small_streams:
                 opts = ["-c", str(self.args.small_conns), "-m", str(streams), "-D", "%dms" % (self.args.duration * 1000)]
@@ -580,7 +602,8 @@ class Bench:
                 s.stop()
 
     def handshake(self):
-        servers = self.start(H3GATES + ["nginx", "haproxy"] + [k + "-retry" for k in H3GATES], "static")
+        servers = self.start(H3GATES + ["nginx", "haproxy"] + self.shim_peer()
+                             + [k + "-retry" for k in H3GATES], "static")
         batch = min(self.args.handshake_batch, self.args.handshakes)
         repeat = max(1, self.args.handshakes // batch)
         n = batch * repeat
@@ -714,6 +737,8 @@ def main():
     ap.add_argument("scenarios", nargs="*", metavar="SCENARIO", help=", ".join(SCENARIOS) + " (default: all)")
     for b in ("h3gate", "h2load", "nginx", "haproxy"):
         ap.add_argument("--" + b, required=True)
+    ap.add_argument("--haproxy-shim", help="HAProxy built on libqtlscompat: a row beside HAProxy in "
+                    "the small and handshake scenarios")
     ap.add_argument("--openssl", default="openssl", help="openssl command, to make the test certificate")
     ap.add_argument("--peers-note", default="", help="how the peers were built, for the header")
     ap.add_argument("--net-note", default="", help="the network the run uses, for the header")
