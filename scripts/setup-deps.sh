@@ -65,7 +65,7 @@ EOS
     local base=(build-essential cmake pkg-config perl dpkg-dev libev-dev node-llhttp libnghttp2-dev)
     local bpo=(libnghttp3-dev)
     local test=(python3-pytest chromium nginx-light clang libclang-rt-14-dev clang-format nghttp2-client
-                python3-h2 mandoc tshark)
+                python3-h2 mandoc tshark curl)
     local test_bpo=(python3-pycurl libcurl3-gnutls)
     local want=("${base[@]}") want_bpo=("${bpo[@]}")
     if [ "${H3GATE_TEST_DEPS:-1}" = 1 ]; then
