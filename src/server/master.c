@@ -245,8 +245,9 @@ static void on_upgrade(struct master *m)
                                                        : "before the workers are ready");
         return;
     }
-    /* its workers still hold the other generation's keys */
-    if (m->from.pid != 0 && kill(m->from.pid, 0) == 0) {
+    /* its workers still hold the other generation's keys; it is our parent
+     * until it exits (then init or a subreaper is) */
+    if (m->from.pid != 0 && getppid() == m->from.pid) {
         h3g_warn("SIGUSR2: the master this one replaced (pid %ld) still drains its connections; "
                  "ignored (send it again once that one has exited)",
                  (long)m->from.pid);
@@ -262,8 +263,15 @@ static void on_upgrade(struct master *m)
         return;
     }
     m->next = pid;
-    if (h3g_io_start(m->loop, &m->next_io, m->next_fd, H3G_IO_READ, on_next, m) != 0)
-        h3g_warn("binary upgrade: cannot watch the new h3gate (pid %ld)", (long)pid);
+    if (h3g_io_start(m->loop, &m->next_io, m->next_fd, H3G_IO_READ, on_next, m) != 0) {
+        /* unwatched, it would serve beside this one for good */
+        h3g_err("binary upgrade failed: cannot watch the new h3gate (pid %ld); stopping it",
+                (long)pid);
+        kill(pid, SIGTERM);
+        close(m->next_fd);
+        m->next_fd = -1;
+        return;
+    }
     h3g_info("SIGUSR2: binary upgrade: started the new h3gate (pid %ld); this one serves until "
              "it is ready",
              (long)pid);
