@@ -91,6 +91,13 @@ class Upgradable:
         return pid
 
     def stop(self):
+        # a new master a failed test left behind is not our child: stop it too
+        try:
+            stray = read_pid(self.pid_file)
+        except (OSError, ValueError):
+            stray = None
+        if stray not in (None, self.master, self.s.proc.pid) and not gone(stray):
+            os.kill(stray, signal.SIGKILL)
         if self.s.proc.poll() is None:
             self.s.stop_clean()
             return
