@@ -172,24 +172,41 @@ def test_curl_on_the_shim_resumes(start_server, site, certs, tmp_path, engine):
     assert (st["handshakes"], st["resumed"]) == (2, 1), st
 
 
-class HAProxy:
-    """HAProxy 3.0 (USE_QUIC=1, its quictls path) on libqtlscompat: /blob is
-    300,000 pattern bytes it answers itself, anything else goes to an origin
-    that answers with the sha256 and length of the request body (and keeps
-    the request's fields: x-resumed says whether its TLS session was)."""
+def blob_file(tmp_path):
+    blob = tmp_path / "blob"
+    blob.write_bytes(bytes(((i * 31 + 7) & 0xFF) for i in range(300000)))
+    return blob
 
-    def __init__(self, certs, tmp_path):
-        skip = os.path.join(DIR, "haproxy-qtlscompat.skip")
+
+class ShimServer:
+    """A production QUIC server built on libqtlscompat (scripts/build-interop.sh):
+    /blob is 300,000 pattern bytes it serves itself; anything else goes to an
+    origin that answers with the sha256 and length of the request body and
+    keeps the request's fields (x-resumed: whether the TLS session was)."""
+
+    def __init__(self, kind, certs, tmp_path):
+        skip = os.path.join(DIR, kind + "-qtlscompat.skip")
         if os.path.exists(skip):
             pytest.skip(open(skip).read().strip())
-        binary = prog("haproxy-qtlscompat")
+        self.kind, self.dir = kind, tmp_path
+        binary = prog(kind + "-qtlscompat")
         self.origin = FaultOrigin("echo")
         self.port = free_udp_port()
-        pem = tmp_path / "haproxy.pem"
+        self.log = open(tmp_path / (kind + ".log"), "w+")
+        argv = self.haproxy(binary, certs)
+        self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT)
+        # HAProxy binds its port while it reads its configuration, and drops
+        # what arrives before its threads run: ready is when a request works
+        deadline = time.time() + 30
+        while not self.answers(certs["ca"]):
+            assert self.proc.poll() is None and time.time() < deadline, self.output()
+            time.sleep(0.1)
+
+    def haproxy(self, binary, certs):
+        """HAProxy 3.0, USE_QUIC=1 in its quictls mode."""
+        pem = self.dir / "haproxy.pem"
         pem.write_text(open(certs["cert"]).read() + open(certs["key"]).read())
-        blob = tmp_path / "blob"
-        blob.write_bytes(bytes(((i * 31 + 7) & 0xFF) for i in range(300000)))
-        cfg = tmp_path / "haproxy.cfg"
+        cfg = self.dir / "haproxy.cfg"
         cfg.write_text(
             "global\n    tune.bufsize 1048576\n"
             "defaults\n    mode http\n    timeout client 30s\n    timeout server 30s\n"
@@ -201,21 +218,17 @@ class HAProxy:
             "    http-request set-header x-resumed %%[ssl_fc_is_resumed]\n"
             "    default_backend origin\n"
             "backend origin\n    server o 127.0.0.1:%d\n"
-            % (self.port, pem, blob, self.origin.port))
-        self.log = open(tmp_path / "haproxy.log", "w+")
-        self.proc = subprocess.Popen([binary, "-f", str(cfg), "-db"], stdout=self.log,
-                                     stderr=subprocess.STDOUT)
-        # HAProxy binds its port while it reads its configuration, and drops
-        # what arrives before its threads run: ready is when a request works
-        deadline = time.time() + 30
-        while not self.answers(certs["ca"]):
-            assert self.proc.poll() is None and time.time() < deadline, self.output()
-            time.sleep(0.1)
+            % (self.port, pem, blob_file(self.dir), self.origin.port))
+        return [binary, "-f", str(cfg), "-db"]
 
     def answers(self, ca):
         r = Client(ca).get("https://localhost:%d/blob" % self.port, keep_body=False,
                            raise_errors=False, timeout=2)
         return r.error is None and r.status == 200
+
+    def resumed(self):
+        """Per request the origin saw: whether its TLS session was resumed."""
+        return [b[2].get("x-resumed") == "1" for b in self.origin.bodies]
 
     def output(self):
         self.log.seek(0)
@@ -230,57 +243,59 @@ class HAProxy:
         return out
 
 
-@pytest.fixture
-def haproxy(certs, tmp_path):
-    h = HAProxy(certs, tmp_path)
+# nginx 1.26.3 builds on its quictls path on the shim too, but does not pass
+# yet (curl: CURLE_PEER_FAILED_VERIFICATION after a verified certificate;
+# OpenSSL's client: "quic no hs keys"): the issue note has what was seen.
+@pytest.fixture(params=["haproxy"])
+def shim_server(request, certs, tmp_path):
+    h = ShimServer(request.param, certs, tmp_path)
     yield h
     h.stop()
 
 
-def test_curl_on_the_shim_against_haproxy_on_the_shim(haproxy, certs, tmp_path):
-    """Both ends on libqtlscompat: a GET HAProxy answers, a POST it proxies."""
-    # X25519 alone: HAProxy 3.0.11 (with its own compat layer as well) often
-    # stalls when a ClientHello with SNI spans two Initial packets, as one with
-    # OpenSSL's default X25519MLKEM768 key share does; the shim handles that
-    # (unit.test_qtc, test_sni_switch_keeps_params)
-    one_packet = ("--curves", "X25519")
-    assert curl(haproxy.port, "/blob", certs["ca"], tmp_path, *one_packet)[:3] == \
+def test_curl_on_the_shim_against_a_server_on_the_shim(shim_server, certs, tmp_path):
+    """Both ends on libqtlscompat: a GET the server answers, a POST it proxies."""
+    # For HAProxy, X25519 alone: HAProxy 3.0.11 (with its own compat layer as
+    # well) often stalls when a ClientHello with SNI spans two Initial packets,
+    # as one with OpenSSL's default X25519MLKEM768 key share does; the shim
+    # handles that (unit.test_qtc, test_sni_switch_keeps_params)
+    groups = ("--curves", "X25519") if shim_server.kind == "haproxy" else ()
+    port = shim_server.port
+    assert curl(port, "/blob", certs["ca"], tmp_path, *groups)[:3] == \
         ("3", 200, pattern_sha(300000))
     body = tmp_path / "post.bin"
     body.write_bytes(os.urandom(200000))
-    version, status, _, _ = curl(haproxy.port, "/echo", certs["ca"], tmp_path, *one_packet,
+    version, status, _, _ = curl(port, "/echo", certs["ca"], tmp_path, *groups,
                                  "--data-binary", "@" + str(body))
     assert (version, status) == ("3", 200)
     sha = hashlib.sha256(body.read_bytes()).hexdigest()
-    assert haproxy.origin.bodies[-1][:2] == (sha, 200000)
+    assert shim_server.origin.bodies[-1][:2] == (sha, 200000)
 
 
-def test_other_clients_against_haproxy_on_the_shim(haproxy, certs):
+def test_other_clients_against_a_server_on_the_shim(shim_server, certs):
     """libcurl (ngtcp2 + GnuTLS) and OpenSSL's own QUIC client, which never saw
     the shim, against the server on it."""
-    r = Client(certs["ca"]).get("https://localhost:%d/blob" % haproxy.port)
+    r = Client(certs["ca"]).get("https://localhost:%d/blob" % shim_server.port)
     assert (r.status, r.version, r.sha256) == (200, pycurl.CURL_HTTP_VERSION_3, pattern_sha(300000))
-    p = subprocess.run([H3RAW, "127.0.0.1", str(haproxy.port), "ok", "ok"],
+    p = subprocess.run([H3RAW, "127.0.0.1", str(shim_server.port), "ok", "ok"],
                        capture_output=True, text=True, timeout=60)
     assert p.returncode == 0, p.stderr
     assert [l for l in p.stdout.splitlines() if "status=200" in l][:2] == \
         ["case=ok stream=0 status=200", "case=ok stream=4 status=200"], p.stdout
 
 
-def test_haproxy_on_the_shim_resumes(haproxy, certs):
+def test_a_server_on_the_shim_resumes(shim_server, certs):
     """Session tickets on the server side of the shim: libcurl's next
-    connections resume the first one's session (HAProxy's ssl_fc_is_resumed,
-    passed to the origin).  They offer 0-RTT too, and HAProxy has allow-0rtt,
-    but HAProxy 3.0 cannot say whether it took it: nothing in its QUIC code sets
-    the flag ssl_fc_has_early reads."""
+    connections resume the first one's session.  They offer 0-RTT too, and
+    HAProxy has allow-0rtt, but it cannot say whether it took it: nothing in
+    its QUIC code sets the flag ssl_fc_has_early reads."""
     from test_proxy import early_client
     get = early_client(certs["ca"])
-    url = "https://localhost:%d/echo" % haproxy.port
+    url = "https://localhost:%d/echo" % shim_server.port
     for _ in range(3):
         assert get(url)[0] == 200
         time.sleep(0.2)  # the ticket comes after the handshake
-    assert [b[2].get("x-resumed") for b in haproxy.origin.bodies] == ["0", "1", "1"], \
-        haproxy.origin.bodies
+    assert shim_server.resumed() == [False, True, True], shim_server.origin.bodies
 
 
 def test_library_exports_only_the_api():
