@@ -589,6 +589,15 @@ static int all_done(void)
     return 1;
 }
 
+/* The server's unidirectional streams seen so far (control, QPACK). */
+static int server_uni_count(void)
+{
+    int k = 0;
+    for (int i = 0; i < nstreams; i++)
+        k += (streams[i].id & 3) == 3;
+    return k;
+}
+
 /* Clients that start a handshake and walk away: one Initial each (and any
  * Retry is left unanswered), as a flood from real addresses would. */
 static int handshake_flood(const struct addrinfo *ai, SSL_CTX *ctx)
@@ -763,10 +772,15 @@ int main(int argc, char **argv)
             poll(&pfd, 1, 25);
         }
     }
-    for (int spins = 0; spins < 40 && !all_done(); spins++) {
+    /* A response can overtake the packets that open the server's own streams:
+     * wait for those too (a second at most), unless the connection is over. */
+    for (int spins = 0; spins < 40 && (!all_done() || server_uni_count() < 3); spins++) {
         struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        SSL_CONN_CLOSE_INFO ci;
         SSL_handle_events(conn);
         read_all();
+        if (SSL_get_conn_close_info(conn, &ci, sizeof(ci)) == 1)
+            break;
         poll(&pfd, 1, 25);
     }
     for (int i = 0; i < nreqs; i++) {
