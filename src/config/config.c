@@ -382,9 +382,8 @@ int h3g_config_parse_args(struct h3g_config *cfg, int argc, char **argv, char *e
     };
     /* then the table's options (settings.c), and the end */
     struct option opts[H3G_ARRAY_LEN(fixed) + 64 + 1];
-    size_t nopts = 0;
+    size_t nopts = H3G_ARRAY_LEN(fixed);
     memcpy(opts, fixed, sizeof(fixed));
-    nopts = H3G_ARRAY_LEN(fixed);
     for (size_t i = 0; i < h3g_nsettings && nopts + 1 < H3G_ARRAY_LEN(opts); i++)
         if (h3g_settings[i].option != NULL)
             opts[nopts++] = (struct option){h3g_settings[i].option, required_argument, NULL,

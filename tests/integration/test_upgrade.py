@@ -226,3 +226,17 @@ def test_no_second_upgrade_while_the_first_old_master_drains(upgradable, certs, 
     u.master = third
     u.masters += 1
     assert Client(certs["ca"], "h3").get(s.url("/which.txt")).body == b"A\n"
+
+
+@pytest.mark.parametrize("value", ["garbage", "1 2 3", "12 0 999 zz:1:2:3", "12 0 999 "])
+def test_a_malformed_handover_is_refused(h3gate_bin, tmp_path, value, engine):
+    """H3GATE_UPGRADE that no old master wrote (wrong fields, descriptors that
+    are not open): a clear error and exit 1, before anything listens."""
+    if engine != ENGINES[-1]:
+        pytest.skip("does not depend on the QUIC engine")
+    env = dict(os.environ, H3GATE_UPGRADE=value)
+    p = subprocess.run([h3gate_bin, "--root", str(tmp_path), "--workers", "2",
+                        "--listen", "127.0.0.1:%d" % free_udp_port()],
+                       env=env, capture_output=True, text=True, timeout=30)
+    assert p.returncode == 1, p.stderr
+    assert "H3GATE_UPGRADE" in p.stderr, p.stderr
